@@ -1,0 +1,187 @@
+// Loading: reading the file, parsing YAML, the top-level keys. The `models` section is read by config_models.cpp.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "common/config_reader.hpp"
+
+namespace llmux {
+namespace {
+
+using config_detail::Entry;
+using config_detail::line_of;
+using config_detail::ModelDefaults;
+using config_detail::Reader;
+using Fields = std::map<std::string, Entry>;
+
+constexpr std::string_view kTopKeys[] = {
+    "listen",       "logLevel",       "healthCheckTimeout", "globalTTL", "stopGrace",
+    "defaultModel", "maxRequestBody", "timeouts",           "macros",    "models",
+};
+constexpr std::string_view kLlamaSwapTopKeys[] = {
+    "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",
+    "logToStdout", "apiKeys", "peers", "sendLoadingState",     "logTimeFormat",      "captureBuffer",
+    "matrix",
+};
+
+struct TimeoutKey {
+  std::string_view name;
+  Duration Timeouts::*field;
+};
+constexpr TimeoutKey kTimeoutKeys[] = {
+    {"headerRead", &Timeouts::header_read},       {"bodyRead", &Timeouts::body_read},
+    {"keepAlive", &Timeouts::keep_alive},         {"clientWrite", &Timeouts::client_write},
+    {"engineConnect", &Timeouts::engine_connect}, {"engineFirstByte", &Timeouts::engine_first_byte},
+    {"engineIdle", &Timeouts::engine_idle},       {"probe", &Timeouts::probe},
+    {"probeInterval", &Timeouts::probe_interval}, {"shutdownGrace", &Timeouts::shutdown_grace},
+};
+
+const Entry* find(const Fields& fields, const char* name) {
+  const auto it = fields.find(name);
+  return it == fields.end() ? nullptr : &it->second;
+}
+
+std::optional<uint16_t> parse_port(std::string_view s) {
+  if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const int port = std::stoi(std::string(s));
+  if (port > 65535) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
+
+// "host:port", "[v6]:port", ":port" or "port"; an empty host means loopback, never all interfaces.
+void read_listen(const Reader& r, const Entry& e, Config& c) {
+  const std::string text = r.string(e);
+  std::string host;
+  std::string port = text;
+  bool ok = true;
+  if (text.starts_with('[')) {
+    const size_t close = text.find("]:");
+    ok = close != std::string::npos && close > 1;
+    if (ok) {
+      host = text.substr(1, close - 1);
+      port = text.substr(close + 2);
+    }
+  } else if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  const std::optional<uint16_t> number = parse_port(port);
+  if (!ok || !number) r.fail(e, "expected host:port, :port or a port number, got '" + text + "'");
+  c.listen_host = host.empty() ? "127.0.0.1" : host;
+  c.listen_port = *number;
+}
+
+void read_log_level(const Reader& r, const Entry& e, Config& c) {
+  const std::string text = r.string(e);
+  std::string level = text;
+  std::transform(level.begin(), level.end(), level.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (level == "warning") level = "warn";
+  if (level == "trace") level = "debug";
+  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
+    r.fail(e, "expected debug, info, warn or error, got '" + text + "'");
+  }
+  c.log_level = level;
+}
+
+void read_timeouts(Reader& r, const Entry& e, Timeouts& t) {
+  for (const Entry& sub : r.entries(e.value, e.path, e.line)) {
+    const auto* key = std::find_if(std::begin(kTimeoutKeys), std::end(kTimeoutKeys),
+                                   [&](const TimeoutKey& k) { return k.name == sub.name; });
+    if (key == std::end(kTimeoutKeys)) {
+      r.warn(sub, "unknown key, ignored");
+      continue;
+    }
+    t.*(key->field) = r.positive_duration(sub);
+  }
+}
+
+void read_globals(Reader& r, const Fields& f, Config& c) {
+  if (const Entry* e = find(f, "listen")) read_listen(r, *e, c);
+  if (const Entry* e = find(f, "logLevel")) read_log_level(r, *e, c);
+  if (const Entry* e = find(f, "timeouts")) read_timeouts(r, *e, c.timeouts);
+  if (const Entry* e = find(f, "maxRequestBody")) {
+    c.max_request_body = r.size(*e);
+    if (c.max_request_body == 0) r.fail(*e, "must be greater than 0");
+  }
+}
+
+ModelDefaults read_defaults(Reader& r, const Fields& f) {
+  ModelDefaults d;
+  if (const Entry* e = find(f, "healthCheckTimeout")) d.start_timeout = r.positive_duration(*e);
+  if (const Entry* e = find(f, "globalTTL")) d.ttl = r.duration(*e);
+  if (const Entry* e = find(f, "stopGrace")) d.stop_grace = r.duration(*e);
+  if (const Entry* e = find(f, "macros")) d.macros = config_detail::read_macros(r, *e);
+  return d;
+}
+
+void read_default_model(const Reader& r, const Entry& e, Config& c) {
+  c.default_model = r.string(e);
+  if (c.resolve(c.default_model) == nullptr) {
+    r.fail(e, "'" + c.default_model + "' is not a model id or alias; available: " + c.available_names());
+  }
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  const std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+std::shared_ptr<const Config> build(const YAML::Node& root, const std::string& file) {
+  auto config = std::make_shared<Config>();
+  config->path = absolute_path(file);
+  Reader r(file, config->warnings);
+  if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+    r.fail(line_of(root), "", "expected a map of settings at the top level");
+  }
+  const Fields fields = r.fields(root, "", line_of(root), {kTopKeys, kLlamaSwapTopKeys});
+  const Entry* models = find(fields, "models");
+  if (models == nullptr) r.fail(0, "models", "at least one model is required");
+  read_globals(r, fields, *config);
+  config_detail::read_models(r, *models, read_defaults(r, fields), *config);
+  if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, *config);
+  return config;
+}
+
+int mark_line(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
+
+std::string read_file(const std::string& path) {
+  const auto cannot_read = [&](int err) {
+    return ConfigError(path, 0, "", std::string("cannot read: ") + std::strerror(err));
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw cannot_read(errno);
+  std::string text;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  if (std::ferror(f.get()) != 0) throw cannot_read(errno);  // e.g. EISDIR: fopen accepts a directory
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path_for_errors, mark_line(e.mark), "", e.msg);
+  }
+  try {
+    return build(root, path_for_errors);
+  } catch (const YAML::Exception& e) {  // not expected: reads check node types first
+    throw ConfigError(path_for_errors, mark_line(e.mark), "", e.msg);
+  }
+}
+
+std::shared_ptr<const Config> load_config(const std::string& path) { return load_config_text(read_file(path), path); }
+
+}  // namespace llmux

@@ -1,0 +1,156 @@
+#include "common/config_reader.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace llmux::config_detail {
+namespace {
+
+bool contains(std::span<const std::string_view> names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string join_path(const std::string& parent, const std::string& name) {
+  return parent.empty() ? name : parent + "." + name;
+}
+
+bool valid_macro_name(const std::string& name) {
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+  if (name.empty() || !(word(name[0]) && std::isdigit(static_cast<unsigned char>(name[0])) == 0)) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
+}
+
+}  // namespace
+
+int line_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+void Reader::fail(int line, const std::string& path, const std::string& reason) const {
+  throw ConfigError(file_, line, path, reason);
+}
+
+void Reader::warn(const Entry& e, const std::string& reason) {
+  warnings_.push_back(ConfigError(file_, e.line, e.path, reason).what());
+}
+
+// YAML merge keys (`<<: *defaults`), which yaml-cpp 0.7 leaves to the application: keys written in the map win,
+// then the merged maps in the order listed.
+std::vector<Entry> Reader::entries(const YAML::Node& map, const std::string& path, int line) const {
+  if (!map || map.IsNull()) return {};
+  if (!map.IsMap()) fail(line, path, "expected a map");
+  std::vector<Entry> out;
+  std::vector<Entry> merged;
+  std::map<std::string, int> seen;  // name → line of its first occurrence
+  for (const auto& kv : map) {
+    const int key_line = line_of(kv.first);
+    if (!kv.first.IsScalar()) fail(key_line, path, "expected a string key");
+    if (kv.first.Scalar() == "<<" && kv.first.Tag() != "!") {
+      append_merged(kv.second, path, key_line, merged);
+      continue;
+    }
+    Entry e{kv.first.Scalar(), join_path(path, kv.first.Scalar()), key_line, kv.second};
+    // yaml-cpp 0.7 keeps both copies of a repeated key; the later one would silently win elsewhere.
+    if (const auto [it, fresh] = seen.emplace(e.name, key_line); !fresh) {
+      fail(e, "duplicate key (first defined at line " + std::to_string(it->second) + ")");
+    }
+    out.push_back(std::move(e));
+  }
+  for (Entry& e : merged) {
+    if (seen.emplace(e.name, e.line).second) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void Reader::append_merged(const YAML::Node& source, const std::string& path, int line,
+                           std::vector<Entry>& merged) const {
+  if (source.IsMap()) {
+    for (Entry& e : entries(source, path, line)) merged.push_back(std::move(e));
+    return;
+  }
+  if (!source.IsSequence()) fail(line, path, "expected a map or a list of maps after <<");
+  for (const YAML::Node& item : source) {
+    if (!item.IsMap()) fail(line, path, "expected a map or a list of maps after <<");
+    append_merged(item, path, line, merged);
+  }
+}
+
+std::map<std::string, Entry> Reader::fields(const YAML::Node& map, const std::string& path, int line, KeySet keys) {
+  std::map<std::string, Entry> out;
+  for (Entry& e : entries(map, path, line)) {
+    if (contains(keys.known, e.name)) {
+      out.emplace(e.name, std::move(e));
+    } else if (contains(keys.ignored, e.name)) {
+      warn(e, "llama-swap key not supported by llmux, ignored");
+    } else {
+      warn(e, "unknown key, ignored");
+    }
+  }
+  return out;
+}
+
+std::string Reader::string(const Entry& e) const {
+  if (!e.value.IsScalar()) fail(e, "expected a string");
+  return e.value.Scalar();
+}
+
+bool Reader::boolean(const Entry& e) const {
+  bool value = false;
+  if (!e.value.IsScalar() || !YAML::convert<bool>::decode(e.value, value)) fail(e, "expected true or false");
+  return value;
+}
+
+Duration Reader::duration(const Entry& e) const {
+  if (!e.value.IsScalar()) fail(e, "expected a duration (e.g. 30s, 5m, 1h)");
+  const std::string& text = e.value.Scalar();
+  if (const size_t first = text.find_first_not_of(" \t"); first != std::string::npos && text[first] == '-') {
+    fail(e, "a duration cannot be negative, got '" + text + "'");
+  }
+  const std::optional<Duration> d = parse_duration(text);
+  if (!d) fail(e, "expected a duration (e.g. 30s, 5m, 1h), got '" + text + "'");
+  return *d;
+}
+
+Duration Reader::positive_duration(const Entry& e) const {
+  const Duration d = duration(e);
+  if (d <= Duration::zero()) fail(e, "must be greater than 0, got '" + e.value.Scalar() + "'");
+  return d;
+}
+
+uint64_t Reader::size(const Entry& e) const {
+  if (!e.value.IsScalar()) fail(e, "expected a size (e.g. 512KiB, 32MiB, 1GB)");
+  const std::optional<uint64_t> bytes = parse_size(e.value.Scalar());
+  if (!bytes) fail(e, "expected a size (e.g. 512KiB, 32MiB, 1GB), got '" + e.value.Scalar() + "'");
+  return *bytes;
+}
+
+std::vector<Item> Reader::strings(const Entry& e) const {
+  if (!e.value || e.value.IsNull()) return {};
+  if (!e.value.IsSequence()) fail(e, "expected a list of strings");
+  std::vector<Item> out;
+  for (const YAML::Node& item : e.value) {
+    const int line = line_of(item) != 0 ? line_of(item) : e.line;
+    if (!item.IsScalar()) fail(line, e.path, "expected a list of strings");
+    out.push_back({item.Scalar(), line});
+  }
+  return out;
+}
+
+std::map<std::string, std::string> read_macros(Reader& r, const Entry& e) {
+  static const std::set<std::string> kReserved = {"PORT", "MODEL_ID", "PID"};
+  std::map<std::string, std::string> macros;
+  for (const Entry& m : r.entries(e.value, e.path, e.line)) {
+    if (kReserved.count(m.name) != 0) r.fail(m, "'" + m.name + "' is a reserved macro name (llmux sets it)");
+    if (m.name.starts_with("env.")) {
+      r.fail(m, "macro names starting with 'env.' are reserved for environment variables");
+    }
+    if (!valid_macro_name(m.name)) {
+      r.fail(m, "invalid macro name: use letters, digits, '_', '.' or '-', starting with a letter or '_'");
+    }
+    macros[m.name] = r.string(m);
+  }
+  return macros;
+}
+
+}  // namespace llmux::config_detail

@@ -1,0 +1,84 @@
+// Internal to the config loader (config_*.cpp), not part of the public API: typed reads of YAML nodes.
+// Every failed read throws ConfigError at the line of the key it concerns (or of the list element); unknown keys
+// are not errors, they become warnings. Lines are yaml-cpp marks + 1; 0 when yaml-cpp has no mark.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+
+namespace llmux::config_detail {
+
+int line_of(const YAML::Node& node);
+
+// One `key: value` pair of a YAML map.
+struct Entry {
+  std::string name;  // the key as written
+  std::string path;  // dotted path from the root, e.g. "models.qwen.ttl"
+  int line = 0;      // line of the key
+  YAML::Node value;
+};
+
+// A list element with the line it sits on.
+struct Item {
+  std::string value;
+  int line = 0;
+};
+
+// Which keys a map may hold. `ignored` are llama-swap keys llmux accepts but does not implement.
+struct KeySet {
+  std::span<const std::string_view> known;
+  std::span<const std::string_view> ignored;
+};
+
+class Reader {
+ public:
+  Reader(std::string file, std::vector<std::string>& warnings) : file_(std::move(file)), warnings_(warnings) {}
+
+  [[noreturn]] void fail(int line, const std::string& path, const std::string& reason) const;
+  [[noreturn]] void fail(const Entry& e, const std::string& reason) const { fail(e.line, e.path, reason); }
+  void warn(const Entry& e, const std::string& reason);
+
+  // Known entries of a map by name; other keys become warnings. A null value reads as an empty map.
+  // Throws on a non-map, a non-string key or a key written twice.
+  std::map<std::string, Entry> fields(const YAML::Node& map, const std::string& path, int line, KeySet keys);
+  // Every entry of a map in file order (for maps whose keys are data: models, macros, timeouts).
+  // YAML merge keys (`<<: *anchor`) are applied.
+  std::vector<Entry> entries(const YAML::Node& map, const std::string& path, int line) const;
+
+  std::string string(const Entry& e) const;
+  bool boolean(const Entry& e) const;
+  Duration duration(const Entry& e) const;
+  Duration positive_duration(const Entry& e) const;
+  uint64_t size(const Entry& e) const;
+  std::vector<Item> strings(const Entry& e) const;  // a null value reads as an empty list
+
+ private:
+  void append_merged(const YAML::Node& source, const std::string& path, int line, std::vector<Entry>& merged) const;
+
+  std::string file_;
+  std::vector<std::string>& warnings_;
+};
+
+// Macros of a `macros` map (global or per model), names and values checked. Throws ConfigError.
+std::map<std::string, std::string> read_macros(Reader& r, const Entry& e);
+
+// Top-level values models fall back on.
+struct ModelDefaults {
+  Duration ttl{0};
+  Duration stop_grace{10000};
+  Duration start_timeout{120000};
+  std::map<std::string, std::string> macros;
+};
+
+// Fills config.models and config.aliases from the `models` map. Throws ConfigError.
+void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config);
+
+}  // namespace llmux::config_detail

@@ -1,0 +1,25 @@
+// Macro expansion for config strings: ${NAME} is replaced by macros[NAME]; ${env.NAME} by the environment
+// variable NAME. Names in `keep` (e.g. PORT, PID) are left untouched for later expansion at spawn time.
+// A macro value may itself use other macros (expanded recursively, depth bounded at 8: deeper is an error).
+// Throws std::invalid_argument with a precise reason: "unknown macro ${x}", "environment variable FOO is not
+// set", "unterminated ${", "macro recursion too deep at ${x}".
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace llmux {
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+std::string expand_macros(const std::string& text, const std::map<std::string, std::string>& macros,
+                          const std::set<std::string>& keep, const EnvLookup& env = process_env());
+
+// Replaces every ${NAME} for the given pairs, leaving anything else as is (spawn-time substitution).
+std::string substitute(std::string text, const std::map<std::string, std::string>& values);
+
+}  // namespace llmux

@@ -1,0 +1,105 @@
+#include "proxy/admin.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace llmux {
+
+using nlohmann::json;
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+namespace {
+
+double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The state of one configured model as a client sees it.
+std::string model_state(const Coordinator& c, const std::string& id) {
+  const auto& info = c.supervisor().info();
+  if (info.state == WorkerState::stopped || info.model != id) return "stopped";
+  return to_string(info.state);
+}
+
+json worker_json(const Coordinator& c) {
+  const auto& info = c.supervisor().info();
+  if (info.state == WorkerState::stopped) return nullptr;
+  json w = {{"model", info.model},
+            {"state", to_string(info.state)},
+            {"pid", info.pid},
+            {"port", info.endpoint.port},
+            {"startedAt", iso8601(info.started_at)},
+            {"inFlight", c.scheduler().in_flight()}};
+  if (info.state != WorkerState::starting) w["loadSeconds"] = seconds(info.load_time);
+  return w;
+}
+
+}  // namespace
+
+std::string status_json(const Coordinator& c, const DaemonInfo& d) {
+  const auto& cfg = *c.config();
+  json j = {{"version", LLMUX_VERSION},
+            {"pid", ::getpid()},
+            {"listen", d.listen},
+            {"startedAt", iso8601(d.started_at)},
+            {"uptimeSeconds", std::chrono::duration<double>(std::chrono::system_clock::now() - d.started_at).count()},
+            {"worker", worker_json(c)},
+            {"queue", {{"length", c.scheduler().queued()}}},
+            {"inFlight", c.scheduler().in_flight()},
+            {"config", {{"path", cfg.path}, {"loadedAt", iso8601(d.config_loaded_at)}, {"warnings", cfg.warnings}}}};
+  if (const auto& f = c.last_start_failure()) {
+    j["lastStartFailure"] = {{"model", f->model},
+                             {"reason", f->failure.reason},
+                             {"at", iso8601(f->at)},
+                             {"lastLines", f->failure.last_lines}};
+  }
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+std::string models_json(const Coordinator& c) {
+  const auto& cfg = *c.config();
+  json data = json::array();
+  auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const auto& m : cfg.models) {
+    if (m.unlisted) continue;
+    json entry = {{"id", m.id}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                  {"state", model_state(c, m.id)}, {"aliases", m.aliases}};
+    if (!m.name.empty()) entry["name"] = m.name;
+    if (!m.description.empty()) entry["description"] = m.description;
+    data.push_back(entry);
+    for (const auto& a : m.aliases)
+      data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                      {"state", model_state(c, m.id)}, {"alias_of", m.id}});
+  }
+  return json{{"object", "list"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string running_json(const Coordinator& c) {
+  const auto& info = c.supervisor().info();
+  json running = json::array();
+  if (info.state != WorkerState::stopped) {
+    json r = {{"model", info.model}, {"state", to_string(info.state)}, {"pid", info.pid},
+              {"proxy", "http://" + info.endpoint.host_header()}};
+    if (const ModelConfig* m = c.config()->find_model(info.model)) {
+      r["ttl"] = std::chrono::duration_cast<std::chrono::seconds>(m->ttl).count();
+      if (!m->name.empty()) r["name"] = m->name;
+      if (!m->description.empty()) r["description"] = m->description;
+    }
+    running.push_back(r);
+  }
+  return json{{"running", running}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace llmux

@@ -1,0 +1,174 @@
+#include "proxy/coordinator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "worker/process.hpp"
+
+namespace llmux {
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) {
+    if (!out.empty()) out += '\n';
+    out += l;
+  }
+  return out;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config)
+    : io_(io), config_(std::move(config)), supervisor_(io, reaper), scheduler_(*this), ttl_timer_(io) {
+  supervisor_.on_unexpected_exit([this](const std::string&, int) {
+    wake_stop_waiters();
+    scheduler_.worker_stopped();
+  });
+  supervisor_.on_line([](const std::string& model, std::string_view line) { spdlog::info("[{}] {}", model, line); });
+}
+
+std::shared_ptr<Ticket> Coordinator::make_ticket(const ModelConfig& model) {
+  auto t = std::make_shared<Ticket>(io_);
+  t->id = next_id_++;
+  t->model = model.id;
+  return t;
+}
+
+net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
+  tickets_[t->id] = t;
+  scheduler_.submit(t->id, t->model);
+  if (t->state == Ticket::State::waiting) {
+    error_code ec;
+    co_await t->wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+  tickets_.erase(t->id);
+  Admission a;
+  switch (t->state) {
+    case Ticket::State::granted: {
+      const auto& info = supervisor_.info();
+      a.lease = Lease{t->id, t->model, info.endpoint, info.generation};
+      break;
+    }
+    case Ticket::State::abandoned:
+      a.abandoned = true;
+      break;
+    case Ticket::State::denied:
+    case Ticket::State::waiting:
+      a.error = t->error;
+      break;
+  }
+  co_return a;
+}
+
+void Coordinator::abandon(Ticket& t) {
+  if (t.state != Ticket::State::waiting) return;
+  t.state = Ticket::State::abandoned;
+  t.wake_.cancel();
+  scheduler_.cancel(t.id);
+}
+
+void Coordinator::release(const Lease& lease) { scheduler_.finished(lease.id); }
+
+net::awaitable<void> Coordinator::unload() {
+  if (scheduler_.phase() == WorkerPhase::none) co_return;
+  auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
+  stop_waiters_.push_back(waiter);
+  scheduler_.retire();
+  error_code ec;
+  co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
+void Coordinator::begin_shutdown() { scheduler_.shutdown(); }
+
+net::awaitable<void> Coordinator::stop_worker_now() {
+  if (supervisor_.state() == WorkerState::stopped) co_return;
+  auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
+  stop_waiters_.push_back(waiter);
+  supervisor_.stop([this] { on_stopped(); });
+  error_code ec;
+  co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
+void Coordinator::start_worker(const std::string& model) {
+  const ModelConfig* mc = config_->find_model(model);
+  if (mc == nullptr) {  // removed from the config while queued
+    StartFailure f{"model '" + model + "' is no longer configured", {}};
+    net::post(io_, [this, model, f] { on_started(model, &f); });
+    return;
+  }
+  spdlog::info("loading model {}", model);
+  supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
+}
+
+void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
+  if (failure == nullptr) {
+    scheduler_.worker_ready();
+    return;
+  }
+  last_failure_ = StartRecord{model, *failure, std::chrono::system_clock::now()};
+  scheduler_.worker_start_failed();
+}
+
+void Coordinator::stop_worker(StopReason why) {
+  spdlog::info("unloading model {} ({})", scheduler_.model(), to_string(why));
+  supervisor_.stop([this] { on_stopped(); });
+}
+
+void Coordinator::on_stopped() {
+  wake_stop_waiters();
+  scheduler_.worker_stopped();
+}
+
+void Coordinator::wake_stop_waiters() {
+  for (auto& w : std::exchange(stop_waiters_, {})) w->cancel();
+}
+
+void Coordinator::grant(RequestId id) {
+  auto it = tickets_.find(id);
+  if (it == tickets_.end()) return;
+  it->second->state = Ticket::State::granted;
+  it->second->wake_.cancel();
+}
+
+void Coordinator::deny(RequestId id, const std::string& model) {
+  auto it = tickets_.find(id);
+  if (it == tickets_.end()) return;
+  it->second->state = Ticket::State::denied;
+  it->second->error = scheduler_.shutting_down()
+                          ? server_error(503, "llmux is shutting down; retry shortly", "shutting_down")
+                          : start_error(model);
+  it->second->wake_.cancel();
+}
+
+ApiError Coordinator::start_error(const std::string& model) const {
+  if (!last_failure_ || last_failure_->model != model)
+    return server_error(503, "model '" + model + "' could not be started", "engine_start_failed");
+  const StartFailure& f = last_failure_->failure;
+  std::string msg = "model '" + model + "' failed to start: " + f.reason;
+  auto tail = f.last_lines;
+  if (tail.size() > 10) tail.erase(tail.begin(), tail.end() - 10);
+  if (!tail.empty()) msg += "\nlast engine output:\n" + join_lines(tail);
+  if (f.timed_out) return server_error(504, msg, "engine_start_timeout");
+  return server_error(502, msg, "engine_start_failed");
+}
+
+void Coordinator::worker_idle() {
+  const ModelConfig* mc = config_->find_model(scheduler_.model());
+  Duration ttl = mc ? mc->ttl : Duration(0);
+  if (ttl.count() <= 0) return;
+  uint64_t gen = ++ttl_gen_;
+  ttl_timer_.expires_after(ttl);
+  ttl_timer_.async_wait([this, gen](const error_code& ec) {
+    if (ec || gen != ttl_gen_) return;
+    spdlog::info("model {} idle for its ttl", scheduler_.model());
+    scheduler_.idle_expired();
+  });
+}
+
+void Coordinator::worker_busy() {
+  ++ttl_gen_;
+  ttl_timer_.cancel();
+}
+
+}  // namespace llmux

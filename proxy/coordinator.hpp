@@ -1,0 +1,100 @@
+// Coordinator: the glue between client sessions, the Scheduler (pure policy) and the Supervisor (the engine
+// process). Sessions call acquire() to wait for their model's worker and release() when done; the Coordinator
+// turns scheduler effects into supervisor calls and wake-ups, and supervisor events into scheduler events.
+// Single executor; no locks. acquire() never throws for expected outcomes (denied, abandoned): see Admission.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/config.hpp"
+#include "common/errors.hpp"
+#include "common/net.hpp"
+#include "proxy/scheduler.hpp"
+#include "worker/supervisor.hpp"
+
+namespace llmux {
+
+struct Lease {
+  RequestId id = 0;
+  std::string model;
+  EngineEndpoint endpoint;
+  uint64_t generation = 0;  // worker spawn generation: pooled engine connections are valid only within it
+};
+
+struct Admission {
+  std::optional<Lease> lease;  // set when granted
+  ApiError error;              // otherwise, unless abandoned
+  bool abandoned = false;      // the client went away while waiting
+};
+
+// A request waiting for its worker. abandon() (client gone) removes it from the queue and wakes the waiter.
+class Ticket {
+ public:
+  explicit Ticket(net::io_context& io) : wake_(io) { wake_.expires_at(net::steady_timer::time_point::max()); }
+  RequestId id = 0;
+  std::string model;
+  enum class State { waiting, granted, denied, abandoned } state = State::waiting;
+  ApiError error;
+
+ private:
+  friend class Coordinator;
+  net::steady_timer wake_;
+};
+
+struct StartRecord {
+  std::string model;
+  StartFailure failure;
+  std::chrono::system_clock::time_point at;
+};
+
+class Coordinator final : private SchedulerEffects {
+ public:
+  Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config);
+
+  std::shared_ptr<Ticket> make_ticket(const ModelConfig& model);
+  net::awaitable<Admission> acquire(std::shared_ptr<Ticket> ticket);
+  void abandon(Ticket& ticket);
+  void release(const Lease& lease);
+
+  // Unload the resident worker after it drains; completes when it has stopped (or at once if none).
+  net::awaitable<void> unload();
+  // Refuse new requests, deny queued ones; the worker stops once drained.
+  void begin_shutdown();
+  // Stop the worker now (in-flight requests are cut); completes when the process group is gone.
+  net::awaitable<void> stop_worker_now();
+
+  const Scheduler& scheduler() const { return scheduler_; }
+  const Supervisor& supervisor() const { return supervisor_; }
+  const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
+  const std::shared_ptr<const Config>& config() const { return config_; }
+
+ private:
+  void start_worker(const std::string& model) override;
+  void stop_worker(StopReason why) override;
+  void grant(RequestId id) override;
+  void deny(RequestId id, const std::string& model) override;
+  void worker_idle() override;
+  void worker_busy() override;
+
+  void on_started(const std::string& model, const StartFailure* failure);
+  void on_stopped();
+  void wake_stop_waiters();
+  ApiError start_error(const std::string& model) const;
+
+  net::io_context& io_;
+  std::shared_ptr<const Config> config_;
+  Supervisor supervisor_;
+  Scheduler scheduler_;
+  std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;
+  RequestId next_id_ = 1;
+  net::steady_timer ttl_timer_;
+  uint64_t ttl_gen_ = 0;
+  std::vector<std::shared_ptr<net::steady_timer>> stop_waiters_;
+  std::optional<StartRecord> last_failure_;
+};
+
+}  // namespace llmux

@@ -1,0 +1,304 @@
+#include "proxy/relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <limits>
+
+#include "common/errors.hpp"
+#include "proxy/routes.hpp"
+
+namespace llmux {
+
+namespace {
+
+constexpr size_t kMaxPooled = 64;
+constexpr size_t kChunk = 16 * 1024;
+
+bool hop_by_hop(http::field f) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_authenticate:
+    case http::field::proxy_authorization:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::content_length:
+    case http::field::host:
+    case http::field::expect:
+      return true;
+    default:
+      return false;
+  }
+}
+
+template <class Fields>
+void copy_end_to_end(const Fields& from, http::fields& to) {
+  for (const auto& f : from)
+    if (!hop_by_hop(f.name())) to.insert(f.name_string(), f.value());
+}
+
+std::string sse_error_event(const ApiError& e) { return "event: error\ndata: " + error_body(e) + "\n\n"; }
+
+}  // namespace
+
+std::unique_ptr<beast::tcp_stream> EnginePool::take(uint64_t generation) {
+  if (generation != generation_) {
+    idle_.clear();
+    generation_ = generation;
+  }
+  if (idle_.empty()) return nullptr;
+  auto s = std::move(idle_.back());
+  idle_.pop_back();
+  return s;
+}
+
+void EnginePool::give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s) {
+  if (generation != generation_ || idle_.size() >= kMaxPooled) return;
+  idle_.push_back(std::move(s));
+}
+
+ClientWatch::ClientWatch(tcp::socket& client)
+    : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()) {}
+
+void ClientWatch::start() {
+  pending_ = true;
+  client_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](const error_code& ec, size_t n) {
+    self->pending_ = false;
+    if (n > 0) self->extra_.append(self->scratch_.data(), n);
+    if (ec && ec != net::error::operation_aborted && !self->gone_) {
+      self->gone_ = true;
+      if (self->on_gone) self->on_gone();
+    }
+    self->done_.cancel();
+  });
+}
+
+net::awaitable<void> ClientWatch::stop() {
+  if (!pending_) co_return;
+  error_code ec;
+  client_.cancel(ec);
+  if (!pending_) co_return;
+  co_await done_.async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
+namespace {
+
+// One engine exchange: connect (or reuse), send, read the response header. On success `parser` holds the header.
+struct EngineExchange {
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  bool reused = false;
+};
+
+net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t) {
+  auto ex = co_await net::this_coro::executor;
+  x.stream = std::make_unique<beast::tcp_stream>(ex);
+  error_code ec;
+  auto address = net::ip::make_address(lease.endpoint.host, ec);
+  if (ec) co_return ec;
+  x.stream->expires_after(t.engine_connect);
+  tcp::endpoint ep(address, lease.endpoint.port);
+  co_await x.stream->async_connect(ep, net::redirect_error(net::use_awaitable, ec));
+  if (!ec) x.stream->socket().set_option(tcp::no_delay(true), ec);
+  co_return ec;
+}
+
+net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request<http::string_body>& req,
+                                                const Timeouts& t) {
+  error_code ec;
+  x.stream->expires_after(t.client_write);
+  co_await http::async_write(*x.stream, req, net::redirect_error(net::use_awaitable, ec));
+  if (ec) co_return ec;
+  x.parser.emplace();
+  x.parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: broken in 1.74
+  x.stream->expires_after(t.engine_first_byte);
+  co_await http::async_read_header(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+  co_return ec;
+}
+
+// Connects and sends, retrying once on a fresh connection when a pooled one turns out stale.
+net::awaitable<error_code> open_exchange(EngineExchange& x, http::request<http::string_body>& req,
+                                         const RelayJob& job, EnginePool& pool) {
+  x.stream = pool.take(job.lease.generation);
+  x.reused = x.stream != nullptr;
+  error_code ec;
+  if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts);
+  if (ec) co_return ec;
+  ec = co_await send_and_read_header(x, req, job.timeouts);
+  if (!ec || !x.reused || x.parser->got_some() || x.buffer.size() > 0) co_return ec;
+  spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
+  x.reused = false;
+  ec = co_await connect_engine(x, job.lease, job.timeouts);
+  if (ec) co_return ec;
+  co_return co_await send_and_read_header(x, req, job.timeouts);
+}
+
+http::request<http::string_body> engine_request(const RelayJob& job) {
+  http::request<http::string_body> req{job.request.method(),
+                                       job.lease.endpoint.base_path + engine_target(job.request.target()), 11};
+  copy_end_to_end(job.request, req.base());
+  req.set(http::field::host, job.lease.endpoint.host_header());
+  req.body() = job.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+ApiError engine_failure(const Lease& lease, const std::string& what, const error_code& ec) {
+  bool timeout = ec == beast::error::timeout;
+  std::string msg = "engine for model '" + lease.model + "' " + what + ": " +
+                    (timeout ? std::string("timed out") : ec.message());
+  return server_error(timeout ? 504 : 502, msg, timeout ? "engine_timeout" : "engine_error");
+}
+
+net::awaitable<bool> send_error(beast::tcp_stream& client, const http::request<http::string_body>& in, const ApiError& e,
+                                const Timeouts& t) {
+  http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};
+  res.set(http::field::server, "llmux");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(in.keep_alive());
+  res.body() = error_body(e);
+  res.prepare_payload();
+  error_code ec;
+  client.expires_after(t.client_write);
+  co_await http::async_write(client, res, net::redirect_error(net::use_awaitable, ec));
+  co_return !ec && in.keep_alive();
+}
+
+struct Streamed {
+  bool engine_ok = true;
+  bool client_ok = true;
+  error_code engine_ec;
+};
+
+// Engine → client body pump: one fixed buffer, each chunk written as soon as it is read.
+net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x,
+                                   http::response_serializer<http::buffer_body>& sr,
+                                   http::response<http::buffer_body>& res, const Timeouts& t) {
+  Streamed out;
+  std::array<char, kChunk> buf;
+  auto& engine_body = x.parser->get().body();
+  error_code ec;
+  for (;;) {
+    if (!x.parser->is_done()) {
+      engine_body.data = buf.data();
+      engine_body.size = buf.size();
+      x.stream->expires_after(t.engine_idle);
+      co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        out.engine_ok = false;
+        out.engine_ec = ec;
+        co_return out;
+      }
+      res.body().size = buf.size() - engine_body.size;
+      res.body().data = res.body().size ? buf.data() : nullptr;
+      res.body().more = !x.parser->is_done();
+      if (res.body().size == 0 && res.body().more) continue;
+    } else {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    }
+    client.expires_after(t.client_write);
+    co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      out.client_ok = false;
+      co_return out;
+    }
+    if (sr.is_done()) co_return out;
+  }
+}
+
+http::response<http::buffer_body> client_response(const http::response_parser<http::buffer_body>& p,
+                                                  const http::request<http::string_body>& in, bool& keep_alive) {
+  const auto& eres = p.get();
+  http::response<http::buffer_body> res{eres.result(), in.version()};
+  copy_end_to_end(eres.base(), res.base());
+  if (eres[http::field::content_type].starts_with("text/event-stream")) res.set("X-Accel-Buffering", "no");
+  keep_alive = in.keep_alive();
+  if (p.content_length()) {
+    res.content_length(*p.content_length());
+  } else if (p.is_done() || eres.result() == http::status::no_content) {
+    if (eres.result() != http::status::no_content) res.content_length(0);
+  } else if (in.version() >= 11) {
+    res.chunked(true);
+  } else {
+    keep_alive = false;  // HTTP/1.0 client: the body ends when the connection closes
+  }
+  res.keep_alive(keep_alive);
+  res.body().data = nullptr;
+  res.body().more = true;
+  return res;
+}
+
+// Streams the engine's response to the client. On an engine failure after the header went out, an SSE stream is
+// ended with an `event: error` and the connection is closed; other bodies are cut (the client sees a short body).
+net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const RelayJob& job, EngineExchange& x,
+                                            EnginePool& pool, ClientWatch& watch) {
+  bool keep = false;
+  auto res = client_response(*x.parser, job.request, keep);
+  bool sse = res[http::field::content_type].starts_with("text/event-stream");
+  int status = res.result_int();
+  http::response_serializer<http::buffer_body> sr{res};
+  error_code ec;
+  if (res.chunked() || !res.has_content_length()) {  // first token may be seconds away: send the header now
+    client.expires_after(job.timeouts.client_write);
+    co_await http::async_write_header(client, sr, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return RelayResult{status, false};
+  }
+  Streamed st = co_await pump_body(client, x, sr, res, job.timeouts);
+  if (watch.gone() || !st.client_ok) co_return RelayResult{status, false};
+  if (st.engine_ok) {
+    if (x.parser->keep_alive() && x.buffer.size() == 0) pool.give(job.lease.generation, std::move(x.stream));
+    co_return RelayResult{status, keep};
+  }
+  auto e = engine_failure(job.lease, "failed mid-response", st.engine_ec);
+  spdlog::warn("{}", e.message);
+  if (!sr.is_header_done()) {
+    co_await send_error(client, job.request, e, job.timeouts);
+    co_return RelayResult{e.status, false};
+  }
+  if (sse && res.chunked()) {
+    std::string event = sse_error_event(e);
+    res.body() = {event.data(), event.size(), true};
+    client.expires_after(job.timeouts.client_write);
+    co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
+    res.body() = {nullptr, 0, false};
+    if (!ec || ec == http::error::need_buffer)
+      co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
+  }
+  co_return RelayResult{status, false};
+}
+
+}  // namespace
+
+net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
+  auto req = engine_request(job);
+  EngineExchange x;
+  // Client gone → close the engine connection at once so the engine stops generating.
+  watch.on_gone = [&x] {
+    spdlog::debug("client disconnected; closing engine connection");
+    if (x.stream) x.stream->socket().close();
+  };
+  struct Reset {
+    ClientWatch& w;
+    ~Reset() { w.on_gone = nullptr; }
+  } reset{watch};
+  error_code ec = co_await open_exchange(x, req, job, pool);
+  if (watch.gone()) co_return RelayResult{0, false};
+  if (ec) {
+    auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec);
+    spdlog::warn("{}", e.message);
+    bool keep = co_await send_error(client, job.request, e, job.timeouts);
+    co_return RelayResult{e.status, keep};
+  }
+  co_return co_await stream_response(client, job, x, pool, watch);
+}
+
+}  // namespace llmux

@@ -1,0 +1,64 @@
+// Relay: sends one client request to the leased engine and streams the response back chunk by chunk, never
+// holding a body in memory. Engine connections are kept alive in an EnginePool (valid only for one worker
+// generation; a stale pooled connection is retried once on a fresh one if no response byte came back).
+// ClientWatch reads the client socket while llmux waits or streams, so a client that goes away is noticed at once
+// (queued request abandoned, engine connection closed so the engine stops generating).
+// Include only from Beast translation units (server.cpp, relay.cpp). Nothing here throws for I/O failures.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/http.hpp"
+#include "proxy/coordinator.hpp"
+
+namespace llmux {
+
+class EnginePool {
+ public:
+  std::unique_ptr<beast::tcp_stream> take(uint64_t generation);
+  void give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s);
+  size_t idle() const { return idle_.size(); }
+
+ private:
+  uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<beast::tcp_stream>> idle_;
+};
+
+class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
+ public:
+  explicit ClientWatch(tcp::socket& client);
+  void start();                      // begin watching (one pending read on the raw socket)
+  net::awaitable<void> stop();       // cancel the read and wait for its handler
+  bool gone() const { return gone_; }
+  std::string take_extra() { return std::exchange(extra_, {}); }  // bytes of a pipelined next request
+  std::function<void()> on_gone;     // called once, on the io_context, when the client disconnects
+
+ private:
+  tcp::socket& client_;
+  net::steady_timer done_;
+  std::array<char, 512> scratch_{};
+  std::string extra_;
+  bool pending_ = false;
+  bool gone_ = false;
+};
+
+struct RelayResult {
+  int status = 0;             // engine status relayed (0 = none), or the error status llmux sent
+  bool keep_alive = false;    // the client connection can serve another request
+};
+
+struct RelayJob {
+  const http::request<http::string_body>& request;  // client's request line and headers (body already moved out)
+  std::string body;                       // body to send (model rewritten)
+  const Lease& lease;
+  const Timeouts& timeouts;
+};
+
+net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);
+
+}  // namespace llmux

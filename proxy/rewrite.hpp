@@ -1,0 +1,27 @@
+// Inspection and rewrite of an inference request body. Pure. parse_inference() validates the JSON and finds the
+// model a request names (falling back to defaultModel); forward_body() produces the bytes sent to the engine with
+// `model` set to what the engine expects. Errors come back as OpenAI-shaped ApiError values, never exceptions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <variant>
+
+#include "common/config.hpp"
+#include "common/errors.hpp"
+
+namespace llmux {
+
+struct InferenceRequest {
+  nlohmann::json body;             // parsed JSON object
+  const ModelConfig* model = nullptr;
+  std::string requested;           // the name the client used ("" when defaulted)
+  bool stream = false;             // "stream": true
+};
+
+std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body, const Config& config);
+
+// The body to send to the engine. Returns `original` untouched when nothing needs to change.
+std::string forward_body(InferenceRequest& req, const std::string& original);
+
+}  // namespace llmux

@@ -1,0 +1,57 @@
+#include "proxy/routes.hpp"
+
+#include <array>
+
+namespace llmux {
+
+std::string_view normalize_path(std::string_view target) {
+  auto q = target.find_first_of("?#");
+  if (q != std::string_view::npos) target = target.substr(0, q);
+  while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
+  return target;
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 8> kInferencePaths = {
+    "/chat/completions", "/completions", "/embeddings", "/responses",
+    "/rerank",           "/reranking",   "/messages",   "/messages/count_tokens",
+};
+
+bool is_inference_path(std::string_view path) {
+  if (path.starts_with("/v1/")) path.remove_prefix(3);
+  for (auto p : kInferencePaths)
+    if (path == p) return true;
+  return false;
+}
+
+RouteMatch only(std::string_view method, std::string_view want, Route r, std::string_view allow) {
+  if (method == want || (want == "GET" && method == "HEAD")) return {r, {}};
+  return {Route::method_not_allowed, allow};
+}
+
+}  // namespace
+
+std::string engine_target(std::string_view target) {
+  std::string_view path = normalize_path(target);
+  auto q = target.find('?');
+  std::string out = path.starts_with("/v1/") ? std::string(path) : "/v1" + std::string(path);
+  if (q != std::string_view::npos) out.append(target.substr(q));
+  return out;
+}
+
+RouteMatch match_route(std::string_view method, std::string_view target) {
+  std::string_view path = normalize_path(target);
+  if (is_inference_path(path)) return only(method, "POST", Route::inference, "POST");
+  if (path == "/v1/models" || path == "/models") return only(method, "GET", Route::models, "GET, HEAD");
+  if (path == "/health" || path == "/healthz") return only(method, "GET", Route::health, "GET, HEAD");
+  if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
+  if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");
+  if (path == "/unload") {
+    if (method == "GET" || method == "POST") return {Route::unload, {}};
+    return {Route::method_not_allowed, "GET, POST"};
+  }
+  return {Route::not_found, {}};
+}
+
+}  // namespace llmux

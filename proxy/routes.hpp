@@ -1,0 +1,35 @@
+// Maps an HTTP method and target to what llmux does with it. Pure. Inference routes are accepted with or without
+// the /v1 prefix and with a trailing slash; the query string is ignored for matching.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace llmux {
+
+enum class Route {
+  inference,        // POST, JSON body names the model: relayed to the model's engine
+  models,           // GET /v1/models
+  health,           // GET /health
+  running,          // GET /running (llama-swap)
+  unload,           // GET|POST /unload (llama-swap)
+  status,           // GET /status
+  not_found,
+  method_not_allowed,
+};
+
+struct RouteMatch {
+  Route route = Route::not_found;
+  std::string_view allow;  // for method_not_allowed: the Allow header value
+};
+
+RouteMatch match_route(std::string_view method, std::string_view target);
+
+// The path part of a target: no query, no trailing slash (except "/").
+std::string_view normalize_path(std::string_view target);
+
+// The target an engine receives for an inference route: "/v1" + canonical path, query kept
+// ("/chat/completions/?a=1" → "/v1/chat/completions?a=1"). Engines differ in what aliases they accept.
+std::string engine_target(std::string_view target);
+
+}  // namespace llmux

@@ -1,0 +1,126 @@
+#include "proxy/serve.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "common/config.hpp"
+#include "common/net.hpp"
+#include "proxy/admin.hpp"
+#include "proxy/coordinator.hpp"
+#include "proxy/server.hpp"
+#include "worker/reaper.hpp"
+
+namespace llmux {
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("llmux");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = colon == 0 ? "127.0.0.1" : text.substr(0, colon);
+  try {
+    int p = std::stoi(text.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+struct Daemon {
+  net::io_context io{1};
+  ChildReaper reaper{io};
+  std::shared_ptr<const Config> config;
+  DaemonInfo info;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<Server> server;
+  net::signal_set signals{io, SIGINT, SIGTERM};
+  bool stopping = false;
+
+  void on_signal(int sig);
+  net::awaitable<void> shutdown();
+};
+
+void Daemon::on_signal(int sig) {
+  if (stopping) {
+    spdlog::warn("second signal ({}): exiting now, killing the engine", sig);
+    coordinator.reset();  // ~Supervisor SIGKILLs the engine's process group
+    io.stop();
+    return;
+  }
+  stopping = true;
+  spdlog::info("signal {}: shutting down", sig);
+  net::co_spawn(io, shutdown(), [](std::exception_ptr) {});
+  signals.async_wait([this](const error_code& ec, int s) {
+    if (!ec) on_signal(s);
+  });
+}
+
+net::awaitable<void> Daemon::shutdown() {
+  server->stop_accepting();
+  coordinator->begin_shutdown();
+  auto deadline = std::chrono::steady_clock::now() + config->timeouts.shutdown_grace;
+  net::steady_timer tick(io);
+  while (coordinator && coordinator->scheduler().in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(25));
+    co_await tick.async_wait(net::use_awaitable);
+  }
+  if (!coordinator) co_return;
+  if (coordinator->scheduler().in_flight() > 0)
+    spdlog::warn("shutdown grace over with {} requests in flight; stopping the engine",
+                 coordinator->scheduler().in_flight());
+  co_await coordinator->stop_worker_now();
+  server->close_sessions();
+  spdlog::info("bye");
+  io.stop();
+}
+
+}  // namespace
+
+int serve(const ServeOptions& opts) {
+  Daemon d;
+  try {
+    d.config = load_config(opts.config_path);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "llmux: %s\n", e.what());
+    return 2;
+  }
+  std::string host = d.config->listen_host;
+  uint16_t port = d.config->listen_port;
+  if (opts.listen && !parse_listen(*opts.listen, host, port)) {
+    std::fprintf(stderr, "llmux: --listen: expected HOST:PORT, got '%s'\n", opts.listen->c_str());
+    return 2;
+  }
+  setup_logging(d.config->log_level);
+  for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
+  d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
+  d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
+  try {
+    auto ep = d.server->listen(host, port);
+    d.info.listen = ep.address().to_string() + ":" + std::to_string(ep.port());
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    std::fprintf(stderr, "llmux: %s\n", e.what());
+    return 1;
+  }
+  spdlog::info("llmux {} listening on http://{} ({} models, config {})", LLMUX_VERSION, d.info.listen,
+               d.config->models.size(), d.config->path);
+  d.signals.async_wait([&d](const error_code& ec, int sig) {
+    if (!ec) d.on_signal(sig);
+  });
+  d.io.run();
+  return 0;
+}
+
+}  // namespace llmux

@@ -1,0 +1,307 @@
+#include "proxy/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <list>
+#include <variant>
+
+#include "common/errors.hpp"
+#include "common/http.hpp"
+#include "proxy/relay.hpp"
+#include "proxy/rewrite.hpp"
+#include "proxy/routes.hpp"
+
+namespace llmux {
+
+namespace {
+
+constexpr size_t kHeaderLimit = 64 * 1024;
+
+struct Reply {
+  Reply(http::status s = http::status::ok, std::string b = {}, std::string ct = "application/json")
+      : status(s), body(std::move(b)), content_type(std::move(ct)) {}
+  http::status status;
+  std::string body;
+  std::string content_type;
+  std::string allow;
+};
+
+Reply json_reply(std::string body) { return Reply{http::status::ok, std::move(body)}; }
+
+Reply error_reply(const ApiError& e) {
+  return Reply{static_cast<http::status>(e.status), error_body(e)};
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(net::io_context& io, Coordinator& c, DaemonInfo& d) : io(io), acceptor(io), coordinator(c), info(d) {}
+
+  net::io_context& io;
+  tcp::acceptor acceptor;
+  Coordinator& coordinator;
+  DaemonInfo& info;
+  EnginePool pool;
+  std::list<beast::tcp_stream*> live;  // open client connections, for close_sessions()
+  bool accepting = false;
+
+  net::awaitable<void> accept_loop();
+  net::awaitable<void> session(tcp::socket socket);
+};
+
+namespace {
+
+class Session {
+ public:
+  Session(Server::Impl& srv, tcp::socket socket) : srv_(srv), stream_(std::move(socket)) {}
+  net::awaitable<void> run();
+  beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  net::awaitable<bool> wait_for_bytes(Duration timeout);
+  net::awaitable<bool> serve_one();
+  net::awaitable<bool> write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive);
+  net::awaitable<bool> inference(http::request<http::string_body>& req);
+  Reply admin(Route route);
+
+  Server::Impl& srv_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;
+  bool first_ = true;
+};
+
+net::awaitable<void> Session::run() {
+  for (;;) {
+    const auto& t = srv_.coordinator.config()->timeouts;
+    if (!co_await wait_for_bytes(first_ ? t.header_read : t.keep_alive)) break;
+    first_ = false;
+    if (!co_await serve_one()) break;
+  }
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+// Idle phase between requests: wait (bounded) for the first byte of the next request.
+net::awaitable<bool> Session::wait_for_bytes(Duration timeout) {
+  if (buf_.size() > 0) co_return true;
+  error_code ec;
+  stream_.expires_after(timeout);
+  size_t n = co_await stream_.async_read_some(buf_.prepare(4096), net::redirect_error(net::use_awaitable, ec));
+  buf_.commit(n);
+  co_return !ec && n > 0;
+}
+
+net::awaitable<bool> Session::serve_one() {
+  const auto& cfg = *srv_.coordinator.config();
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(cfg.max_request_body);
+  error_code ec;
+  stream_.expires_after(cfg.timeouts.header_read);
+  co_await http::async_read_header(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  const auto& head = parser.get();
+  if (ec == http::error::body_limit) {
+    auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
+                                   " bytes)", "request_too_large");
+    Reply r = error_reply(e);
+    co_await write_reply(head, r, false);
+    co_return false;
+  }
+  if (ec == http::error::header_limit) {
+    Reply r = error_reply(server_error(431, "request header too large", "header_too_large"));
+    co_await write_reply(head, r, false);
+    co_return false;
+  }
+  if (ec) {
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset)
+      co_return false;
+    Reply r = error_reply(bad_request("malformed HTTP request: " + ec.message()));
+    co_await write_reply(head, r, false);
+    co_return false;
+  }
+  if (beast::iequals(head[http::field::expect], "100-continue")) {
+    static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(cfg.timeouts.client_write);
+    co_await net::async_write(stream_, net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return false;
+  }
+  stream_.expires_after(cfg.timeouts.body_read);
+  co_await http::async_read(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  if (ec == http::error::body_limit) {
+    auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
+                                   " bytes)", "request_too_large");
+    Reply r = error_reply(e);
+    co_await write_reply(head, r, false);
+    co_return false;
+  }
+  if (ec) co_return false;
+  auto req = parser.release();
+  RouteMatch m = match_route(req.method_string(), req.target());
+  if (m.route == Route::inference) co_return co_await inference(req);
+  if (m.route == Route::unload) {
+    co_await srv_.coordinator.unload();
+    Reply ok(http::status::ok, "OK", "text/plain");
+    co_return co_await write_reply(req, ok, req.keep_alive());
+  }
+  Reply r;
+  if (m.route == Route::method_not_allowed) {
+    r = error_reply(ApiError{405, "invalid_request_error", "method_not_allowed",
+                             "method " + std::string(req.method_string()) + " is not allowed on " +
+                                 std::string(normalize_path(req.target())) + "; allowed: " + std::string(m.allow)});
+    r.allow = m.allow;
+  } else {
+    r = admin(m.route);
+  }
+  co_return co_await write_reply(req, r, req.keep_alive());
+}
+
+Reply Session::admin(Route route) {
+  switch (route) {
+    case Route::models: return json_reply(models_json(srv_.coordinator));
+    case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
+    case Route::running: return json_reply(running_json(srv_.coordinator));
+    case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
+    default: break;
+  }
+  return error_reply(not_found("no such endpoint; inference routes are /v1/chat/completions, /v1/completions, "
+                               "/v1/embeddings, /v1/responses; see also /v1/models, /status, /health",
+                               "unknown_route"));
+}
+
+net::awaitable<bool> Session::write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive) {
+  http::response<http::string_body> res{r.status, req.version() ? req.version() : 11};
+  res.set(http::field::server, "llmux");
+  res.set(http::field::content_type, r.content_type);
+  if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+  res.keep_alive(keep_alive);
+  if (req.method() != http::verb::head) res.body() = r.body;
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.content_length(r.body.size());
+  error_code ec;
+  stream_.expires_after(srv_.coordinator.config()->timeouts.client_write);
+  co_await http::async_write(stream_, res, net::redirect_error(net::use_awaitable, ec));
+  co_return !ec && keep_alive;
+}
+
+net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
+  auto cfg = srv_.coordinator.config();  // this request's config snapshot
+  auto parsed = parse_inference(req.body(), *cfg);
+  if (auto* e = std::get_if<ApiError>(&parsed)) {
+    Reply r = error_reply(*e);
+    co_return co_await write_reply(req, r, req.keep_alive());
+  }
+  auto& ir = std::get<InferenceRequest>(parsed);
+  std::string body = forward_body(ir, req.body());
+  req.body().clear();
+  req.body().shrink_to_fit();
+
+  auto watch = std::make_shared<ClientWatch>(stream_.socket());
+  auto ticket = srv_.coordinator.make_ticket(*ir.model);
+  watch->on_gone = [&c = srv_.coordinator, ticket] {
+    spdlog::debug("client disconnected while waiting for model {}", ticket->model);
+    c.abandon(*ticket);
+  };
+  watch->start();
+  Admission adm = co_await srv_.coordinator.acquire(ticket);
+  if (!adm.lease) {
+    watch->on_gone = nullptr;
+    co_await watch->stop();
+    if (adm.abandoned || watch->gone()) co_return false;
+    Reply r = error_reply(adm.error);
+    co_return co_await write_reply(req, r, req.keep_alive());
+  }
+  struct Release {
+    Coordinator& c;
+    Lease lease;
+    ~Release() { c.release(lease); }
+  } release{srv_.coordinator, *adm.lease};
+  RelayJob job{req, std::move(body), release.lease, cfg->timeouts};  // named: g++ 12 double-destroys braced
+  RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
+  co_await watch->stop();
+  std::string extra = watch->take_extra();
+  if (!extra.empty()) {
+    auto dst = buf_.prepare(extra.size());
+    net::buffer_copy(dst, net::buffer(extra));
+    buf_.commit(extra.size());
+  }
+  co_return r.keep_alive && !watch->gone();
+}
+
+}  // namespace
+
+net::awaitable<void> Server::Impl::accept_loop() {
+  auto self = shared_from_this();
+  while (accepting) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      if (!accepting || ec == net::error::operation_aborted) break;
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    net::co_spawn(io, session(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("session ended by exception: {}", ex.what());
+      }
+    });
+  }
+}
+
+net::awaitable<void> Server::Impl::session(tcp::socket socket) {
+  auto self = shared_from_this();
+  Session s(*this, std::move(socket));
+  auto it = live.insert(live.end(), &s.stream());
+  struct Unlist {
+    std::list<beast::tcp_stream*>& l;
+    std::list<beast::tcp_stream*>::iterator it;
+    ~Unlist() { l.erase(it); }
+  } unlist{live, it};
+  co_await s.run();
+}
+
+Server::Server(net::io_context& io, Coordinator& coordinator, DaemonInfo& info)
+    : impl_(std::make_shared<Impl>(io, coordinator, info)) {}
+
+Server::~Server() = default;
+
+tcp::endpoint Server::listen(const std::string& host, uint16_t port) {
+  error_code ec;
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw std::runtime_error("listen address '" + host + "' is not an IP address");
+  tcp::endpoint ep(address, port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  impl_->accepting = true;
+  net::co_spawn(impl_->io, impl_->accept_loop(), [](std::exception_ptr e) {
+    if (e) spdlog::error("accept loop ended by exception");
+  });
+  return a.local_endpoint();
+}
+
+void Server::stop_accepting() {
+  impl_->accepting = false;
+  error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+void Server::close_sessions() {
+  for (auto* s : impl_->live) {
+    error_code ec;
+    s->socket().shutdown(tcp::socket::shutdown_both, ec);
+    s->socket().close(ec);
+  }
+}
+
+size_t Server::sessions() const { return impl_->live.size(); }
+
+}  // namespace llmux

@@ -1,0 +1,31 @@
+// Server: the client-facing listener and its sessions (one coroutine per client connection). Reads requests with
+// bounded header/body/idle timeouts and a body limit, routes them (inference → Coordinator + relay; admin → JSON),
+// and writes OpenAI-shaped errors. listen() throws std::runtime_error with one line when it cannot bind.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/net.hpp"
+#include "proxy/admin.hpp"
+#include "proxy/coordinator.hpp"
+
+namespace llmux {
+
+class Server {
+ public:
+  Server(net::io_context& io, Coordinator& coordinator, DaemonInfo& info);
+  ~Server();
+
+  tcp::endpoint listen(const std::string& host, uint16_t port);
+  void stop_accepting();
+  void close_sessions();      // closes every client connection (end of shutdown)
+  size_t sessions() const;
+
+  struct Impl;  // defined in server.cpp
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace llmux

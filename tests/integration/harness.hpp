@@ -1,0 +1,99 @@
+// Integration harness: a real `llmux serve` process on an ephemeral port with a config written to a temp dir, and
+// fake-engine command lines tagged so a test can find (and count) its own engine processes.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+
+namespace llmux::test {
+
+using namespace std::chrono_literals;
+
+// A tag unique to this test run, used as the fake engine's --model so find_pids_with_arg() finds its processes.
+inline std::string unique_tag(const std::string& base) {
+  static std::atomic<int> n{0};
+  return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+// `cmd:` for a fake engine. `tag` is the fake's --model (process marker); extra flags follow.
+inline std::string fake_cmd(const std::string& tag, const std::string& extra = "") {
+  return std::string(FAKE_ENGINE_BIN) + " --port ${PORT} --model " + tag + (extra.empty() ? "" : " " + extra);
+}
+
+// Polls `pred` every 20 ms until true or timeout.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class Llmux {
+ public:
+  // `yaml` is the whole config; `listen: 127.0.0.1:0` is prepended unless it already has a listen key.
+  explicit Llmux(const std::string& yaml) : dir_(make_temp_dir()) {
+    config_path_ = dir_ + "/config.yaml";
+    std::string text = yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml;
+    write_file(config_path_, text);
+    proc_ = std::make_unique<Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config_path_},
+                                      std::vector<std::string>{}, dir_ + "/llmux.log");
+    auto line = proc_->wait_for_output("listening on http://", 10s);
+    if (!line) throw std::runtime_error("llmux did not start:\n" + proc_->output());
+    auto pos = line->find("http://127.0.0.1:");
+    port_ = static_cast<uint16_t>(std::stoi(line->substr(pos + 17)));
+  }
+
+  uint16_t port() const { return port_; }
+  Process& process() { return *proc_; }
+  const std::string& dir() const { return dir_; }
+  std::string log() const { return proc_->output(); }
+
+  nlohmann::json status() { return http_get(port_, "/status").json(); }
+  // The resident worker's JSON from /status (null when none).
+  nlohmann::json worker() { return status()["worker"]; }
+
+  HttpResponse chat(const std::string& model, const std::string& extra_json = "",
+                    std::chrono::milliseconds timeout = 30s) {
+    std::string body = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hello there"}])" +
+                       extra_json + "}";
+    return http_post(port_, "/v1/chat/completions", body, timeout);
+  }
+
+  StreamResult stream_chat(const std::string& model, std::function<bool(const SseEvent&)> on_event = {},
+                           const std::string& extra_json = "", std::chrono::milliseconds timeout = 60s) {
+    std::string body = R"({"model":")" + model +
+                       R"(","stream":true,"messages":[{"role":"user","content":"hello there"}])" + extra_json + "}";
+    return http_stream(port_, "POST", "/v1/chat/completions", body, std::move(on_event), timeout);
+  }
+
+ private:
+  std::string dir_, config_path_;
+  std::unique_ptr<Process> proc_;
+  uint16_t port_ = 0;
+};
+
+// Token events of an OpenAI chat stream (content deltas), [DONE] excluded.
+inline size_t count_content_events(const StreamResult& r) {
+  size_t n = 0;
+  for (const auto& e : r.events)
+    if (e.data.find("\"content\":\"tok") != std::string::npos) ++n;
+  return n;
+}
+
+inline bool stream_done(const StreamResult& r) {
+  return r.complete && !r.events.empty() && r.events.back().data == "[DONE]";
+}
+
+}  // namespace llmux::test

@@ -1,0 +1,148 @@
+// Relay and HTTP surface: real llmux + fake engine processes on 127.0.0.1.
+#include <sys/socket.h>
+
+#include "tests/integration/harness.hpp"
+
+using namespace llmux::test;
+
+namespace {
+
+std::string one_model(const std::string& tag, const std::string& flags = "", const std::string& model_extra = "") {
+  return "models:\n"
+         "  a:\n"
+         "    cmd: " + fake_cmd(tag, flags) + "\n"
+         "    aliases: [alpha]\n" + model_extra;
+}
+
+}  // namespace
+
+TEST(Relay, NonStreamingChatIsRelayedAndStatusShowsTheWorker) {
+  auto tag = unique_tag("basic");
+  Llmux l(one_model(tag, "--load-delay-ms 200 --token-ms 1"));
+  auto r = l.chat("a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "a");
+  EXPECT_GT(j["usage"]["completion_tokens"].get<int>(), 0);
+  auto w = l.worker();
+  ASSERT_TRUE(w.is_object()) << l.status().dump();
+  EXPECT_EQ(w["model"], "a");
+  EXPECT_EQ(w["state"], "ready");
+  EXPECT_EQ(w["pid"].get<int>(), std::stoi(r.header("x-fake-pid")));
+  EXPECT_GT(w["port"].get<int>(), 0);
+  EXPECT_EQ(w["inFlight"], 0);
+  EXPECT_TRUE(w.contains("startedAt"));
+  auto s = l.status();
+  EXPECT_EQ(s["queue"]["length"], 0);
+  EXPECT_NE(s["config"]["path"].get<std::string>().find("config.yaml"), std::string::npos);
+  EXPECT_TRUE(s["config"].contains("loadedAt"));
+}
+
+TEST(Relay, AliasAndRoutesWithoutV1PrefixAndTrailingSlash) {
+  auto tag = unique_tag("alias");
+  Llmux l(one_model(tag, "--token-ms 1"));
+  std::string body = R"({"model":"alpha","prompt":"x","max_tokens":3})";
+  auto r1 = http_post(l.port(), "/completions/", body);
+  ASSERT_EQ(r1.status, 200) << r1.body;
+  EXPECT_EQ(r1.json()["object"], "text_completion");
+  EXPECT_EQ(r1.json()["model"], "a");  // the alias is forwarded as the model id
+  auto r2 = http_post(l.port(), "/v1/embeddings", R"({"model":"a","input":"hi"})");
+  ASSERT_EQ(r2.status, 200) << r2.body;
+  EXPECT_EQ(r2.json()["data"][0]["embedding"].size(), 8u);
+}
+
+TEST(Relay, DefaultModelAndUseModelNameReachTheEngine) {
+  auto tag = unique_tag("rename");
+  Llmux l("defaultModel: alpha\n" + one_model(tag, "--token-ms 1", "    useModelName: org/a-4bit\n"));
+  auto r = http_post(l.port(), "/v1/chat/completions", R"({"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  int engine_port = l.worker()["port"];
+  auto last = http_get(static_cast<uint16_t>(engine_port), "/debug/last-request").json();
+  EXPECT_EQ(last["model"], "org/a-4bit");
+  EXPECT_EQ(last["messages"][0]["content"], "hi");
+}
+
+TEST(Relay, ModelsListsModelsAndAliasesWithStateAndHidesUnlisted) {
+  auto tag = unique_tag("models");
+  Llmux l(one_model(tag) + "  secret:\n    cmd: " + fake_cmd(tag + "-s") + "\n    unlisted: true\n");
+  auto before = http_get(l.port(), "/v1/models").json();
+  ASSERT_EQ(before["object"], "list");
+  std::map<std::string, std::string> state;
+  for (const auto& m : before["data"]) state[m["id"]] = m["state"];
+  EXPECT_EQ(state, (std::map<std::string, std::string>{{"a", "stopped"}, {"alpha", "stopped"}}));
+  ASSERT_EQ(l.chat("a").status, 200);
+  auto after = http_get(l.port(), "/v1/models").json();
+  for (const auto& m : after["data"]) EXPECT_EQ(m["state"], "ready") << m.dump();
+  EXPECT_EQ(http_get(l.port(), "/health").status, 200);
+  auto running = http_get(l.port(), "/running").json();
+  ASSERT_EQ(running["running"].size(), 1u);
+  EXPECT_EQ(running["running"][0]["model"], "a");
+}
+
+TEST(Relay, ErrorsAreOpenAIShaped) {
+  auto tag = unique_tag("errors");
+  Llmux l("maxRequestBody: 2KB\n" + one_model(tag));
+  auto unknown = l.chat("nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.json()["error"]["code"], "model_not_found");
+  EXPECT_EQ(unknown.json()["error"]["message"], "model 'nope' not found; available: a, alpha");
+  auto bad = http_post(l.port(), "/v1/chat/completions", "{\"model\": ");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json()["error"]["type"], "invalid_request_error");
+  auto nomodel = http_post(l.port(), "/v1/chat/completions", R"({"messages":[]})");
+  EXPECT_EQ(nomodel.status, 400);
+  EXPECT_EQ(nomodel.json()["error"]["code"], "model_required");
+  auto big = http_post(l.port(), "/v1/chat/completions", R"({"model":"a","pad":")" + std::string(4000, 'x') + "\"}");
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(big.json()["error"]["code"], "request_too_large");
+  auto method = http_get(l.port(), "/v1/chat/completions");
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.header("allow"), "POST");
+  auto nowhere = http_get(l.port(), "/v2/whatever");
+  EXPECT_EQ(nowhere.status, 404);
+  EXPECT_TRUE(nowhere.json()["error"].contains("message"));
+  EXPECT_TRUE(l.worker().is_null());  // none of these started an engine
+}
+
+TEST(Relay, SseEventsArriveSpacedAsTheEngineSendsThem) {
+  auto tag = unique_tag("sse");
+  Llmux l(one_model(tag, "--token-ms 120 --tokens 5"));
+  ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);  // load first
+  auto r = l.stream_chat("a");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"].rfind("text/event-stream", 0), 0u);
+  EXPECT_EQ(r.headers["x-accel-buffering"], "no");
+  ASSERT_TRUE(stream_done(r)) << r.body;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  for (const auto& e : r.events)
+    if (e.data.find("\"content\":\"tok") != std::string::npos) at.push_back(e.at);
+  ASSERT_EQ(at.size(), 5u);
+  for (size_t i = 1; i < at.size(); ++i)  // buffered relays deliver them together at the end
+    EXPECT_GT(at[i] - at[i - 1], 60ms) << "event " << i << " arrived bunched with the previous one";
+  EXPECT_GT(at.front() - r.headers_at, 60ms) << "header must be flushed before the first token";
+}
+
+TEST(Relay, KeepAliveConnectionServesSeveralRequests) {
+  auto tag = unique_tag("keepalive");
+  Llmux l(one_model(tag, "--token-ms 0"));
+  HttpConnection c(l.port());
+  for (int i = 0; i < 5; ++i) {
+    auto r = c.request("POST", "/v1/chat/completions", R"({"model":"a","max_tokens":2,"messages":[]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_EQ(c.request("GET", "/health").status, 200);
+}
+
+TEST(Relay, IncompleteRequestHeaderIsCutAfterTheHeaderTimeout) {
+  Llmux l("timeouts:\n  headerRead: 300ms\n" + one_model(unique_tag("slow")));
+  int fd = connect_tcp(l.port());
+  std::string partial = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  auto start = std::chrono::steady_clock::now();
+  char c;
+  ssize_t n = ::recv(fd, &c, 1, 0);  // blocks until llmux closes the connection
+  EXPECT_LE(n, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  ::close(fd);
+}

@@ -1,0 +1,214 @@
+// Scheduler policy, driven through its event interface with a fake that records every effect.
+#include "proxy/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace llmux;
+
+namespace {
+
+struct Recorder : SchedulerEffects {
+  std::vector<std::string> calls;
+  void start_worker(const std::string& m) override { calls.push_back("start " + m); }
+  void stop_worker(StopReason r) override { calls.push_back(std::string("stop ") + to_string(r)); }
+  void grant(RequestId id) override { calls.push_back("grant " + std::to_string(id)); }
+  void deny(RequestId id, const std::string& m) override { calls.push_back("deny " + std::to_string(id) + " " + m); }
+  void worker_idle() override { calls.push_back("idle"); }
+  void worker_busy() override { calls.push_back("busy"); }
+  std::vector<std::string> take() { return std::exchange(calls, {}); }
+};
+
+using Calls = std::vector<std::string>;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  Recorder fx;
+  Scheduler s{fx};
+
+  void make_ready(const std::string& model, RequestId first) {
+    s.submit(first, model);
+    s.worker_ready();
+    s.finished(first);
+    fx.take();
+  }
+};
+
+}  // namespace
+
+TEST_F(SchedulerTest, FirstRequestStartsItsModelAndIsGrantedWhenReady) {
+  s.submit(1, "a");
+  EXPECT_EQ(fx.take(), (Calls{"start a"}));
+  EXPECT_EQ(s.phase(), WorkerPhase::starting);
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 1"}));
+  EXPECT_EQ(s.in_flight(), 1u);
+  s.finished(1);
+  EXPECT_EQ(fx.take(), (Calls{"idle"}));
+}
+
+TEST_F(SchedulerTest, ConcurrentRequestsShareOneLoad) {
+  s.submit(1, "a");
+  s.submit(2, "a");
+  s.submit(3, "a");
+  EXPECT_EQ(fx.take(), (Calls{"start a"}));
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 1", "grant 2", "grant 3"}));
+}
+
+TEST_F(SchedulerTest, ResidentModelIsGrantedImmediately) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  EXPECT_EQ(fx.take(), (Calls{"busy", "grant 2"}));
+}
+
+TEST_F(SchedulerTest, SwapWaitsForInFlightToDrain) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  EXPECT_EQ(fx.take(), (Calls{"busy", "grant 2"}));  // no stop while 2 is in flight
+  EXPECT_EQ(s.phase(), WorkerPhase::ready);
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+  s.worker_stopped();
+  EXPECT_EQ(fx.take(), (Calls{"start b"}));
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 3"}));
+}
+
+TEST_F(SchedulerTest, NewRequestsForResidentCannotStarveAWaitingSwap) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  s.submit(4, "a");  // arrives after b waits: must queue behind the swap
+  s.submit(5, "a");
+  EXPECT_EQ(fx.take(), (Calls{"busy", "grant 2"}));
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+  s.worker_stopped();
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"start b", "grant 3"}));
+  s.finished(3);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+  s.worker_stopped();
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"start a", "grant 4", "grant 5"}));  // grouped
+}
+
+TEST_F(SchedulerTest, QueuedRequestsForLoadingModelAreGroupedAcrossOthers) {
+  s.submit(1, "a");
+  s.submit(2, "b");
+  s.submit(3, "a");
+  s.submit(4, "c");
+  s.submit(5, "b");
+  EXPECT_EQ(fx.take(), (Calls{"start a"}));
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 1", "grant 3"}));
+  s.finished(1);
+  s.finished(3);
+  s.worker_stopped();
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"stop swap", "start b", "grant 2", "grant 5"}));  // oldest waiting model next
+  s.finished(2);
+  s.finished(5);
+  s.worker_stopped();
+  EXPECT_EQ(fx.take(), (Calls{"stop swap", "start c"}));
+}
+
+TEST_F(SchedulerTest, FailedStartDeniesItsWaitersAndMovesOn) {
+  s.submit(1, "a");
+  s.submit(2, "b");
+  s.submit(3, "a");
+  fx.take();
+  s.worker_start_failed();
+  EXPECT_EQ(fx.take(), (Calls{"deny 1 a", "deny 3 a", "start b"}));
+  EXPECT_EQ(s.model(), "b");
+}
+
+TEST_F(SchedulerTest, CancelledQueuedRequestNeverReachesTheEngine) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  fx.take();
+  s.cancel(3);  // the only reason to swap is gone
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"idle"}));
+  EXPECT_EQ(s.phase(), WorkerPhase::ready);
+  EXPECT_EQ(s.model(), "a");
+}
+
+TEST_F(SchedulerTest, CancelledWhileStartingDoesNotGetGranted) {
+  s.submit(1, "a");
+  s.submit(2, "a");
+  s.cancel(1);
+  fx.take();
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 2"}));
+}
+
+TEST_F(SchedulerTest, IdleExpiryStopsOnlyAnIdleWorker) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  fx.take();
+  s.idle_expired();  // stale timer: a request is in flight
+  EXPECT_TRUE(fx.take().empty());
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"idle"}));
+  s.idle_expired();
+  EXPECT_EQ(fx.take(), (Calls{"busy", "stop ttl"}));  // busy disarms the TTL timer
+  s.worker_stopped();
+  EXPECT_EQ(s.phase(), WorkerPhase::none);
+  EXPECT_TRUE(fx.take().empty());
+}
+
+TEST_F(SchedulerTest, WorkerExitWhileServingOrphansInFlightAndRestartsOnNextRequest) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  fx.take();
+  s.worker_stopped();  // crashed
+  EXPECT_EQ(s.phase(), WorkerPhase::none);
+  EXPECT_EQ(s.in_flight(), 0u);
+  s.finished(2);  // the failed request finishes later: ignored
+  EXPECT_TRUE(fx.take().empty());
+  s.submit(3, "a");
+  EXPECT_EQ(fx.take(), (Calls{"start a"}));
+}
+
+TEST_F(SchedulerTest, RetireDrainsThenStopsAndNextRequestReloads) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  fx.take();
+  s.retire();
+  EXPECT_TRUE(fx.take().empty());  // 2 still in flight
+  s.submit(3, "a");                // queued: the worker is being retired
+  EXPECT_TRUE(fx.take().empty());
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop unload"}));
+  s.worker_stopped();
+  EXPECT_EQ(fx.take(), (Calls{"start a"}));
+}
+
+TEST_F(SchedulerTest, ShutdownDeniesQueuedRefusesNewAndStopsWhenDrained) {
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  fx.take();
+  s.shutdown();
+  EXPECT_EQ(fx.take(), (Calls{"deny 3 b"}));
+  s.submit(4, "a");
+  EXPECT_EQ(fx.take(), (Calls{"deny 4 a"}));
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop shutdown"}));
+  s.worker_stopped();
+  EXPECT_TRUE(fx.take().empty());
+}
+
+TEST_F(SchedulerTest, UnknownIdsAreIgnored) {
+  s.finished(42);
+  s.cancel(42);
+  s.worker_ready();
+  s.worker_start_failed();
+  EXPECT_TRUE(fx.take().empty());
+}
