@@ -292,7 +292,7 @@ net::awaitable<bool> send_loading(const Engine& e, Conn& c, bool keep_alive) {
 }
 
 void log_request(const Engine& e, const Request& req, std::string_view model, bool stream) {
-  if (e.opt.quiet) return;
+  if (e.opt.quiet || req.target() == "/health") return;  // readiness probes would drown the log
   std::string line(req.method_string());
   line.push_back(' ');
   line += req.target();

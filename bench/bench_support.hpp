@@ -1,0 +1,80 @@
+// Shared pieces of the bench programs: a running `llmux serve` with a generated config, a temp dir removed on exit,
+// a watchdog that bounds the whole run, wrk and nginx detection, percentiles and table formatting.
+// Everything is loopback-only. Child processes are tests/support Processes (SIGKILLed on destruction, and by
+// PR_SET_PDEATHSIG if the bench itself dies), so create them from the main thread.
+// Constructors throw std::runtime_error when something cannot be started; a bench's main turns that into exit 1.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+
+namespace llmux::bench {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Arms a watchdog: if the program is still running after `limit`, it prints a line and exits 1 (children die
+// with it through PR_SET_PDEATHSIG). Also ignores SIGPIPE.
+void arm_watchdog(std::chrono::seconds limit);
+
+// A fresh directory under /tmp, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// `cmd:` for a fake engine that answers to any model name; `flags` follow the port.
+std::string fake_cmd(const std::string& flags);
+
+// `llmux serve` on 127.0.0.1 with `yaml` (prefixed with `listen: 127.0.0.1:0` unless it has a listen key) written
+// to `dir`/config.yaml; llmux's output goes to `dir`/llmux.log. Waits for the "listening on" line.
+class Llmux {
+ public:
+  Llmux(const std::string& dir, const std::string& yaml);
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return proc_->pid(); }
+  test::Process& process() { return *proc_; }
+  nlohmann::json worker();  // /status "worker" (null when none)
+
+ private:
+  std::unique_ptr<test::Process> proc_;
+  uint16_t port_ = 0;
+};
+
+// True if `path` names an executable file.
+bool executable(const std::string& path);
+// `name` if it is an absolute executable path, else the first executable `name` in PATH; nullopt if none.
+std::optional<std::string> find_program(const std::string& name);
+
+// Waits until 127.0.0.1:port accepts a TCP connection.
+bool wait_port_open(uint16_t port, std::chrono::milliseconds timeout);
+
+// Nearest-rank percentile, p in [0, 100]; 0 for an empty sample.
+double percentile(std::vector<double> v, double p);
+double median(std::vector<double> v);
+
+std::string fixed(double v, int decimals);           // "12.34"
+std::string pad(const std::string& s, size_t width);  // right-aligned
+std::string verdict(bool met);                        // "PASS" or "MISS"
+
+double ms_between(Clock::time_point a, Clock::time_point b);
+
+}  // namespace llmux::bench
