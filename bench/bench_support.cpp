@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -105,5 +107,46 @@ std::string verdict(bool met) { return met ? "PASS" : "MISS"; }
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
+
+namespace {
+
+std::optional<double> schedstat_seconds(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  double total = 0;
+  bool any = false;
+  for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream f(t.path() / "schedstat");
+    unsigned long long ns = 0;
+    if (!(f >> ns)) continue;
+    total += static_cast<double>(ns) / 1e9;
+    any = true;
+  }
+  return any ? std::optional(total) : std::nullopt;
+}
+
+std::optional<double> stat_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {  // field 3 is the state; 14 utime, 15 stime
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+std::optional<double> cpu_seconds(pid_t pid) {
+  if (auto s = schedstat_seconds(pid)) return s;
+  return stat_seconds(pid);
+}
+
+bool have_proc() { return std::ifstream("/proc/self/stat").good(); }
 
 }  // namespace llmux::bench

@@ -77,4 +77,10 @@ std::string verdict(bool met);                        // "PASS" or "MISS"
 
 double ms_between(Clock::time_point a, Clock::time_point b);
 
+// CPU time (user + system, all threads) a process has used so far, in seconds: the sum of
+// /proc/<pid>/task/*/schedstat (nanoseconds) when available, else utime+stime from /proc/<pid>/stat (clock ticks).
+// nullopt when /proc cannot be read (not Linux, or the process is gone).
+std::optional<double> cpu_seconds(pid_t pid);
+bool have_proc();  // /proc/self/stat is readable
+
 }  // namespace llmux::bench

@@ -1,1 +1,318 @@
-int main(){}
+// relay_bench: what llmux's relay adds over talking to the engine directly, side by side with nginx as a reverse
+// proxy (when installed), from one run. One fake engine (the one llmux spawned) serves all three paths:
+//   direct  client → engine
+//   llmux   client → llmux → engine
+//   nginx   client → nginx (1 worker, proxy_buffering off, upstream keepalive) → engine
+// Part 1: throughput and latency of small non-streaming POSTs under load (wrk, else a built-in closed loop).
+// Part 2: SSE time to first event, sequential streams on fresh connections, paths interleaved.
+// Part 3: sequential requests with a 1 MiB body (llmux parses every request body to route it), and with a
+// ~0.85 MiB response (pure relay of bytes).
+// Exit 0 when it ran (unmet goals print MISS), 1 when it could not run.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "bench/bench_support.hpp"
+#include "bench/load.hpp"
+
+using namespace llmux::bench;
+namespace test = llmux::test;
+
+namespace {
+
+const std::string kBody = R"({"model":"bench","messages":[{"role":"user","content":"hi"}],"max_tokens":4})";
+const std::string kStreamBody =
+    R"({"model":"bench","stream":true,"messages":[{"role":"user","content":"hi"}],"max_tokens":4})";
+const std::string kTarget = "/v1/chat/completions";
+constexpr int kConnections = 32;
+
+struct Options {
+  int seconds = 5;
+  int sse_n = 200;
+  bool warmup = true;
+  bool wrk = true;
+  bool nginx = true;
+};
+
+struct Path {
+  std::string name;
+  uint16_t port = 0;
+  pid_t pid = -1;  // the proxy process (for CPU per request); -1 for direct
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "error: %s\nusage: relay_bench [--seconds N] [--sse N] [--quick] [--no-wrk] [--no-nginx]\n"
+               "  --seconds N  load duration per path (default 5)\n  --sse N      streams per path (default 200)\n"
+               "  --quick      1 s per path, 50 streams, no warm-up (CI smoke)\n"
+               "  --no-wrk     use the built-in load generator\n  --no-nginx   skip the nginx baseline\n",
+               why);
+  std::exit(1);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto number = [&] {
+      if (i + 1 >= argc) usage((a + " needs a value").c_str());
+      const int v = std::atoi(argv[++i]);
+      if (v <= 0 || v > 600) usage((a + ": expected 1..600").c_str());
+      return v;
+    };
+    if (a == "--seconds") o.seconds = number();
+    else if (a == "--sse") o.sse_n = number();
+    else if (a == "--quick") { o.seconds = 1; o.sse_n = 50; o.warmup = false; }
+    else if (a == "--no-wrk") o.wrk = false;
+    else if (a == "--no-nginx") o.nginx = false;
+    else usage(("unknown argument " + a).c_str());
+  }
+  return o;
+}
+
+Load measure_load(const Path& p, const std::optional<std::string>& wrk, const std::string& script, int connections,
+                  int seconds) {
+  const auto cpu0 = p.pid > 0 ? cpu_seconds(p.pid) : std::nullopt;
+  Load r = wrk ? run_wrk(*wrk, script, p.port, kTarget, connections, seconds)
+                : run_closed_loop(p.port, kTarget, kBody, connections, seconds);
+  const auto cpu1 = p.pid > 0 ? cpu_seconds(p.pid) : std::nullopt;
+  if (cpu0 && cpu1 && r.ok && r.rps > 0) r.cpu_us_per_req = (*cpu1 - *cpu0) * 1e6 / (r.rps * seconds);
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------------ SSE
+
+// Milliseconds from starting the request (connect included) to the first SSE event; nullopt on failure.
+std::optional<double> first_event_ms(uint16_t port) {
+  const auto t0 = Clock::now();
+  const auto r = test::http_stream(port, "POST", kTarget, kStreamBody, {}, 10s);
+  if (r.status != 200 || r.events.empty() || !r.complete || r.events.back().data != "[DONE]") return std::nullopt;
+  return ms_between(t0, r.events.front().at);
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+void print_header(const Path& engine, const test::Process* nginx, const std::string& nginx_why,
+                  bool wrk) {
+  std::cout << "relay_bench: relay overhead, one fake engine (token-ms 0, max_tokens 4) behind every path\n"
+            << "  engine  fake_engine pid " << engine.pid << " on 127.0.0.1:" << engine.port
+            << " (spawned by llmux, also hit directly)\n"
+            << "  llmux   single-threaded event loop\n";
+  if (nginx)
+    std::cout << "  nginx   worker_processes 1 (master_process off; llmux is single-threaded too), "
+                 "proxy_buffering off, HTTP/1.1 upstream keepalive 64\n";
+  else
+    std::cout << "  nginx   skipped: " << nginx_why << "\n";
+  if (wrk)
+    std::cout << "  load    wrk -t1 --latency, -c" << kConnections << " (throughput) and -c1 (latency), POST " << kTarget
+              << " " << kBody << "\n";
+  else
+    std::cout << "  load    wrk not found (or --no-wrk): built-in closed loop, " << kFallbackThreads
+              << " threads (throughput) and 1 thread (latency), each 1 keep-alive connection, POST " << kTarget
+              << "\n";
+  std::cout << "  cpus    " << std::thread::hardware_concurrency()
+            << " shared by load generator, proxy and engine: absolute figures are machine-bound, compare rows\n\n";
+}
+
+void print_load(const std::string& title, const std::vector<Path>& paths, const std::vector<Load>& loads) {
+  std::cout << title << "\n  path      req/s    p50 ms   p99 ms  added p50 ms  proxy CPU us/req  errors\n";
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const Load& l = loads[i];
+    std::cout << "  " << paths[i].name << std::string(8 - paths[i].name.size(), ' ');
+    if (!l.ok) {
+      std::cout << "  failed: " << l.note << "\n";
+      continue;
+    }
+    std::cout << pad(fixed(l.rps, 0), 7) << pad(fixed(l.p50, 3), 10) << pad(fixed(l.p99, 3), 9)
+              << pad(i == 0 ? "-" : fixed(l.p50 - loads[0].p50, 3), 14)
+              << pad(l.cpu_us_per_req < 0 ? "-" : fixed(l.cpu_us_per_req, 1), 18) << pad(std::to_string(l.errors), 8)
+              << (l.note.empty() ? "" : "  (" + l.note + ")") << "\n";
+  }
+}
+
+bool all_ok(const std::vector<Load>& loads) {
+  return loads.size() >= 3 && std::all_of(loads.begin(), loads.end(), [](const Load& l) { return l.ok; });
+}
+
+void print_added_p50(const std::string& label, const std::vector<Load>& loads) {
+  const double llmux_added = loads[1].p50 - loads[0].p50, nginx_added = loads[2].p50 - loads[0].p50;
+  std::cout << "  added p50 " << label << ": llmux " << fixed(llmux_added, 3) << " ms, nginx " << fixed(nginx_added, 3)
+            << " ms, llmux/nginx " << (nginx_added > 0 ? fixed(llmux_added / nginx_added, 2) : std::string("n/a"))
+            << "  (goal llmux <= nginx)  " << verdict(llmux_added <= nginx_added) << "\n";
+}
+
+void print_load_goals(const std::vector<Load>& loaded, const std::vector<Load>& single, int conns) {
+  if (!all_ok(loaded) || !all_ok(single)) {
+    std::cout << "\n  goals vs nginx: not evaluated (no nginx baseline or a run failed)\n\n";
+    return;
+  }
+  const double ratio = loaded[1].rps / loaded[2].rps;
+  std::cout << "\n  llmux/nginx throughput " << fixed(ratio, 2) << "  (goal >= 1.00)  " << verdict(ratio >= 1.0)
+            << "\n";
+  print_added_p50("at concurrency 1  ", single);
+  print_added_p50("under load (-c" + std::to_string(conns) + ")", loaded);
+  std::cout << "  (under a closed-loop load p50 tracks connections / throughput, so the -c1 figure is the per-hop "
+               "cost)\n\n";
+}
+
+void run_sse(const std::vector<Path>& paths, const Options& o) {
+  std::vector<std::vector<double>> samples(paths.size());
+  std::vector<int> failures(paths.size(), 0);
+  for (int i = -5; i < o.sse_n; ++i)  // 5 unrecorded warm-up rounds; paths interleaved so drift hits all alike
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const auto ms = first_event_ms(paths[p].port);
+      if (!ms) ++failures[p];
+      else if (i >= 0) samples[p].push_back(*ms);
+    }
+  std::cout << "SSE time to first event (" << o.sse_n
+            << " sequential streams per path, fresh connection each, send -> first data: event)\n"
+            << "  path    median ms   p90 ms  added median ms  failures\n";
+  const double direct = median(samples[0]);
+  for (size_t p = 0; p < paths.size(); ++p)
+    std::cout << "  " << paths[p].name << std::string(8 - paths[p].name.size(), ' ')
+              << pad(fixed(median(samples[p]), 3), 9) << pad(fixed(percentile(samples[p], 90), 3), 9)
+              << pad(p == 0 ? "-" : fixed(median(samples[p]) - direct, 3), 17) << pad(std::to_string(failures[p]), 10)
+              << "\n";
+  const double added = median(samples[1]) - direct;
+  std::cout << "  llmux added " << fixed(added, 3) << " ms  (goal <= 0.200 ms)  " << verdict(added <= 0.2);
+  if (paths.size() > 2) std::cout << "   [nginx added " << fixed(median(samples[2]) - direct, 3) << " ms]";
+  std::cout << "\n";
+}
+
+// A chat request whose prompt makes the body about 1 MiB: llmux reads and inspects the whole body before relaying.
+std::string big_request() {
+  std::string words;
+  while (words.size() < (1u << 20)) words += "hello world ";
+  return R"({"model":"bench","messages":[{"role":"user","content":")" + words + R"("}],"max_tokens":4})";
+}
+
+// A small request whose non-streaming answer is about 0.85 MiB (100000 tokens): a pure relay of bytes.
+const std::string kBigResponse =
+    R"({"model":"bench","messages":[{"role":"user","content":"hi"}],"max_tokens":100000})";
+
+// `n` sequential POSTs of `body` per path, paths interleaved; prints median/p90 of the whole exchange.
+void run_sequential(const std::vector<Path>& paths, const std::string& title, const std::string& body, int n) {
+  std::vector<std::vector<double>> samples(paths.size());
+  std::vector<int> failures(paths.size(), 0);
+  size_t response_bytes = 0;
+  for (int i = -2; i < n; ++i)
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const auto t0 = Clock::now();
+      const auto r = test::http_post(paths[p].port, kTarget, body, 30s);
+      if (r.status != 200 || !r.complete) ++failures[p];
+      else if (i >= 0) samples[p].push_back(ms_between(t0, Clock::now()));
+      response_bytes = r.body.size();
+    }
+  std::cout << "\n" << title << ": request " << fixed(static_cast<double>(body.size()) / (1 << 20), 2)
+            << " MiB, response " << fixed(static_cast<double>(response_bytes) / (1 << 20), 2) << " MiB, " << n
+            << " sequential requests per path, interleaved (no goal)\n"
+            << "  path    median ms   p90 ms  added median ms  failures\n";
+  for (size_t p = 0; p < paths.size(); ++p)
+    std::cout << "  " << paths[p].name << std::string(8 - paths[p].name.size(), ' ')
+              << pad(fixed(median(samples[p]), 3), 9) << pad(fixed(percentile(samples[p], 90), 3), 9)
+              << pad(p == 0 ? "-" : fixed(median(samples[p]) - median(samples[0]), 3), 17)
+              << pad(std::to_string(failures[p]), 10) << "\n";
+}
+
+// Starts nginx in front of the engine and checks that it relays; nullptr with `why` when it is missing or broken.
+std::unique_ptr<test::Process> add_nginx(const std::string& dir, uint16_t engine_port, std::vector<Path>& paths,
+                                         std::string& why) {
+  uint16_t port = 0;
+  auto nginx = start_nginx(dir, engine_port, port, why);
+  if (!nginx) return nullptr;
+  const auto r = test::http_post(port, kTarget, kBody, 10s);
+  if (r.status != 200) {
+    why = "request through nginx failed: HTTP " + std::to_string(r.status) + " " + r.body;
+    return nullptr;
+  }
+  paths.push_back({"nginx", port, nginx->pid()});
+  return nginx;
+}
+
+// Concurrency-1 latency swings between runs with where the scheduler puts wrk, proxy and engine on few cores, so
+// it is measured in 1 s rounds, paths interleaved, and each figure is the median over the rounds.
+std::vector<Load> single_connection(const std::vector<Path>& paths, const std::optional<std::string>& wrk,
+                                    const std::string& script, int rounds) {
+  std::vector<std::vector<Load>> by_path(paths.size());
+  for (int r = 0; r < rounds; ++r)
+    for (size_t p = 0; p < paths.size(); ++p) by_path[p].push_back(measure_load(paths[p], wrk, script, 1, 1));
+  std::vector<Load> out;
+  for (const auto& runs : by_path) {
+    Load m;
+    std::vector<double> rps, p50, p99, cpu;
+    for (const auto& l : runs) {
+      if (!l.ok) {
+        m.note = l.note;
+        continue;
+      }
+      rps.push_back(l.rps);
+      p50.push_back(l.p50);
+      p99.push_back(l.p99);
+      cpu.push_back(l.cpu_us_per_req);
+      m.errors += l.errors;
+    }
+    m.ok = !rps.empty();
+    m.rps = median(rps);
+    m.p50 = median(p50);
+    m.p99 = median(p99);
+    m.cpu_us_per_req = median(cpu);
+    out.push_back(m);
+  }
+  return out;
+}
+
+void run_load(const std::vector<Path>& paths, const std::optional<std::string>& wrk, const std::string& script,
+              const Options& o) {
+  std::vector<Load> loaded;
+  for (const auto& p : paths) {
+    if (o.warmup) measure_load(p, wrk, script, kConnections, 1);
+    loaded.push_back(measure_load(p, wrk, script, kConnections, o.seconds));
+  }
+  const auto single = single_connection(paths, wrk, script, o.seconds);
+  const int conns = wrk ? kConnections : kFallbackThreads;
+  print_load("throughput under load (" + std::to_string(conns) + " connections, " + std::to_string(o.seconds) +
+                 " s per path, non-streaming)",
+             paths, loaded);
+  print_load("\nlatency at concurrency 1 (one connection, non-streaming; medians of " + std::to_string(o.seconds) +
+                 " interleaved 1 s rounds)",
+             paths, single);
+  print_load_goals(loaded, single, conns);
+}
+
+int run(const Options& o) {
+  TempDir dir;
+  Llmux llmux(dir.path(), "models:\n  bench:\n    cmd: " + fake_cmd("--quiet --token-ms 0 --readiness 503") +
+                              "\n    readiness: http\n");
+  if (auto r = test::http_post(llmux.port(), kTarget, kBody, 30s); r.status != 200)
+    throw std::runtime_error("warm-up request through llmux failed: HTTP " + std::to_string(r.status) + " " + r.body);
+  const auto w = llmux.worker();
+  const Path engine{"direct", static_cast<uint16_t>(w.at("port").get<int>()), w.at("pid").get<pid_t>()};
+  std::vector<Path> paths{{"direct", engine.port, -1}, {"llmux", llmux.port(), llmux.pid()}};
+  std::string nginx_why = "--no-nginx";
+  const auto nginx = o.nginx ? add_nginx(dir.path(), engine.port, paths, nginx_why) : nullptr;
+  const auto wrk = o.wrk ? find_program("wrk") : std::nullopt;
+  const std::string script = dir.path() + "/post.lua";
+  test::write_file(script, wrk_post_script(kBody));
+
+  print_header(engine, nginx.get(), nginx_why, wrk.has_value());
+  run_load(paths, wrk, script, o);
+  run_sse(paths, o);
+  run_sequential(paths, "large request body", big_request(), std::max(5, o.sse_n / 10));
+  run_sequential(paths, "large response body", kBigResponse, std::max(5, o.sse_n / 10));
+  if (!llmux.process().running()) throw std::runtime_error("llmux exited during the bench:\n" + llmux.process().output());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  arm_watchdog(std::chrono::seconds(60 + 12 * o.seconds + 2 * o.sse_n));
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "relay_bench: could not run: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -91,6 +91,10 @@ const char* to_string(Readiness r) {
   return "unknown";
 }
 
+const char* to_string(OnCeiling c) { return c == OnCeiling::evict ? "evict" : "restart"; }
+
+const char* to_string(PressureLevel p) { return p == PressureLevel::warning ? "warning" : "critical"; }
+
 const ModelConfig* Config::find_model(const std::string& id) const {
   const auto it = std::find_if(models.begin(), models.end(), [&](const ModelConfig& m) { return m.id == id; });
   return it == models.end() ? nullptr : &*it;

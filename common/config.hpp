@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -39,6 +40,30 @@ enum class Readiness {
 };
 const char* to_string(Readiness r);
 
+// `maxTokens`: output-token caps applied to each request (proxy/request_policy.hpp).
+struct TokenCaps {
+  std::optional<int64_t> default_tokens;  // set when the request names no output limit
+  std::optional<int64_t> limit;           // largest output limit a request may ask for
+  bool reject = false;                    // onExceed: reject (400) instead of clamp
+  bool operator==(const TokenCaps&) const = default;
+};
+
+// `params` (and llama-swap `filters`): request fields set, forced or removed. Never touches `model`.
+struct ParamRules {
+  nlohmann::json defaults = nlohmann::json::object();  // set where the request has no value (objects deep-merged)
+  nlohmann::json force = nlohmann::json::object();     // always set (objects deep-merged)
+  std::vector<std::string> strip;                      // top-level fields removed from the request
+  bool empty() const { return defaults.empty() && force.empty() && strip.empty(); }
+  bool operator==(const ParamRules&) const = default;
+};
+
+// `queue`: requests waiting for this model.
+struct QueueConfig {
+  int max = 64;             // waiting requests beyond this are refused
+  Duration timeout{300000};  // a request waiting longer is refused
+  bool operator==(const QueueConfig&) const = default;
+};
+
 struct ModelConfig {
   std::string id;                      // key under `models`
   std::string name;                    // display name (llama-swap `name`), may be empty
@@ -56,6 +81,20 @@ struct ModelConfig {
   std::vector<std::string> aliases;
   std::string use_model_name;          // `useModelName`: value forwarded as `model`; empty = forward id
   bool unlisted = false;
+
+  // Resource governance. Unset optionals fall back to the top-level key of the same name, then to "not set".
+  std::optional<uint64_t> kv_reservation;   // kvReservation: KV cache bytes the engine is told to use
+  std::optional<double> memory_utilization; // memoryUtilization: (0, 1], passed to engines via ${MEM_UTIL}
+  std::optional<uint64_t> weights_bytes;    // weights: given as a size
+  std::string weights_path;                 // weights: given as a file, directory or glob (~ expanded)
+  uint64_t overhead = 512ull << 20;         // overhead: runtime memory beyond weights + KV
+  std::optional<uint64_t> max_memory;       // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
+  TokenCaps max_tokens;                     // maxTokens
+  ParamRules params;                        // params + llama-swap filters
+  int max_concurrency = 0;                  // maxConcurrency (llama-swap concurrencyLimit); 0 = unlimited
+  QueueConfig queue;                        // queue
+  int priority = 0;                         // priority: higher is loaded first when several models wait
+  Duration min_residency{0};                // minResidency: serve the queue at least this long before eviction
 
   // The `model` value the engine should receive.
   const std::string& forwarded_name() const { return use_model_name.empty() ? id : use_model_name; }
@@ -76,6 +115,41 @@ struct Timeouts {
   bool operator==(const Timeouts&) const = default;
 };
 
+// `memory.budget`, `memory.reserve`: a share of physical memory or an absolute size.
+struct MemoryAmount {
+  double fraction = 0;  // (0, 1] of physical memory; 0 when `bytes` is used
+  uint64_t bytes = 0;
+  uint64_t resolve(uint64_t physical) const {
+    return fraction > 0 ? static_cast<uint64_t>(fraction * static_cast<double>(physical)) : bytes;
+  }
+  bool operator==(const MemoryAmount&) const = default;
+};
+
+enum class OnCeiling { evict, restart };          // what happens to an engine that grows past its ceiling
+enum class PressureLevel { warning, critical };  // system memory pressure levels
+const char* to_string(OnCeiling c);
+const char* to_string(PressureLevel p);
+
+// `memory.pressure`: when system memory pressure makes llmux evict the resident engine.
+struct PressureConfig {
+  PressureLevel evict_at = PressureLevel::warning;
+  double psi_warning = 10;   // Linux PSI "some avg10" percent counted as warning
+  double psi_critical = 40;  // ... and as critical
+  bool operator==(const PressureConfig&) const = default;
+};
+
+// `memory`: the machine-wide budget engines must fit in.
+struct MemoryConfig {
+  MemoryAmount budget{0.8, 0};           // share of physical memory engines may use together
+  MemoryAmount reserve{0, 2ull << 30};   // kept free for everything else
+  double ceiling_slack = 1.25;           // ceiling = estimate x this when maxMemory is not set
+  OnCeiling on_ceiling = OnCeiling::evict;
+  Duration swap_wait{10000};             // after an unload, how long a spawn may wait for memory to come back
+  Duration sample_interval{1000};        // memory sampling period (>= 100ms)
+  PressureConfig pressure;
+  bool operator==(const MemoryConfig&) const = default;
+};
+
 struct Config {
   std::string path;                  // file it was loaded from (absolute)
   std::string listen_host = "127.0.0.1";
@@ -84,6 +158,8 @@ struct Config {
   std::string default_model;         // defaultModel: used when a request names no model; may be an alias
   uint64_t max_request_body = 32ull << 20;  // maxRequestBody
   Timeouts timeouts;
+  MemoryConfig memory;               // memory
+  int max_swaps_waited = 3;          // maxSwapsWaited: no request waits behind more swaps than this
   std::vector<ModelConfig> models;   // in file order
   std::map<std::string, std::string> aliases;  // alias → model id (all models' aliases)
   std::vector<std::string> warnings; // "file:line: key: unknown key, ignored" etc.

@@ -21,6 +21,10 @@ using Fields = std::map<std::string, Entry>;
 constexpr std::string_view kTopKeys[] = {
     "listen",       "logLevel",       "healthCheckTimeout", "globalTTL", "stopGrace",
     "defaultModel", "maxRequestBody", "timeouts",           "macros",    "models",
+    "memory",       "maxSwapsWaited",
+    // defaults for the models' resource-governance keys
+    "kvReservation", "memoryUtilization", "overhead", "maxMemory", "maxTokens", "params", "maxConcurrency",
+    "queue",         "priority",          "minResidency",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
     "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",
@@ -109,6 +113,12 @@ void read_globals(Reader& r, const Fields& f, Config& c) {
     c.max_request_body = r.size(*e);
     if (c.max_request_body == 0) r.fail(*e, "must be greater than 0");
   }
+  if (const Entry* e = find(f, "memory")) c.memory = config_detail::read_memory(r, *e);
+  if (const Entry* e = find(f, "maxSwapsWaited")) {
+    const int64_t n = r.integer_at_least(*e, 1, "must be at least 1");
+    if (n > 1'000'000) r.fail(*e, "too large, got " + std::to_string(n));
+    c.max_swaps_waited = static_cast<int>(n);
+  }
 }
 
 ModelDefaults read_defaults(Reader& r, const Fields& f) {
@@ -117,6 +127,7 @@ ModelDefaults read_defaults(Reader& r, const Fields& f) {
   if (const Entry* e = find(f, "globalTTL")) d.ttl = r.duration(*e);
   if (const Entry* e = find(f, "stopGrace")) d.stop_grace = r.duration(*e);
   if (const Entry* e = find(f, "macros")) d.macros = config_detail::read_macros(r, *e);
+  config_detail::read_limits(r, f, d.limits);
   return d;
 }
 

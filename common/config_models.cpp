@@ -3,17 +3,23 @@
 
 #include "common/argv.hpp"
 #include "common/config_reader.hpp"
+#include "common/footprint.hpp"
 #include "common/macros.hpp"
 
 namespace llmux::config_detail {
 namespace {
 
 constexpr std::string_view kModelKeys[] = {
-    "cmd",     "cmdStop", "proxy",  "checkEndpoint", "readiness", "ttl",  "stopGrace",   "startTimeout",
-    "aliases", "env",     "macros", "useModelName",  "unlisted",  "name", "description",
+    "cmd",           "cmdStop",   "proxy",     "checkEndpoint",  "readiness",        "ttl",
+    "stopGrace",     "startTimeout", "aliases", "env",           "macros",           "useModelName",
+    "unlisted",      "name",      "description",
+    // resource governance (also top-level defaults, except weights)
+    "kvReservation", "memoryUtilization", "weights", "overhead", "maxMemory", "maxTokens", "params",
+    "maxConcurrency", "queue", "priority", "minResidency",
+    // llama-swap names for the same concepts
+    "filters",       "concurrencyLimit",
 };
-constexpr std::string_view kLlamaSwapModelKeys[] = {"filters", "concurrencyLimit", "metadata", "sendLoadingState",
-                                                    "timeouts"};
+constexpr std::string_view kLlamaSwapModelKeys[] = {"metadata", "sendLoadingState", "timeouts"};
 constexpr std::string_view kPortMacro = "${PORT}";
 const std::set<std::string> kSpawnTimeMacros = {"PORT", "PID"};
 
@@ -40,8 +46,12 @@ class ModelReader {
   }
 
   ModelConfig read() {
-    ModelConfig mc;
+    ModelConfig mc = defaults_.limits;
     mc.id = model_.name;
+    read_limits(r_, fields_, mc);
+    if (const Entry* filters = find("filters")) merge_filters(r_, *filters, mc.params);
+    add_memory_macros(mc, macros_);
+    read_weights(mc);
     read_commands(mc);
     read_proxy(mc);
     read_readiness(mc);
@@ -58,11 +68,14 @@ class ModelReader {
 
  private:
   std::string expand(const std::string& text, int line, const std::string& path) const {
+    std::string out;
     try {
-      return expand_macros(text, macros_, kSpawnTimeMacros);
+      out = expand_macros(text, macros_, kSpawnTimeMacros);
     } catch (const std::invalid_argument& e) {
       r_.fail(line, path, e.what());
     }
+    if (const std::string unset = unset_memory_macro(out); !unset.empty()) r_.fail(line, path, unset);
+    return out;
   }
   std::string expanded(const Entry& e) const { return expand(r_.string(e), e.line, e.path); }
 
@@ -149,6 +162,24 @@ class ModelReader {
         r_.fail(item.line, env->path, "expected NAME=value, got '" + item.value + "'");
       }
       mc.env.push_back(item.value.substr(0, eq + 1) + expand(item.value.substr(eq + 1), item.line, env->path));
+    }
+  }
+
+  // A size, or a file / directory / glob whose model files are measured when the estimate is needed.
+  void read_weights(ModelConfig& mc) const {
+    const Entry* weights = find("weights");
+    if (weights == nullptr) return;
+    const std::string text = expanded(*weights);
+    if (const std::optional<uint64_t> bytes = parse_size(text)) {
+      if (*bytes == 0) r_.fail(*weights, "must be greater than 0");
+      mc.weights_bytes = bytes;
+      return;
+    }
+    mc.weights_path = expand_home(text);
+    if (mc.weights_path.empty()) r_.fail(*weights, "expected a size (e.g. 4.5GiB) or a path");
+    if (!weights_size(mc.weights_path)) {
+      r_.warn(*weights, "nothing to measure at '" + mc.weights_path +
+                            "' (no such file, or no .gguf/.safetensors/.npz files): the estimate uses cmd instead");
     }
   }
 

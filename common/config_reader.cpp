@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 
 namespace llmux::config_detail {
 namespace {
@@ -12,6 +14,23 @@ bool contains(std::span<const std::string_view> names, const std::string& name) 
 
 std::string join_path(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "." + name;
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
+  return s;
+}
+
+// The whole of `text` as a T; a leading '+' is accepted (from_chars does not).
+template <typename T>
+std::optional<T> parse_whole(std::string_view text) {
+  text = trimmed(text);
+  if (text.starts_with('+')) text.remove_prefix(1);
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 bool valid_macro_name(const std::string& name) {
@@ -125,6 +144,26 @@ uint64_t Reader::size(const Entry& e) const {
   return *bytes;
 }
 
+int64_t Reader::integer(const Entry& e) const {
+  if (!e.value.IsScalar()) fail(e, "expected an integer");
+  const std::optional<int64_t> value = parse_whole<int64_t>(e.value.Scalar());
+  if (!value) fail(e, "expected an integer, got '" + e.value.Scalar() + "'");
+  return *value;
+}
+
+int64_t Reader::integer_at_least(const Entry& e, int64_t min, const std::string& reason) const {
+  const int64_t value = integer(e);
+  if (value < min) fail(e, reason + ", got " + std::to_string(value));
+  return value;
+}
+
+double Reader::number(const Entry& e) const {
+  if (!e.value.IsScalar()) fail(e, "expected a number");
+  const std::optional<double> value = parse_whole<double>(e.value.Scalar());
+  if (!value || !std::isfinite(*value)) fail(e, "expected a number, got '" + e.value.Scalar() + "'");
+  return *value;
+}
+
 std::vector<Item> Reader::strings(const Entry& e) const {
   if (!e.value || e.value.IsNull()) return {};
   if (!e.value.IsSequence()) fail(e, "expected a list of strings");
@@ -138,7 +177,7 @@ std::vector<Item> Reader::strings(const Entry& e) const {
 }
 
 std::map<std::string, std::string> read_macros(Reader& r, const Entry& e) {
-  static const std::set<std::string> kReserved = {"PORT", "MODEL_ID", "PID"};
+  static const std::set<std::string> kReserved = {"PORT", "MODEL_ID", "PID", "KV_BYTES", "KV_MB", "KV_GB", "MEM_UTIL"};
   std::map<std::string, std::string> macros;
   for (const Entry& m : r.entries(e.value, e.path, e.line)) {
     if (kReserved.count(m.name) != 0) r.fail(m, "'" + m.name + "' is a reserved macro name (llmux sets it)");

@@ -59,6 +59,9 @@ class Reader {
   Duration positive_duration(const Entry& e) const;
   uint64_t size(const Entry& e) const;
   std::vector<Item> strings(const Entry& e) const;  // a null value reads as an empty list
+  int64_t integer(const Entry& e) const;            // decimal, optionally signed
+  int64_t integer_at_least(const Entry& e, int64_t min, const std::string& reason) const;
+  double number(const Entry& e) const;              // integer or decimal fraction
 
  private:
   void append_merged(const YAML::Node& source, const std::string& path, int line, std::vector<Entry>& merged) const;
@@ -76,7 +79,27 @@ struct ModelDefaults {
   Duration stop_grace{10000};
   Duration start_timeout{120000};
   std::map<std::string, std::string> macros;
+  ModelConfig limits;  // only the resource-governance fields (kvReservation, maxTokens, params, queue, ...)
 };
+
+// --- Resource governance (config_limits.cpp, config_params.cpp) ---
+
+// Keys that may be written per model and at the top level (the top-level value is the models' default).
+// Each one present in `fields` replaces the value in `mc`; `queue` is merged field by field.
+void read_limits(Reader& r, const std::map<std::string, Entry>& fields, ModelConfig& mc);
+// The top-level `memory` map.
+MemoryConfig read_memory(Reader& r, const Entry& e);
+// `params`: {defaults: map, force: map, strip: [names]}; YAML values become JSON. `model` is refused.
+ParamRules read_params(Reader& r, const Entry& e);
+// llama-swap `filters`: stripParams ("a, b") joins `strip`, setParams joins `force` (params win).
+void merge_filters(Reader& r, const Entry& e, ParamRules& rules);
+
+// ${KV_BYTES}, ${KV_MB}, ${KV_GB} and ${MEM_UTIL} for a model. An unset value becomes a marker that
+// unset_memory_macro() finds in the expanded text, so a use of it can be reported at the key that uses it.
+void add_memory_macros(const ModelConfig& mc, std::map<std::string, std::string>& macros);
+// "uses ${KV_MB} but kvReservation is not set" when `expanded` holds a marker; empty otherwise.
+std::string unset_memory_macro(const std::string& expanded);
+extern const std::set<std::string> kMemoryMacros;
 
 // Fills config.models and config.aliases from the `models` map. Throws ConfigError.
 void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config);

@@ -45,7 +45,18 @@ json worker_json(const Coordinator& c) {
   return w;
 }
 
+json config_state_json(const ConfigState& s, const Config& cfg) {
+  json j = {{"path", cfg.path}, {"loadedAt", iso8601(s.loaded_at)}, {"reloads", s.reloads},
+            {"warnings", cfg.warnings}, {"pendingRestart", s.pending_restart}, {"error", nullptr}};
+  if (!s.error.empty()) j["error"] = {{"message", s.error}, {"at", iso8601(s.error_at)}};
+  return j;
+}
+
 }  // namespace
+
+std::string config_json(const DaemonInfo& d) {
+  return json{{"path", d.config.path}, {"text", d.config.text}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string status_json(const Coordinator& c, const DaemonInfo& d) {
   const auto& cfg = *c.config();
@@ -57,7 +68,7 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
             {"worker", worker_json(c)},
             {"queue", {{"length", c.scheduler().queued()}}},
             {"inFlight", c.scheduler().in_flight()},
-            {"config", {{"path", cfg.path}, {"loadedAt", iso8601(d.config_loaded_at)}, {"warnings", cfg.warnings}}}};
+            {"config", config_state_json(d.config, cfg)}};
   if (const auto& f = c.last_start_failure()) {
     j["lastStartFailure"] = {{"model", f->model},
                              {"reason", f->failure.reason},

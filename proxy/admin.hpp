@@ -9,15 +9,26 @@
 
 namespace llmux {
 
+struct ConfigState {
+  std::string path;                                     // absolute
+  std::string text;                                     // the content now serving
+  std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
+  uint64_t reloads = 0;                                 // successful reloads since start
+  std::string error;                                    // the refused edit on disk ("" = none)
+  std::chrono::system_clock::time_point error_at{};
+  std::vector<std::string> pending_restart;             // changed keys that need an llmux restart
+};
+
 struct DaemonInfo {
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
-  std::chrono::system_clock::time_point config_loaded_at = std::chrono::system_clock::now();
   std::string listen;  // "127.0.0.1:8484" once bound
+  ConfigState config;
 };
 
 std::string status_json(const Coordinator& c, const DaemonInfo& d);
 std::string models_json(const Coordinator& c);
 std::string running_json(const Coordinator& c);
+std::string config_json(const DaemonInfo& d);  // GET /config: {"path","text"} of the serving config
 std::string iso8601(std::chrono::system_clock::time_point t);
 
 }  // namespace llmux

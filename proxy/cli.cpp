@@ -5,6 +5,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "common/config.hpp"
+#include "common/config_diff.hpp"
+#include "proxy/client.hpp"
 #include "proxy/serve.hpp"
 
 namespace llmux {
@@ -16,6 +21,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve --config FILE [--listen HOST:PORT]   run the daemon\n"
+    "  config check [FILE]                        validate a config file (exit 1 on error)\n"
+    "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  --version                                  print the version\n"
     "  help                                       this text\n";
 
@@ -50,6 +57,64 @@ int cmd_serve(const std::vector<std::string>& args) {
   return serve(opts);
 }
 
+std::string default_config_path() {
+  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.config/llmux/config.yaml";
+}
+
+int config_check(const std::string& path) {
+  try {
+    auto cfg = load_config(path);
+    for (const auto& w : cfg->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::printf("%s: ok (%zu models, %zu aliases%s)\n", path.c_str(), cfg->models.size(), cfg->aliases.size(),
+                cfg->default_model.empty() ? "" : (", default " + cfg->default_model).c_str());
+    return 0;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
+
+int config_diff(std::string path, const std::string& url) {
+  nlohmann::json serving;
+  try {
+    auto r = http_call(url, "GET", "/config");
+    if (r.status != 200) throw std::runtime_error("GET /config answered HTTP " + std::to_string(r.status));
+    serving = nlohmann::json::parse(r.body);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "llmux: %s\n", e.what());
+    return 1;
+  }
+  if (path.empty()) path = serving.value("path", "");
+  try {
+    auto current = load_config_text(serving.value("text", ""), serving.value("path", "running config"));
+    auto next = load_config(path);
+    auto diff = diff_configs(*current, *next);
+    if (diff.empty()) std::printf("no changes: %s matches the running config\n", path.c_str());
+    for (const auto& line : diff.lines) std::printf("%s\n", line.c_str());
+    return 0;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
+
+int cmd_config(const std::vector<std::string>& args) {
+  if (args.empty()) return usage_error("config: expected 'check' or 'diff'");
+  std::string file, url = default_daemon_url();
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--url" && i + 1 < args.size()) url = args[++i];
+    else if (args[i].starts_with("--url=")) url = args[i].substr(6);
+    else if (args[i].starts_with("-")) return usage_error("config: unknown option '" + args[i] + "'");
+    else if (file.empty()) file = args[i];
+    else return usage_error("config: more than one FILE given");
+  }
+  if (args[0] == "check") return config_check(file.empty() ? default_config_path() : file);
+  if (args[0] == "diff") return config_diff(file, url);
+  return usage_error("config: unknown subcommand '" + args[0] + "'");
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -66,6 +131,7 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (cmd == "serve") return cmd_serve(args);
+  if (cmd == "config") return cmd_config(args);
   return usage_error("unknown command '" + cmd + "'");
 }
 

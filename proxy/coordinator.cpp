@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/config_diff.hpp"
 #include "worker/process.hpp"
 
 namespace llmux {
@@ -90,6 +91,23 @@ net::awaitable<void> Coordinator::stop_worker_now() {
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
 }
 
+void Coordinator::apply_config(std::shared_ptr<const Config> next) {
+  auto previous = std::exchange(config_, std::move(next));
+  const std::string& resident = scheduler_.model();
+  if (resident.empty()) return;
+  const ModelConfig* now = config_->find_model(resident);
+  const ModelConfig* before = previous->find_model(resident);
+  if (now == nullptr) {
+    spdlog::info("model {} was removed from the config: unloading it once its requests finish", resident);
+    scheduler_.retire(StopReason::reload);
+  } else if (before != nullptr && needs_engine_restart(*before, *now)) {
+    spdlog::info("model {} changed: restarting it once its requests finish", resident);
+    scheduler_.retire(StopReason::reload);
+  } else if (scheduler_.idle()) {
+    arm_ttl();  // the ttl may have changed
+  }
+}
+
 void Coordinator::start_worker(const std::string& model) {
   const ModelConfig* mc = config_->find_model(model);
   if (mc == nullptr) {  // removed from the config while queued
@@ -106,6 +124,7 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
     scheduler_.worker_ready();
     return;
   }
+  wake_stop_waiters();  // an unload waiting for this worker has nothing left to wait for
   last_failure_ = StartRecord{model, *failure, std::chrono::system_clock::now()};
   scheduler_.worker_start_failed();
 }
@@ -153,11 +172,15 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-void Coordinator::worker_idle() {
+void Coordinator::worker_idle() { arm_ttl(); }
+
+void Coordinator::arm_ttl() {
+  ++ttl_gen_;
+  ttl_timer_.cancel();
   const ModelConfig* mc = config_->find_model(scheduler_.model());
   Duration ttl = mc ? mc->ttl : Duration(0);
   if (ttl.count() <= 0) return;
-  uint64_t gen = ++ttl_gen_;
+  uint64_t gen = ttl_gen_;
   ttl_timer_.expires_after(ttl);
   ttl_timer_.async_wait([this, gen](const error_code& ec) {
     if (ec || gen != ttl_gen_) return;

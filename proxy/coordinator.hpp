@@ -67,6 +67,11 @@ class Coordinator final : private SchedulerEffects {
   // Stop the worker now (in-flight requests are cut); completes when the process group is gone.
   net::awaitable<void> stop_worker_now();
 
+  // Switches to a new config for every request from now on. The resident worker keeps serving unless its model was
+  // removed or its engine definition changed: then it is retired (stopped once its in-flight requests finish) and
+  // the next request starts the new definition. Idle TTL re-arms with the new value.
+  void apply_config(std::shared_ptr<const Config> next);
+
   const Scheduler& scheduler() const { return scheduler_; }
   const Supervisor& supervisor() const { return supervisor_; }
   const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
@@ -81,6 +86,7 @@ class Coordinator final : private SchedulerEffects {
   void worker_busy() override;
 
   void on_started(const std::string& model, const StartFailure* failure);
+  void arm_ttl();
   void on_stopped();
   void wake_stop_waiters();
   ApiError start_error(const std::string& model) const;

@@ -47,6 +47,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/health" || path == "/healthz") return only(method, "GET", Route::health, "GET, HEAD");
   if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
   if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");
+  if (path == "/config") return only(method, "GET", Route::config, "GET, HEAD");
   if (path == "/unload") {
     if (method == "GET" || method == "POST") return {Route::unload, {}};
     return {Route::method_not_allowed, "GET, POST"};

@@ -14,6 +14,7 @@ enum class Route {
   running,          // GET /running (llama-swap)
   unload,           // GET|POST /unload (llama-swap)
   status,           // GET /status
+  config,           // GET /config: the serving config's path and text
   not_found,
   method_not_allowed,
 };

@@ -83,10 +83,10 @@ void Scheduler::idle_expired() {
   if (phase_ == WorkerPhase::ready && active_.empty() && queue_.empty()) stop(StopReason::ttl);
 }
 
-void Scheduler::retire() {
+void Scheduler::retire(StopReason why) {
   if (phase_ != WorkerPhase::ready && phase_ != WorkerPhase::starting) return;
   retire_ = true;
-  stop_reason_ = StopReason::unload;
+  stop_reason_ = why;
   pump();
 }
 

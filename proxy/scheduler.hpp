@@ -49,7 +49,8 @@ class Scheduler {
   void worker_start_failed();
   void worker_stopped();        // the process is gone: stopped by us or exited on its own
   void idle_expired();          // the TTL timer fired
-  void retire();                // stop the resident worker once drained (unload, definition changed)
+  // Stop the resident (or starting) worker once drained: unload, or its definition changed (reload).
+  void retire(StopReason why = StopReason::unload);
   void shutdown();              // deny all queued, refuse new, stop the worker once drained
 
   WorkerPhase phase() const { return phase_; }
@@ -57,6 +58,7 @@ class Scheduler {
   size_t in_flight() const { return active_.size(); }
   size_t queued() const { return queue_.size(); }
   bool shutting_down() const { return shutdown_; }
+  bool idle() const { return idle_; }
 
  private:
   struct Waiting {

@@ -8,7 +8,9 @@
 #include "common/config.hpp"
 #include "common/net.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/config_watcher.hpp"
 #include "proxy/coordinator.hpp"
+#include "proxy/reloader.hpp"
 #include "proxy/server.hpp"
 #include "worker/reaper.hpp"
 
@@ -45,6 +47,7 @@ struct Daemon {
   DaemonInfo info;
   std::unique_ptr<Coordinator> coordinator;
   std::unique_ptr<Server> server;
+  std::unique_ptr<Reloader> reloader;
   net::signal_set signals{io, SIGINT, SIGTERM};
   bool stopping = false;
 
@@ -69,6 +72,7 @@ void Daemon::on_signal(int sig) {
 
 net::awaitable<void> Daemon::shutdown() {
   server->stop_accepting();
+  reloader.reset();
   coordinator->begin_shutdown();
   auto deadline = std::chrono::steady_clock::now() + config->timeouts.shutdown_grace;
   net::steady_timer tick(io);
@@ -91,7 +95,10 @@ net::awaitable<void> Daemon::shutdown() {
 int serve(const ServeOptions& opts) {
   Daemon d;
   try {
-    d.config = load_config(opts.config_path);
+    auto text = read_file_if_exists(opts.config_path);
+    d.config = text ? load_config_text(*text, opts.config_path) : load_config(opts.config_path);
+    d.info.config.path = d.config->path;
+    d.info.config.text = text.value_or("");
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "llmux: %s\n", e.what());
     return 2;
@@ -114,6 +121,9 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "llmux: %s\n", e.what());
     return 1;
   }
+  // Watch before announcing: an edit made right after "listening" must not be missed.
+  d.reloader = std::make_unique<Reloader>(d.io, *d.coordinator, d.info);
+  d.reloader->start();
   spdlog::info("llmux {} listening on http://{} ({} models, config {})", LLMUX_VERSION, d.info.listen,
                d.config->models.size(), d.config->path);
   d.signals.async_wait([&d](const error_code& ec, int sig) {

@@ -163,6 +163,7 @@ Reply Session::admin(Route route) {
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
+    case Route::config: return json_reply(config_json(srv_.info));
     default: break;
   }
   return error_reply(not_found("no such endpoint; inference routes are /v1/chat/completions, /v1/completions, "

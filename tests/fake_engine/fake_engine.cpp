@@ -22,7 +22,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,6 +72,7 @@ struct Options {
   bool ignore_sigterm = false;
   std::optional<std::string> name_check;
   bool quiet = false;  // no per-request log lines (benches)
+  std::optional<std::string> squat_port_once;  // marker file: see squat_port()
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -85,7 +89,7 @@ void log_line(std::string_view text) {
 constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
-    "       [--ignore-sigterm] [--name-check NAME] [--quiet]\n";
+    "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -127,6 +131,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--crash-after-tokens") o.crash_after_tokens = parse_number(flag, value(), big);
     else if (flag == "--exit-at-start") o.exit_at_start = static_cast<int>(parse_number(flag, value(), 255));
     else if (flag == "--name-check") o.name_check = value();
+    else if (flag == "--squat-port-once") o.squat_port_once = value();
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
     else if (flag == "--readiness") {
@@ -778,6 +783,26 @@ void watch_signals(net::signal_set& signals, Engine& e) {
   });
 }
 
+// Simulates "the port was taken between llmux's pick and the engine's bind": the first run (no marker file yet)
+// leaves a process in its own session holding the port for 3 s, then fails to bind like a real engine would.
+void squat_port(const Options& opt) {
+  if (!opt.squat_port_once || ::access(opt.squat_port_once->c_str(), F_OK) == 0) return;
+  if (FILE* f = std::fopen(opt.squat_port_once->c_str(), "w")) std::fclose(f);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(*opt.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 1) != 0) return;
+  if (::fork() == 0) {  // escapes the engine's process group, so llmux's group sweep does not free the port
+    ::setsid();
+    ::sleep(3);
+    ::_exit(0);
+  }
+  log_line("error: bind " + opt.host + ":" + std::to_string(*opt.port) + ": Address already in use");
+  std::exit(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -788,6 +813,7 @@ int main(int argc, char** argv) {
     log_line("error: failed to load model '" + opt.model + "': simulated failure");
     return *opt.exit_at_start;
   }
+  squat_port(opt);
   net::io_context io(1);
   Engine engine(io, std::move(opt));
   net::signal_set signals(io, SIGTERM, SIGINT);

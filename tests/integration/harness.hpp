@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -45,8 +48,17 @@ class Llmux {
   // `yaml` is the whole config; `listen: 127.0.0.1:0` is prepended unless it already has a listen key.
   explicit Llmux(const std::string& yaml) : dir_(make_temp_dir()) {
     config_path_ = dir_ + "/config.yaml";
-    std::string text = yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml;
-    write_file(config_path_, text);
+    write_file(config_path_, with_listen(yaml));
+    start();
+  }
+  // Serves an existing config file (e.g. a symlink layout); `dir` is where the log goes.
+  Llmux(const std::string& dir, const std::string& config_path) : dir_(dir), config_path_(config_path) { start(); }
+
+  static std::string with_listen(const std::string& yaml) {
+    return yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml;
+  }
+
+  void start() {
     proc_ = std::make_unique<Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config_path_},
                                       std::vector<std::string>{}, dir_ + "/llmux.log");
     auto line = proc_->wait_for_output("listening on http://", 10s);
@@ -58,6 +70,8 @@ class Llmux {
   uint16_t port() const { return port_; }
   Process& process() { return *proc_; }
   const std::string& dir() const { return dir_; }
+  const std::string& config_path() const { return config_path_; }
+  uint64_t reloads() { return status()["config"]["reloads"].get<uint64_t>(); }
   std::string log() const { return proc_->output(); }
 
   nlohmann::json status() { return http_get(port_, "/status").json(); }
@@ -83,6 +97,27 @@ class Llmux {
   std::unique_ptr<Process> proc_;
   uint16_t port_ = 0;
 };
+
+// Children of `parent` in zombie state (exited, never reaped). Linux /proc.
+inline int zombie_children(pid_t parent) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    std::istringstream rest(line.substr(close + 2));
+    rest >> state >> ppid;
+    if (state == 'Z' && ppid == parent) ++n;
+  }
+  return n;
+}
 
 // Token events of an OpenAI chat stream (content deltas), [DONE] excluded.
 inline size_t count_content_events(const StreamResult& r) {

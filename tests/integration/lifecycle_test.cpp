@@ -241,3 +241,61 @@ TEST(Lifecycle, InvalidConfigRefusesToStartWithOneLine) {
   EXPECT_EQ(WEXITSTATUS(*st), 2);
   EXPECT_NE(p.output().find("bad.yaml:4: models.a.ttl:"), std::string::npos) << p.output();
 }
+
+TEST(Lifecycle, PortTakenBeforeTheEngineBindsIsRetriedOnAnotherPort) {
+  auto tag = unique_tag("squat");
+  auto marker = make_temp_dir() + "/squatted";
+  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1 --squat-port-once " + marker)}}));
+  auto r = l.chat("a");
+  EXPECT_EQ(r.status, 200) << r.body << "\n" << l.log();
+  EXPECT_NE(l.log().find("was taken before the engine could bind it"), std::string::npos) << l.log();
+}
+
+TEST(Lifecycle, CompletionReadinessWaitsForTheModelBehindALyingHealthEndpoint) {
+  auto tag = unique_tag("mlx");
+  Llmux l(models({{"a", fake_cmd(tag, "--readiness always200 --load-delay-ms 700 --token-ms 1")}},
+                 "    readiness: completion\n"));
+  HttpResponse r;
+  std::thread t([&] { r = l.chat("a"); });
+  ASSERT_TRUE(eventually([&] { return l.worker().is_object(); }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(l.worker()["state"], "starting") << "/health says 200 but the model is still loading";
+  t.join();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_GE(l.worker()["loadSeconds"].get<double>(), 0.6);
+}
+
+TEST(Lifecycle, CmdStopIsUsedToStopTheEngine) {
+  auto ta = unique_tag("cmdstop"), tb = unique_tag("after");
+  Llmux l("models:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 1") + "\n    cmdStop: kill -INT ${PID}\n" +
+          "  b:\n    cmd: " + fake_cmd(tb, "--token-ms 1") + "\n");
+  ASSERT_EQ(l.chat("a").status, 200);
+  ASSERT_EQ(l.chat("b").status, 200);
+  EXPECT_NE(l.log().find("fake_engine: SIGINT, exiting"), std::string::npos) << l.log();
+  EXPECT_NE(l.log().find("with cmdStop"), std::string::npos);
+  EXPECT_TRUE(find_pids_with_arg(ta).empty());
+}
+
+TEST(Lifecycle, SwapsLeaveNoZombies) {
+  auto ta = unique_tag("zA"), tb = unique_tag("zB");
+  Llmux l(models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(l.chat("a").status, 200);
+    ASSERT_EQ(l.chat("b").status, 200);
+  }
+  EXPECT_EQ(zombie_children(l.process().pid()), 0);
+}
+
+TEST(Lifecycle, SilentEngineHitsTheIdleAndFirstByteTimeouts) {
+  auto tag = unique_tag("stall");
+  Llmux l("timeouts:\n  engineIdle: 300ms\n  engineFirstByte: 1s\n" +
+          models({{"a", fake_cmd(tag, "--token-ms 2000 --tokens 3")}}));
+  auto r = l.stream_chat("a");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_FALSE(r.events.empty());
+  EXPECT_EQ(r.events.back().event, "error") << r.body;
+  EXPECT_NE(r.events.back().data.find("timed out"), std::string::npos) << r.body;
+  auto plain = l.chat("a");  // non-streaming: nothing at all for 6 s
+  EXPECT_EQ(plain.status, 504) << plain.body;
+  EXPECT_EQ(plain.json()["error"]["code"], "engine_timeout");
+}

@@ -310,6 +310,7 @@ TEST(LoadConfigFile, UnreadableFile) {
 TEST(ShippedConfigs, LoadWithoutWarnings) {
 #ifdef LLMUX_SOURCE_DIR
   const fs::path configs = fs::path(LLMUX_SOURCE_DIR) / "configs";
+  ::setenv("LLMUX_FAKE_ENGINE", "/bin/true", 0);  // configs/demo.yaml: set by scripts/demo.sh
   int loaded = 0;
   for (const fs::directory_entry& entry : fs::directory_iterator(configs)) {
     if (entry.path().extension() != ".yaml") continue;

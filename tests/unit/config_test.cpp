@@ -325,15 +325,16 @@ TEST(LoadConfig, UnknownKeysAreWarningsWithLines) {
       "models:",
       "  a:",
       "    cmd: x --port ${PORT}",
-      "    filters:",
-      "      stripParams: temperature",
+      "    sendLoadingState: true",
+      "    metadata: {port: 1}",
       "    tll: 5",
   }));
   EXPECT_EQ(c->warnings, (Words{
                              "t.yaml:1: listn: unknown key, ignored",
                              "t.yaml:2: startPort: llama-swap key not supported by llmux, ignored",
                              "t.yaml:4: timeouts.connect: unknown key, ignored",
-                             "t.yaml:8: models.a.filters: llama-swap key not supported by llmux, ignored",
+                             "t.yaml:8: models.a.sendLoadingState: llama-swap key not supported by llmux, ignored",
+                             "t.yaml:9: models.a.metadata: llama-swap key not supported by llmux, ignored",
                              "t.yaml:10: models.a.tll: unknown key, ignored",
                          }));
 }
@@ -404,6 +405,8 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
   EXPECT_EQ(qwen.start_timeout, 500s);
   EXPECT_EQ(qwen.forwarded_name(), "qwen/qwen3");
   EXPECT_EQ(qwen.env, (Words{"CUDA_VISIBLE_DEVICES=0,1"}));
+  EXPECT_EQ(qwen.params.strip, (Words{"temperature", "top_p"}));  // filters.stripParams
+  EXPECT_EQ(qwen.max_concurrency, 0);                               // concurrencyLimit
   EXPECT_EQ(c->resolve("gpt-4o-mini"), &qwen);
   const ModelConfig& llama = *c->find_model("llama");
   EXPECT_EQ(llama.readiness, Readiness::none);
@@ -423,8 +426,6 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
                              "t.yaml:7: includeAliasesInList" + not_supported,
                              "t.yaml:16: groups" + not_supported,
                              "t.yaml:20: hooks" + not_supported,
-                             "t.yaml:37: models.qwen.filters" + not_supported,
-                             "t.yaml:41: models.qwen.concurrencyLimit" + not_supported,
                          }));
 }
 

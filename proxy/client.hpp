@@ -1,0 +1,23 @@
+// A small blocking HTTP/1.1 client for the CLI commands that talk to a running llmux (`llmux config diff`, ...).
+// Plain request/response; every socket operation is bounded by `timeout`. Throws std::runtime_error with one line
+// ("cannot reach llmux at http://127.0.0.1:8484: Connection refused") when the daemon cannot be reached.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace llmux {
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+// base_url: "http://host:port" (from --url, LLMUX_URL, or the default http://127.0.0.1:8484).
+ClientResponse http_call(const std::string& base_url, const std::string& method, const std::string& target,
+                         const std::string& body = "",
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+std::string default_daemon_url();  // $LLMUX_URL or http://127.0.0.1:8484
+
+}  // namespace llmux

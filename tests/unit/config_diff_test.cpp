@@ -1,0 +1,78 @@
+// Config diff: which edits restart an engine, which apply live, and how they are described.
+#include "common/config_diff.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace llmux;
+
+namespace {
+
+std::shared_ptr<const Config> cfg(const std::string& yaml) { return load_config_text(yaml, "c.yaml"); }
+
+const std::string kBase =
+    "listen: 127.0.0.1:9000\n"
+    "defaultModel: a\n"
+    "models:\n"
+    "  a:\n"
+    "    cmd: engine --port ${PORT} -m a.gguf\n"
+    "    aliases: [chat]\n"
+    "    ttl: 60\n"
+    "  b:\n"
+    "    cmd: engine --port ${PORT} -m b.gguf\n";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  s.replace(s.find(from), from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+TEST(ConfigDiff, IdenticalConfigsHaveNoChanges) {
+  auto d = diff_configs(*cfg(kBase), *cfg(kBase));
+  EXPECT_TRUE(d.empty());
+  EXPECT_FALSE(d.listen_changed);
+}
+
+TEST(ConfigDiff, CmdAndEnvChangesRestartOnlyThatModel) {
+  auto d = diff_configs(*cfg(kBase), *cfg(replace(kBase, "a.gguf", "a2.gguf")));
+  EXPECT_EQ(d.restarted, std::vector<std::string>{"a"});
+  EXPECT_TRUE(d.updated.empty());
+  ASSERT_EQ(d.lines.size(), 1u);
+  EXPECT_EQ(d.lines[0], "~ model a: cmd changed (restarts after its in-flight requests if resident)");
+  auto env = replace(kBase, "    ttl: 60\n", "    ttl: 60\n    env: [\"X=1\"]\n");
+  EXPECT_EQ(diff_configs(*cfg(kBase), *cfg(env)).restarted, std::vector<std::string>{"a"});
+}
+
+TEST(ConfigDiff, AliasesTtlAndNamesApplyLive) {
+  auto next = replace(replace(kBase, "aliases: [chat]", "aliases: [talk]"), "ttl: 60", "ttl: 5m");
+  auto d = diff_configs(*cfg(kBase), *cfg(next));
+  EXPECT_TRUE(d.restarted.empty());
+  EXPECT_EQ(d.updated, std::vector<std::string>{"a"});
+  ASSERT_EQ(d.lines.size(), 1u);
+  EXPECT_EQ(d.lines[0], "~ model a: aliases, ttl 60000ms -> 300000ms (no restart)");
+  EXPECT_FALSE(needs_engine_restart(*cfg(kBase)->find_model("a"), *cfg(next)->find_model("a")));
+}
+
+TEST(ConfigDiff, AddedRemovedDefaultAndListen) {
+  std::string next =
+      "listen: 127.0.0.1:9001\n"
+      "defaultModel: c\n"
+      "models:\n"
+      "  a:\n"
+      "    cmd: engine --port ${PORT} -m a.gguf\n"
+      "    aliases: [chat]\n"
+      "    ttl: 60\n"
+      "  c:\n"
+      "    cmd: engine --port ${PORT} -m c.gguf\n";
+  auto d = diff_configs(*cfg(kBase), *cfg(next));
+  EXPECT_TRUE(d.listen_changed);
+  EXPECT_EQ(d.added, std::vector<std::string>{"c"});
+  EXPECT_EQ(d.removed, std::vector<std::string>{"b"});
+  std::vector<std::string> want = {
+      "! listen: 127.0.0.1:9000 -> 127.0.0.1:9001 (needs a restart of llmux; not applied)",
+      "~ defaultModel: 'a' -> 'c'",
+      "- model b removed (unloaded after its in-flight requests if resident)",
+      "+ model c added: engine --port ${PORT} -m c.gguf",
+  };
+  EXPECT_EQ(d.lines, want);
+}
