@@ -1,5 +1,6 @@
 #include "bench/bench_support.hpp"
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,5 +149,33 @@ std::optional<double> cpu_seconds(pid_t pid) {
 }
 
 bool have_proc() { return std::ifstream("/proc/self/stat").good(); }
+
+#ifdef __linux__
+PinToOneCpu::PinToOneCpu(std::vector<pid_t> pids) : pids_(std::move(pids)) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  if (::sched_getaffinity(0, sizeof all, &all) != 0) return;
+  original_.assign(reinterpret_cast<unsigned char*>(&all), reinterpret_cast<unsigned char*>(&all) + sizeof all);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &all)) ++cpu;
+  if (cpu == CPU_SETSIZE) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (::sched_setaffinity(0, sizeof one, &one) != 0) return;
+  for (pid_t p : pids_) ::sched_setaffinity(p, sizeof one, &one);
+  cpu_ = cpu;
+}
+
+PinToOneCpu::~PinToOneCpu() {
+  if (cpu_ < 0) return;
+  const auto* all = reinterpret_cast<const cpu_set_t*>(original_.data());
+  ::sched_setaffinity(0, sizeof *all, all);
+  for (pid_t p : pids_) ::sched_setaffinity(p, sizeof *all, all);
+}
+#else
+PinToOneCpu::PinToOneCpu(std::vector<pid_t> pids) : pids_(std::move(pids)) {}
+PinToOneCpu::~PinToOneCpu() = default;
+#endif
 
 }  // namespace llmux::bench

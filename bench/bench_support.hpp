@@ -83,4 +83,21 @@ double ms_between(Clock::time_point a, Clock::time_point b);
 std::optional<double> cpu_seconds(pid_t pid);
 bool have_proc();  // /proc/self/stat is readable
 
+// Pins the calling thread (so also the children it forks from now on) and `pids` to one CPU, the first one the
+// caller may use; restores the caller's original CPU set on all of them on destruction. Linux only: elsewhere,
+// and when the affinity cannot be set, it does nothing and cpu() is -1.
+class PinToOneCpu {
+ public:
+  explicit PinToOneCpu(std::vector<pid_t> pids);
+  ~PinToOneCpu();
+  PinToOneCpu(const PinToOneCpu&) = delete;
+  PinToOneCpu& operator=(const PinToOneCpu&) = delete;
+  int cpu() const { return cpu_; }
+
+ private:
+  std::vector<pid_t> pids_;
+  std::vector<unsigned char> original_;  // the caller's cpu_set_t, as bytes
+  int cpu_ = -1;
+};
+
 }  // namespace llmux::bench

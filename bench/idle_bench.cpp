@@ -78,7 +78,8 @@ Sample sample(pid_t pid, int seconds) {
 }
 
 void print(const std::string& phase, const Sample& s) {
-  std::cout << "  " << phase << std::string(30 - std::min<size_t>(phase.size(), 29), ' ') << pad(fixed(s.cpu_percent, 3), 7)
+  std::cout << "  " << phase << std::string(30 - std::min<size_t>(phase.size(), 29), ' ')
+            << pad(fixed(s.cpu_percent, 3), 7)
             << pad(fixed(s.cpu_ms, 2), 9) << pad(std::to_string(s.wakeups), 9) << pad(fixed(s.rss_mb, 2), 8)
             << pad(fixed(s.hwm_mb, 2), 8) << pad(std::to_string(s.threads), 9) << "   cpu "
             << verdict(s.cpu_ms < 0.5) << ", rss " << verdict(s.rss_mb <= kGoalRssMb) << "\n";

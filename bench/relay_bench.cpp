@@ -105,8 +105,8 @@ void print_header(const Path& engine, const test::Process* nginx, const std::str
   else
     std::cout << "  nginx   skipped: " << nginx_why << "\n";
   if (wrk)
-    std::cout << "  load    wrk -t1 --latency, -c" << kConnections << " (throughput) and -c1 (latency), POST " << kTarget
-              << " " << kBody << "\n";
+    std::cout << "  load    wrk -t1 --latency, -c" << kConnections << " (throughput) and -c1 (latency), POST "
+              << kTarget << " " << kBody << "\n";
   else
     std::cout << "  load    wrk not found (or --no-wrk): built-in closed loop, " << kFallbackThreads
               << " threads (throughput) and 1 thread (latency), each 1 keep-alive connection, POST " << kTarget
@@ -148,8 +148,11 @@ void print_load_goals(const std::vector<Load>& loaded, const std::vector<Load>& 
     return;
   }
   const double ratio = loaded[1].rps / loaded[2].rps;
-  std::cout << "\n  llmux/nginx throughput " << fixed(ratio, 2) << "  (goal >= 1.00)  " << verdict(ratio >= 1.0)
-            << "\n";
+  std::cout << "\n  llmux/nginx throughput " << fixed(ratio, 2) << "  (goal >= 1.00)  " << verdict(ratio >= 1.0);
+  if (loaded[1].cpu_us_per_req > 0 && loaded[2].cpu_us_per_req > 0)
+    std::cout << "   [CPU per request under load: llmux/nginx "
+              << fixed(loaded[1].cpu_us_per_req / loaded[2].cpu_us_per_req, 2) << "]";
+  std::cout << "\n";
   print_added_p50("at concurrency 1  ", single);
   print_added_p50("under load (-c" + std::to_string(conns) + ")", loaded);
   std::cout << "  (under a closed-loop load p50 tracks connections / throughput, so the -c1 figure is the per-hop "
@@ -230,13 +233,16 @@ std::unique_ptr<test::Process> add_nginx(const std::string& dir, uint16_t engine
   return nginx;
 }
 
-// Concurrency-1 latency swings between runs with where the scheduler puts wrk, proxy and engine on few cores, so
-// it is measured in 1 s rounds, paths interleaved, and each figure is the median over the rounds.
-std::vector<Load> single_connection(const std::vector<Path>& paths, const std::optional<std::string>& wrk,
-                                    const std::string& script, int rounds) {
+// `rounds` rounds of 1 s per path, paths interleaved so that a change in background load hits them alike; each
+// figure is the median over the rounds. A warm-up round per path is not recorded.
+std::vector<Load> interleaved(const std::vector<Path>& paths, const std::optional<std::string>& wrk,
+                              const std::string& script, int connections, int rounds, bool warmup) {
   std::vector<std::vector<Load>> by_path(paths.size());
-  for (int r = 0; r < rounds; ++r)
-    for (size_t p = 0; p < paths.size(); ++p) by_path[p].push_back(measure_load(paths[p], wrk, script, 1, 1));
+  for (int r = warmup ? -1 : 0; r < rounds; ++r)
+    for (size_t p = 0; p < paths.size(); ++p) {
+      Load l = measure_load(paths[p], wrk, script, connections, 1);
+      if (r >= 0) by_path[p].push_back(std::move(l));
+    }
   std::vector<Load> out;
   for (const auto& runs : by_path) {
     Load m;
@@ -262,20 +268,33 @@ std::vector<Load> single_connection(const std::vector<Path>& paths, const std::o
   return out;
 }
 
-void run_load(const std::vector<Path>& paths, const std::optional<std::string>& wrk, const std::string& script,
-              const Options& o) {
-  std::vector<Load> loaded;
-  for (const auto& p : paths) {
-    if (o.warmup) measure_load(p, wrk, script, kConnections, 1);
-    loaded.push_back(measure_load(p, wrk, script, kConnections, o.seconds));
-  }
-  const auto single = single_connection(paths, wrk, script, o.seconds);
+// Concurrency-1 latency swings by tens of microseconds between runs with where the scheduler wakes wrk, proxy and
+// engine (same core or another, on a VM with few vCPUs), which is as large as what is measured. So every process
+// involved is pinned to one CPU: the round trip is then the CPU path of each hop plus its context switches.
+std::vector<Load> single_connection(const std::vector<Path>& paths, pid_t engine_pid,
+                                    const std::optional<std::string>& wrk, const std::string& script, int rounds,
+                                    int& pinned_cpu) {
+  std::vector<pid_t> pids{engine_pid};
+  for (const auto& p : paths)
+    if (p.pid > 0) pids.push_back(p.pid);
+  PinToOneCpu pin(pids);  // wrk (or the fallback's threads) inherit it from this thread
+  pinned_cpu = pin.cpu();
+  return interleaved(paths, wrk, script, 1, rounds, false);
+}
+
+void run_load(const std::vector<Path>& paths, pid_t engine_pid, const std::optional<std::string>& wrk,
+              const std::string& script, const Options& o) {
+  const auto loaded = interleaved(paths, wrk, script, kConnections, o.seconds, o.warmup);
+  int cpu = -1;
+  const auto single = single_connection(paths, engine_pid, wrk, script, o.seconds, cpu);
   const int conns = wrk ? kConnections : kFallbackThreads;
-  print_load("throughput under load (" + std::to_string(conns) + " connections, " + std::to_string(o.seconds) +
-                 " s per path, non-streaming)",
+  const std::string rounds = "medians of " + std::to_string(o.seconds) + " interleaved 1 s rounds";
+  print_load("throughput under load (" + std::to_string(conns) + " connections, non-streaming; " + rounds + ")",
              paths, loaded);
-  print_load("\nlatency at concurrency 1 (one connection, non-streaming; medians of " + std::to_string(o.seconds) +
-                 " interleaved 1 s rounds)",
+  print_load("\nlatency at concurrency 1 (one connection, non-streaming; " +
+                 (cpu >= 0 ? "load generator, proxies and engine pinned to CPU " + std::to_string(cpu)
+                           : std::string("not pinned: no CPU affinity here")) +
+                 "; " + rounds + ")",
              paths, single);
   print_load_goals(loaded, single, conns);
 }
@@ -296,11 +315,12 @@ int run(const Options& o) {
   test::write_file(script, wrk_post_script(kBody));
 
   print_header(engine, nginx.get(), nginx_why, wrk.has_value());
-  run_load(paths, wrk, script, o);
+  run_load(paths, engine.pid, wrk, script, o);
   run_sse(paths, o);
   run_sequential(paths, "large request body", big_request(), std::max(5, o.sse_n / 10));
   run_sequential(paths, "large response body", kBigResponse, std::max(5, o.sse_n / 10));
-  if (!llmux.process().running()) throw std::runtime_error("llmux exited during the bench:\n" + llmux.process().output());
+  if (!llmux.process().running())
+    throw std::runtime_error("llmux exited during the bench:\n" + llmux.process().output());
   return 0;
 }
 

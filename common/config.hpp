@@ -59,7 +59,7 @@ struct ParamRules {
 
 // `queue`: requests waiting for this model.
 struct QueueConfig {
-  int max = 64;             // waiting requests beyond this are refused
+  int max = 64;              // waiting requests beyond this are refused (0 = never queue)
   Duration timeout{300000};  // a request waiting longer is refused
   bool operator==(const QueueConfig&) const = default;
 };
@@ -82,19 +82,19 @@ struct ModelConfig {
   std::string use_model_name;          // `useModelName`: value forwarded as `model`; empty = forward id
   bool unlisted = false;
 
-  // Resource governance. Unset optionals fall back to the top-level key of the same name, then to "not set".
-  std::optional<uint64_t> kv_reservation;   // kvReservation: KV cache bytes the engine is told to use
-  std::optional<double> memory_utilization; // memoryUtilization: (0, 1], passed to engines via ${MEM_UTIL}
-  std::optional<uint64_t> weights_bytes;    // weights: given as a size
-  std::string weights_path;                 // weights: given as a file, directory or glob (~ expanded)
-  uint64_t overhead = 512ull << 20;         // overhead: runtime memory beyond weights + KV
-  std::optional<uint64_t> max_memory;       // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
-  TokenCaps max_tokens;                     // maxTokens
-  ParamRules params;                        // params + llama-swap filters
-  int max_concurrency = 0;                  // maxConcurrency (llama-swap concurrencyLimit); 0 = unlimited
-  QueueConfig queue;                        // queue
-  int priority = 0;                         // priority: higher is loaded first when several models wait
-  Duration min_residency{0};                // minResidency: serve the queue at least this long before eviction
+  // Resource governance: each falls back to the top-level key of the same name (weights excepted).
+  std::optional<uint64_t> kv_reservation;    // kvReservation: KV cache bytes (estimate; ${KV_BYTES} etc.)
+  std::optional<double> memory_utilization;  // memoryUtilization: (0, 1], passed to engines via ${MEM_UTIL}
+  std::optional<uint64_t> weights_bytes;     // weights: given as a size
+  std::string weights_path;                  // weights: given as a file, directory or glob (~ expanded)
+  uint64_t overhead = 512ull << 20;          // overhead: runtime memory beyond weights + KV
+  std::optional<uint64_t> max_memory;        // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
+  TokenCaps max_tokens;                      // maxTokens
+  ParamRules params;                         // params + llama-swap filters
+  int max_concurrency = 0;                   // maxConcurrency (llama-swap concurrencyLimit); 0 = unlimited
+  QueueConfig queue;                         // queue
+  int priority = 0;                          // priority: higher is loaded first when several models wait
+  Duration min_residency{0};                 // minResidency: serve the queue at least this long before eviction
 
   // The `model` value the engine should receive.
   const std::string& forwarded_name() const { return use_model_name.empty() ? id : use_model_name; }
@@ -125,7 +125,7 @@ struct MemoryAmount {
   bool operator==(const MemoryAmount&) const = default;
 };
 
-enum class OnCeiling { evict, restart };          // what happens to an engine that grows past its ceiling
+enum class OnCeiling { evict, restart };         // what happens to an engine that grows past its ceiling
 enum class PressureLevel { warning, critical };  // system memory pressure levels
 const char* to_string(OnCeiling c);
 const char* to_string(PressureLevel p);
@@ -140,12 +140,12 @@ struct PressureConfig {
 
 // `memory`: the machine-wide budget engines must fit in.
 struct MemoryConfig {
-  MemoryAmount budget{0.8, 0};           // share of physical memory engines may use together
-  MemoryAmount reserve{0, 2ull << 30};   // kept free for everything else
-  double ceiling_slack = 1.25;           // ceiling = estimate x this when maxMemory is not set
+  MemoryAmount budget{0.8, 0};          // what engines may use together
+  MemoryAmount reserve{0, 2ull << 30};  // kept free for everything else
+  double ceiling_slack = 1.25;          // ceiling = estimate x this when maxMemory is not set
   OnCeiling on_ceiling = OnCeiling::evict;
-  Duration swap_wait{10000};             // after an unload, how long a spawn may wait for memory to come back
-  Duration sample_interval{1000};        // memory sampling period (>= 100ms)
+  Duration swap_wait{10000};       // after an unload, how long a spawn may wait for memory to come back
+  Duration sample_interval{1000};  // memory sampling period (>= 100ms)
   PressureConfig pressure;
   bool operator==(const MemoryConfig&) const = default;
 };

@@ -26,6 +26,14 @@ std::vector<std::string> live_changes(const ModelConfig& a, const ModelConfig& b
   if (a.stop_grace != b.stop_grace) f.push_back("stopGrace");
   if (a.start_timeout != b.start_timeout) f.push_back("startTimeout");
   if (a.readiness != b.readiness || a.check_endpoint != b.check_endpoint) f.push_back("readiness");
+  if (a.max_tokens != b.max_tokens) f.push_back("maxTokens");
+  if (a.params != b.params) f.push_back("params");
+  if (a.max_concurrency != b.max_concurrency || a.queue != b.queue) f.push_back("maxConcurrency/queue");
+  if (a.priority != b.priority || a.min_residency != b.min_residency) f.push_back("priority/minResidency");
+  if (a.kv_reservation != b.kv_reservation || a.memory_utilization != b.memory_utilization ||
+      a.weights_bytes != b.weights_bytes || a.weights_path != b.weights_path || a.overhead != b.overhead ||
+      a.max_memory != b.max_memory)
+    f.push_back("memory estimate");
   return f;
 }
 
@@ -42,6 +50,8 @@ void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
     d.lines.push_back("~ maxRequestBody: " + std::to_string(a.max_request_body) + " -> " +
                       std::to_string(b.max_request_body));
   if (!(a.timeouts == b.timeouts)) d.lines.push_back("~ timeouts changed");
+  if (!(a.memory == b.memory) || a.max_swaps_waited != b.max_swaps_waited)
+    d.lines.push_back("~ memory / scheduling settings changed");
 }
 
 }  // namespace

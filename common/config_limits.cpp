@@ -16,8 +16,9 @@ constexpr std::string_view kMemoryKeys[] = {"budget",         "reserve",  "ceili
                                             "sampleInterval", "swapWait", "pressure"};
 constexpr std::string_view kPressureKeys[] = {"evictAt", "psiWarning", "psiCritical"};
 constexpr Duration kMinSampleInterval{100};
-// An unset memory macro expands to kMarker NAME kMarker; no config text can contain the control character.
-constexpr char kMarker = '\x01';
+// An unset memory macro expands to kMarker NAME kMarkerEnd, which no sensible config text contains.
+constexpr std::string_view kMarker = "\x01llmux-unset:";
+constexpr char kMarkerEnd = '\x01';
 
 const Entry* find(const Fields& fields, const char* name) {
   const auto it = fields.find(name);
@@ -155,7 +156,7 @@ std::string gib_text(uint64_t bytes) {
   return text;
 }
 
-std::string marker(const std::string& name) { return std::string(1, kMarker) + name + kMarker; }
+std::string marker(const std::string& name) { return std::string(kMarker) + name + kMarkerEnd; }
 
 }  // namespace
 
@@ -214,8 +215,8 @@ void add_memory_macros(const ModelConfig& mc, std::map<std::string, std::string>
 std::string unset_memory_macro(const std::string& expanded) {
   const size_t open = expanded.find(kMarker);
   if (open == std::string::npos) return "";
-  const size_t close = expanded.find(kMarker, open + 1);
-  const std::string name = expanded.substr(open + 1, close - open - 1);
+  const size_t start = open + kMarker.size();
+  const std::string name = expanded.substr(start, expanded.find(kMarkerEnd, start) - start);
   const char* key = name == "MEM_UTIL" ? "memoryUtilization" : "kvReservation";
   return "uses ${" + name + "} but " + key + " is not set";
 }

@@ -18,13 +18,13 @@ using config_detail::ModelDefaults;
 using config_detail::Reader;
 using Fields = std::map<std::string, Entry>;
 
+// llmux's own settings, then the defaults for the models' resource-governance keys.
 constexpr std::string_view kTopKeys[] = {
-    "listen",       "logLevel",       "healthCheckTimeout", "globalTTL", "stopGrace",
-    "defaultModel", "maxRequestBody", "timeouts",           "macros",    "models",
-    "memory",       "maxSwapsWaited",
-    // defaults for the models' resource-governance keys
-    "kvReservation", "memoryUtilization", "overhead", "maxMemory", "maxTokens", "params", "maxConcurrency",
-    "queue",         "priority",          "minResidency",
+    "listen",             "logLevel",           "healthCheckTimeout", "globalTTL",          "stopGrace",
+    "defaultModel",       "maxRequestBody",     "timeouts",           "macros",             "models",
+    "memory",             "maxSwapsWaited",     "kvReservation",      "memoryUtilization",  "overhead",
+    "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
+    "priority",           "minResidency",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
     "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",

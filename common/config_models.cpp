@@ -9,15 +9,15 @@
 namespace llmux::config_detail {
 namespace {
 
+// Model settings; then resource governance (also top-level defaults, except weights); then llama-swap's names for
+// the same concepts (filters → params, concurrencyLimit → maxConcurrency).
 constexpr std::string_view kModelKeys[] = {
-    "cmd",           "cmdStop",   "proxy",     "checkEndpoint",  "readiness",        "ttl",
-    "stopGrace",     "startTimeout", "aliases", "env",           "macros",           "useModelName",
-    "unlisted",      "name",      "description",
-    // resource governance (also top-level defaults, except weights)
-    "kvReservation", "memoryUtilization", "weights", "overhead", "maxMemory", "maxTokens", "params",
-    "maxConcurrency", "queue", "priority", "minResidency",
-    // llama-swap names for the same concepts
-    "filters",       "concurrencyLimit",
+    "cmd",               "cmdStop",           "proxy",             "checkEndpoint",     "readiness",
+    "ttl",               "stopGrace",         "startTimeout",      "aliases",           "env",
+    "macros",            "useModelName",      "unlisted",          "name",              "description",
+    "kvReservation",     "memoryUtilization", "weights",           "overhead",          "maxMemory",
+    "maxTokens",         "params",            "maxConcurrency",    "queue",             "priority",
+    "minResidency",      "filters",           "concurrencyLimit",
 };
 constexpr std::string_view kLlamaSwapModelKeys[] = {"metadata", "sendLoadingState", "timeouts"};
 constexpr std::string_view kPortMacro = "${PORT}";

@@ -16,8 +16,8 @@ using Fields = std::map<std::string, Entry>;
 constexpr std::string_view kParamsKeys[] = {"defaults", "force", "strip"};
 constexpr std::string_view kFilterKeys[] = {"stripParams", "setParams"};
 constexpr std::string_view kProtected = "model";
-const std::string kProtectedReason = "model is protected (llmux sets it; use useModelName to change what the engine "
-                                     "receives)";
+const std::string kProtectedReason =
+    "model is protected (llmux sets it; use useModelName to change what the engine receives)";
 
 const Entry* find(const Fields& fields, const char* name) {
   const auto it = fields.find(name);

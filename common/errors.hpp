@@ -11,6 +11,7 @@ struct ApiError {
   std::string type;            // e.g. "invalid_request_error", "server_error"
   std::string code;            // short machine code, e.g. "model_not_found"
   std::string message;         // human sentence
+  int retry_after = 0;         // seconds; > 0 adds a Retry-After header (429, 503)
 };
 
 std::string error_body(const ApiError& e);

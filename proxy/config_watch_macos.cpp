@@ -160,8 +160,8 @@ class KqueueWatch final : public KernelWatch, public std::enable_shared_from_thi
     return true;  // written, extended or attributes changed
   }
 
-  // After an entry of the directory changed: which watched names now resolve to something new? A name that
-  // vanished is not a change (its return is); nor is a new empty file, whose writes its fresh descriptor reports.
+  // After an entry of the directory changed: which watched names now resolve to something new (is_change)? A new
+  // empty file is watched through a fresh descriptor, which reports the writes that fill it.
   bool rescan(size_t d) {
     bool changed = false;
     for (size_t i = 0; i < dirs_[d].names.size(); ++i) {
@@ -171,17 +171,12 @@ class KqueueWatch final : public KernelWatch, public std::enable_shared_from_thi
       if (now == before) continue;
       if (!now.exists) {
         forget(name);
-        name.stamp = now;
-        continue;
-      }
-      bool replaced = !before.exists || now.dev != before.dev || now.ino != before.ino || name.fd < 0;
-      if (replaced) {
-        track(d, i);
+      } else if (!before.exists || now.dev != before.dev || now.ino != before.ino || name.fd < 0) {
+        track(d, i);  // a new file at the name: watch it (re-stamps: a write since the stat() above counts too)
         now = name.stamp;
-      } else {
-        name.stamp = now;
       }
-      if (!(replaced && now.size == 0)) changed = true;
+      name.stamp = now;
+      if (is_change(before, now)) changed = true;
     }
     return changed;
   }

@@ -44,6 +44,12 @@ FileStamp stamp_of(const std::string& path) {
   return s;
 }
 
+bool is_change(const FileStamp& before, const FileStamp& now) {
+  if (!now.exists || now == before) return false;
+  bool replaced = !before.exists || now.dev != before.dev || now.ino != before.ino;
+  return !(replaced && now.size == 0);
+}
+
 }  // namespace watch_detail
 
 std::optional<std::string> read_file_if_exists(const std::string& path) {
@@ -103,8 +109,7 @@ std::vector<std::pair<std::string, std::string>> places_of(const std::string& fi
 
 struct ConfigWatcher::State : std::enable_shared_from_this<State> {
   State(net::io_context& io, std::function<void()> cb, Duration debounce, Duration poll)
-      : io(io), on_change(std::move(cb)), debounce(debounce), poll_interval(poll), debounce_timer(io),
-        poll_timer(io) {}
+      : io(io), on_change(std::move(cb)), debounce(debounce), poll_interval(poll), debounce_timer(io), poll_timer(io) {}
 
   void start(bool force_poll);
   void stop();
@@ -239,8 +244,7 @@ void ConfigWatcher::State::poll_once() {
   bool changed = false;
   for (auto& [path, stamp] : polled) {
     FileStamp now = stamp_of(path);
-    if (now == stamp) continue;
-    changed = changed || now.exists;  // a file that disappeared is not a change (its return is)
+    if (is_change(stamp, now)) changed = true;
     stamp = now;
   }
   if (changed) note_event();

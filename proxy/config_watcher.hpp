@@ -7,9 +7,11 @@
 //
 // A change of a watched name is: a close after writing, a rename onto it (atomic writers, sed -i, vim, the Kubernetes
 // ConfigMap swap of `..data`), an attribute change (touch, chmod), a new symlink or hard link at it, an inotify queue
-// overflow, the loss of a watched directory. Not a change: creating an empty file (the writer's close follows),
-// deleting or renaming the file away (nothing to load; its re-creation triggers), any other name in the directory.
-// A watched file that is a symlink is followed: its target's directory is watched too.
+// overflow, the loss of a watched directory. Not a change: a new empty file (its writer's close follows; kqueue and
+// polling, which see no close, report its writes), deleting or renaming the file away (nothing to load; its return
+// triggers), any other name in the directory. A watched symlink is followed: its target's directory is watched too.
+// kqueue reports writes, not closes: a writer slower than the debounce can cause a call on partial content (the
+// caller refuses it as broken and the next write brings another call).
 //
 // backend(): "inotify" (Linux), "kqueue" (macOS, built with Boost >= 1.86), else "poll": stat() each file every
 // poll_interval and compare (device, inode, size, mtime, ctime). Next to a kernel backend, files whose directory
@@ -44,9 +46,8 @@ class ConfigWatcher {
   void set_files(std::vector<std::string> files);  // re-targets the watch (e.g. includes changed); no call for it
   const char* backend() const;                     // "inotify", "kqueue" or "poll"
 
-  struct State;  // defined in config_watcher.cpp
-
  private:
+  struct State;                   // defined in config_watcher.cpp
   std::shared_ptr<State> state_;  // handlers hold it weakly: nothing runs after the destructor
 };
 
@@ -61,6 +62,10 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
 };
 FileStamp stamp_of(const std::string& path);
+
+// Whether a name that went from `before` to `now` has new content to load (the stat-based backends' rule): not when
+// it vanished (its return is the change), nor when it newly resolves to an empty file (the writes that follow are).
+bool is_change(const FileStamp& before, const FileStamp& now);
 
 // One directory to watch and the entry names in it that matter.
 struct WatchDir {

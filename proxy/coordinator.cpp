@@ -21,8 +21,21 @@ std::string join_lines(const std::vector<std::string>& lines) {
 }  // namespace
 
 Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config)
-    : io_(io), config_(std::move(config)), supervisor_(io, reaper), scheduler_(*this), ttl_timer_(io) {
+    : io_(io),
+      config_(std::move(config)),
+      supervisor_(io, reaper),
+      scheduler_(*this, scheduler_options()),
+      ttl_timer_(io),
+      wake_timer_(io),
+      memory_(
+          io, [this](Pressure p) { on_pressure(p); },
+          [this](const std::string& model, uint64_t, uint64_t) {
+            if (config_->memory.on_ceiling == OnCeiling::restart) restart_after_stop_ = model;
+            scheduler_.retire(StopReason::ceiling);
+          }) {
+  memory_.configure(*config_);
   supervisor_.on_unexpected_exit([this](const std::string&, int) {
+    memory_.worker_stopped();
     wake_stop_waiters();
     scheduler_.worker_stopped();
   });
@@ -36,12 +49,39 @@ std::shared_ptr<Ticket> Coordinator::make_ticket(const ModelConfig& model) {
   return t;
 }
 
+SchedulerOptions Coordinator::scheduler_options() const {
+  SchedulerOptions o;
+  o.max_swaps_waited = config_->max_swaps_waited;
+  o.policy = [this](const std::string& model) {
+    ModelPolicy p;
+    if (const ModelConfig* m = config_->find_model(model)) {
+      p.max_concurrency = static_cast<size_t>(std::max(0, m->max_concurrency));
+      p.queue_max = static_cast<size_t>(std::max(0, m->queue.max));
+      p.priority = m->priority;
+      p.min_residency = m->min_residency;
+    }
+    return p;
+  };
+  return o;
+}
+
 net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
   tickets_[t->id] = t;
   scheduler_.submit(t->id, t->model);
   if (t->state == Ticket::State::waiting) {
+    const ModelConfig* m = config_->find_model(t->model);
+    t->wake_.expires_after(m ? m->queue.timeout : Duration(300000));  // queue.timeout bounds the wait
     error_code ec;
     co_await t->wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (!ec && t->state == Ticket::State::waiting) {  // the timer ran out: not woken by an event
+      scheduler_.cancel(t->id);
+      t->state = Ticket::State::denied;
+      t->error = server_error(503, "request for model '" + t->model + "' waited " +
+                                       std::to_string((m ? m->queue.timeout : Duration(0)).count() / 1000) +
+                                       "s in the queue (queue.timeout) and was dropped; retry later",
+                              "queue_timeout");
+      t->error.retry_after = 5;
+    }
   }
   tickets_.erase(t->id);
   Admission a;
@@ -93,6 +133,8 @@ net::awaitable<void> Coordinator::stop_worker_now() {
 
 void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   auto previous = std::exchange(config_, std::move(next));
+  scheduler_.set_options(scheduler_options());
+  memory_.configure(*config_);
   const std::string& resident = scheduler_.model();
   if (resident.empty()) return;
   const ModelConfig* now = config_->find_model(resident);
@@ -115,12 +157,42 @@ void Coordinator::start_worker(const std::string& model) {
     net::post(io_, [this, model, f] { on_started(model, &f); });
     return;
   }
+  net::co_spawn(io_, admit_and_start(model), [](std::exception_ptr e) {
+    if (e) spdlog::error("start sequence ended by an exception");
+  });
+}
+
+// Memory admission (may wait for memory freed by an unload to come back), then the spawn.
+net::awaitable<void> Coordinator::admit_and_start(std::string model) {
+  const ModelConfig* mc = config_->find_model(model);
+  auto refusal = co_await memory_.admit(*mc);
+  if (scheduler_.phase() != WorkerPhase::starting || scheduler_.model() != model) co_return;  // shut down meanwhile
+  mc = config_->find_model(model);
+  if (refusal || mc == nullptr) {
+    StartFailure f{refusal ? refusal->message : "model '" + model + "' is no longer configured", {}};
+    f.refusal = refusal;
+    if (refusal) spdlog::warn("not loading {}: {}", model, refusal->message);
+    on_started(model, &f);
+    co_return;
+  }
   spdlog::info("loading model {}", model);
   supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
 }
 
+bool Coordinator::pressure_evicts(Pressure level) const {
+  PressureLevel at = config_->memory.pressure.evict_at;
+  return level == Pressure::critical || (level == Pressure::warning && at == PressureLevel::warning);
+}
+
+void Coordinator::on_pressure(Pressure level) {
+  if (!pressure_evicts(level) || scheduler_.phase() != WorkerPhase::ready || scheduler_.in_flight() > 0) return;
+  spdlog::warn("memory pressure {}: evicting idle model {}", to_string(level), scheduler_.model());
+  scheduler_.retire(StopReason::pressure);
+}
+
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
   if (failure == nullptr) {
+    if (const ModelConfig* mc = config_->find_model(model)) memory_.worker_started(supervisor_.info().pid, *mc);
     scheduler_.worker_ready();
     return;
   }
@@ -135,8 +207,10 @@ void Coordinator::stop_worker(StopReason why) {
 }
 
 void Coordinator::on_stopped() {
+  memory_.worker_stopped();
   wake_stop_waiters();
   scheduler_.worker_stopped();
+  if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
 }
 
 void Coordinator::wake_stop_waiters() {
@@ -150,20 +224,40 @@ void Coordinator::grant(RequestId id) {
   it->second->wake_.cancel();
 }
 
-void Coordinator::deny(RequestId id, const std::string& model) {
+void Coordinator::deny(RequestId id, const std::string& model, DenyReason why) {
   auto it = tickets_.find(id);
   if (it == tickets_.end()) return;
-  it->second->state = Ticket::State::denied;
-  it->second->error = scheduler_.shutting_down()
-                          ? server_error(503, "llmux is shutting down; retry shortly", "shutting_down")
-                          : start_error(model);
-  it->second->wake_.cancel();
+  Ticket& t = *it->second;
+  t.state = Ticket::State::denied;
+  switch (why) {
+    case DenyReason::shutdown:
+      t.error = server_error(503, "llmux is shutting down; retry shortly", "shutting_down");
+      break;
+    case DenyReason::queue_full:
+      t.error = ApiError{429, "rate_limit_error", "queue_full",
+                         "too many requests are waiting for model '" + model + "' (queue.max " +
+                             std::to_string(scheduler_.queued_for(model)) + "); retry later"};
+      t.error.retry_after = 2;
+      break;
+    case DenyReason::start_failed:
+      t.error = start_error(model);
+      break;
+  }
+  t.wake_.cancel();
+}
+
+void Coordinator::wake_at(SchedClock::time_point at) {
+  wake_timer_.expires_at(at);
+  wake_timer_.async_wait([this](const error_code& ec) {
+    if (!ec) scheduler_.tick();
+  });
 }
 
 ApiError Coordinator::start_error(const std::string& model) const {
   if (!last_failure_ || last_failure_->model != model)
     return server_error(503, "model '" + model + "' could not be started", "engine_start_failed");
   const StartFailure& f = last_failure_->failure;
+  if (f.refusal) return *f.refusal;
   std::string msg = "model '" + model + "' failed to start: " + f.reason;
   auto tail = f.last_lines;
   if (tail.size() > 10) tail.erase(tail.begin(), tail.end() - 10);
@@ -172,7 +266,11 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-void Coordinator::worker_idle() { arm_ttl(); }
+void Coordinator::worker_idle() {
+  arm_ttl();
+  // Pressure that arrived while it was busy evicts it now. Posted: effects never re-enter the scheduler.
+  if (pressure_evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
+}
 
 void Coordinator::arm_ttl() {
   ++ttl_gen_;

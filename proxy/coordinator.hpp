@@ -13,6 +13,7 @@
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/net.hpp"
+#include "proxy/memory_governor.hpp"
 #include "proxy/scheduler.hpp"
 #include "worker/supervisor.hpp"
 
@@ -75,17 +76,24 @@ class Coordinator final : private SchedulerEffects {
   const Scheduler& scheduler() const { return scheduler_; }
   const Supervisor& supervisor() const { return supervisor_; }
   const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
+  MemoryGovernor& memory() { return memory_; }
+  const MemoryGovernor& memory() const { return memory_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
 
  private:
   void start_worker(const std::string& model) override;
   void stop_worker(StopReason why) override;
   void grant(RequestId id) override;
-  void deny(RequestId id, const std::string& model) override;
+  void deny(RequestId id, const std::string& model, DenyReason why) override;
   void worker_idle() override;
   void worker_busy() override;
+  void wake_at(SchedClock::time_point t) override;
+  SchedulerOptions scheduler_options() const;
 
   void on_started(const std::string& model, const StartFailure* failure);
+  net::awaitable<void> admit_and_start(std::string model);
+  void on_pressure(Pressure level);
+  bool pressure_evicts(Pressure level) const;
   void arm_ttl();
   void on_stopped();
   void wake_stop_waiters();
@@ -98,9 +106,12 @@ class Coordinator final : private SchedulerEffects {
   std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;
   RequestId next_id_ = 1;
   net::steady_timer ttl_timer_;
+  net::steady_timer wake_timer_;
   uint64_t ttl_gen_ = 0;
   std::vector<std::shared_ptr<net::steady_timer>> stop_waiters_;
   std::optional<StartRecord> last_failure_;
+  MemoryGovernor memory_;
+  std::string restart_after_stop_;  // onCeiling: restart
 };
 
 }  // namespace llmux

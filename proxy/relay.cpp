@@ -243,6 +243,7 @@ net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const Rel
                                             EnginePool& pool, ClientWatch& watch) {
   bool keep = false;
   auto res = client_response(*x.parser, job.request, keep);
+  if (!job.clamp_note.empty()) res.set("X-Llmux-Max-Tokens-Clamped", job.clamp_note);
   bool sse = res[http::field::content_type].starts_with("text/event-stream");
   int status = res.result_int();
   http::response_serializer<http::buffer_body> sr{res};

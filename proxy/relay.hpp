@@ -57,6 +57,7 @@ struct RelayJob {
   std::string body;                       // body to send (model rewritten)
   const Lease& lease;
   const Timeouts& timeouts;
+  std::string clamp_note;                 // non-empty: sent as X-Llmux-Max-Tokens-Clamped
 };
 
 net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

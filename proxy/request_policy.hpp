@@ -16,11 +16,11 @@
 namespace llmux {
 
 struct CapResult {
-  bool clamped = false;            // a present output limit was lowered to the model's limit
-  std::string field;               // the spelling clamped or inserted ("" when nothing changed)
-  int64_t requested = 0;           // its value in the request (-1 = unlimited; 0 when inserted)
-  int64_t applied = 0;             // its value now
-  std::optional<ApiError> error;   // onExceed: reject, or a non-numeric limit: the body must not be forwarded
+  bool clamped = false;           // a present output limit was lowered to the model's limit
+  std::string field;              // the spelling clamped or inserted ("" when nothing changed)
+  int64_t requested = 0;          // its value in the request (negative = unlimited; 0 when inserted)
+  int64_t applied = 0;            // its value now
+  std::optional<ApiError> error;  // set: answer the client with it, do not forward (reject, or a non-integer)
 };
 
 // Output-token limit spellings: max_tokens, max_completion_tokens, max_output_tokens (Responses API), n_predict

@@ -1,5 +1,8 @@
 #include "proxy/rewrite.hpp"
 
+#include "proxy/request_policy.hpp"
+#include "proxy/routes.hpp"
+
 namespace llmux {
 
 namespace {
@@ -32,9 +35,19 @@ std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body
   return req;
 }
 
+std::optional<ApiError> apply_model_rules(InferenceRequest& req, std::string_view path) {
+  CapResult caps = apply_token_caps(req.body, normalize_path(path), req.model->max_tokens);
+  if (caps.error) return caps.error;
+  if (!caps.field.empty()) req.modified = true;
+  if (caps.clamped)
+    req.clamp_note = caps.field + " " + std::to_string(caps.requested) + " -> " + std::to_string(caps.applied);
+  if (!apply_param_rules(req.body, req.model->params).empty()) req.modified = true;
+  return std::nullopt;
+}
+
 std::string forward_body(InferenceRequest& req, const std::string& original) {
   const std::string& want = req.model->forwarded_name();
-  if (req.requested == want) return original;
+  if (req.requested == want && !req.modified) return original;
   req.body["model"] = want;
   return req.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <optional>
+#include <string_view>
 #include <variant>
 
 #include "common/config.hpp"
@@ -17,9 +19,15 @@ struct InferenceRequest {
   const ModelConfig* model = nullptr;
   std::string requested;           // the name the client used ("" when defaulted)
   bool stream = false;             // "stream": true
+  bool modified = false;           // body changed beyond `model`: must be re-serialized
+  std::string clamp_note;          // "max_tokens 9000 -> 4096" when a cap lowered the request's limit
 };
 
 std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body, const Config& config);
+
+// Applies the model's maxTokens caps and params rules (defaults, force, strip) for the route `path`.
+// Returns an error (400) when the request exceeds a limit configured with onExceed: reject.
+std::optional<ApiError> apply_model_rules(InferenceRequest& req, std::string_view path);
 
 // The body to send to the engine. Returns `original` untouched when nothing needs to change.
 std::string forward_body(InferenceRequest& req, const std::string& original);

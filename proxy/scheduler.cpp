@@ -21,20 +21,34 @@ const char* to_string(StopReason r) {
     case StopReason::unload: return "unload";
     case StopReason::shutdown: return "shutdown";
     case StopReason::reload: return "reload";
+    case StopReason::ceiling: return "ceiling";
+    case StopReason::pressure: return "pressure";
   }
   return "?";
 }
 
+Scheduler::Scheduler(SchedulerEffects& fx, SchedulerOptions opts) : fx_(fx) { set_options(std::move(opts)); }
+
+void Scheduler::set_options(SchedulerOptions opts) {
+  opts_ = std::move(opts);
+  if (!opts_.now) opts_.now = [] { return SchedClock::now(); };
+  if (opts_.max_swaps_waited < 1) opts_.max_swaps_waited = 1;
+}
+
+ModelPolicy Scheduler::policy(const std::string& model) const {
+  return opts_.policy ? opts_.policy(model) : ModelPolicy{};
+}
+
+size_t Scheduler::queued_for(const std::string& model) const {
+  return static_cast<size_t>(
+      std::count_if(queue_.begin(), queue_.end(), [&](const Waiting& w) { return w.model == model; }));
+}
+
 void Scheduler::submit(RequestId id, const std::string& model) {
-  if (shutdown_) {
-    fx_.deny(id, model);
-    return;
-  }
+  if (shutdown_) return fx_.deny(id, model, DenyReason::shutdown);
   bool resident = phase_ == WorkerPhase::ready && model == model_;
-  if (resident && !retire_ && !other_model_waiting()) {
-    grant_now(id);
-    return;
-  }
+  if (resident && queued_for(model) == 0 && may_grant_resident()) return grant_now(id);
+  if (queued_for(model) >= policy(model).queue_max) return fx_.deny(id, model, DenyReason::queue_full);
   queue_.push_back({id, model});
   pump();
 }
@@ -55,6 +69,7 @@ void Scheduler::finished(RequestId id) {
 void Scheduler::worker_ready() {
   if (phase_ != WorkerPhase::starting) return;
   phase_ = WorkerPhase::ready;
+  ready_at_ = opts_.now();
   grant_queued_for_resident();
   pump();
 }
@@ -64,6 +79,7 @@ void Scheduler::worker_start_failed() {
   std::string failed = model_;
   phase_ = WorkerPhase::none;
   model_.clear();
+  retire_ = false;
   deny_queued_for(failed);
   pump();
 }
@@ -83,6 +99,11 @@ void Scheduler::idle_expired() {
   if (phase_ == WorkerPhase::ready && active_.empty() && queue_.empty()) stop(StopReason::ttl);
 }
 
+void Scheduler::tick() {
+  wake_pending_ = false;
+  pump();
+}
+
 void Scheduler::retire(StopReason why) {
   if (phase_ != WorkerPhase::ready && phase_ != WorkerPhase::starting) return;
   retire_ = true;
@@ -90,18 +111,41 @@ void Scheduler::retire(StopReason why) {
   pump();
 }
 
+void Scheduler::preload(const std::string& model) {
+  if (phase_ == WorkerPhase::none && !shutdown_) start(model);
+}
+
 void Scheduler::shutdown() {
   shutdown_ = true;
   std::deque<Waiting> denied;
   denied.swap(queue_);
-  for (const auto& w : denied) fx_.deny(w.id, w.model);
-  stop_reason_ = StopReason::shutdown;
-  retire_ = phase_ == WorkerPhase::ready || phase_ == WorkerPhase::starting;
+  for (const auto& w : denied) fx_.deny(w.id, w.model, DenyReason::shutdown);
+  if (phase_ == WorkerPhase::ready || phase_ == WorkerPhase::starting) {
+    retire_ = true;
+    stop_reason_ = StopReason::shutdown;
+  }
   pump();
 }
 
 bool Scheduler::other_model_waiting() const {
   return std::any_of(queue_.begin(), queue_.end(), [this](const Waiting& w) { return w.model != model_; });
+}
+
+bool Scheduler::in_min_residency() const {
+  if (opts_.naive_fifo) return false;
+  auto window = policy(model_).min_residency;
+  return window.count() > 0 && opts_.now() < ready_at_ + window;
+}
+
+bool Scheduler::has_capacity() const {
+  size_t max = policy(model_).max_concurrency;
+  return max == 0 || active_.size() < max;
+}
+
+// May a request for the ready resident model be granted now (capacity aside from queue order)?
+bool Scheduler::may_grant_resident() const {
+  if (retire_ || !has_capacity()) return false;
+  return !other_model_waiting() || in_min_residency();
 }
 
 void Scheduler::grant_now(RequestId id) {
@@ -113,23 +157,46 @@ void Scheduler::grant_now(RequestId id) {
   fx_.grant(id);
 }
 
-// Grouping: when a model becomes ready, every request queued for it goes together, in arrival order.
+// Grouping: requests queued for the resident go together, in arrival order, up to its concurrency limit. In naive
+// FIFO mode only the ones ahead of the first request for another model go.
 void Scheduler::grant_queued_for_resident() {
-  std::deque<Waiting> rest;
-  std::deque<RequestId> granted;
-  for (auto& w : queue_) {
-    if (w.model == model_) granted.push_back(w.id);
-    else rest.push_back(std::move(w));
+  for (auto it = queue_.begin(); it != queue_.end() && has_capacity() && !retire_;) {
+    if (it->model != model_) {
+      if (opts_.naive_fifo) break;
+      ++it;
+      continue;
+    }
+    RequestId id = it->id;
+    it = queue_.erase(it);
+    grant_now(id);
   }
-  queue_.swap(rest);
-  for (RequestId id : granted) grant_now(id);
 }
 
 void Scheduler::deny_queued_for(const std::string& model) {
   std::deque<Waiting> rest, denied;
   for (auto& w : queue_) (w.model == model ? denied : rest).push_back(std::move(w));
   queue_.swap(rest);
-  for (const auto& w : denied) fx_.deny(w.id, w.model);
+  for (const auto& w : denied) fx_.deny(w.id, w.model, DenyReason::start_failed);
+}
+
+// Which model to load next: a starved request's first, then the highest priority, then the oldest request's.
+std::string Scheduler::next_model() const {
+  if (opts_.naive_fifo) return queue_.front().model;
+  for (const auto& w : queue_)
+    if (w.swaps_seen >= opts_.max_swaps_waited) return w.model;
+  const Waiting* best = &queue_.front();
+  for (const auto& w : queue_)
+    if (policy(w.model).priority > policy(best->model).priority) best = &w;
+  return best->model;
+}
+
+void Scheduler::start(const std::string& model) {
+  phase_ = WorkerPhase::starting;
+  model_ = model;
+  ++swaps_;
+  for (auto& w : queue_)
+    if (w.model != model) ++w.swaps_seen;
+  fx_.start_worker(model);
 }
 
 void Scheduler::stop(StopReason why) {
@@ -141,35 +208,38 @@ void Scheduler::stop(StopReason why) {
   fx_.stop_worker(why);
 }
 
-// Re-evaluates the state after any event. Effects may re-enter only through later events, never recursively:
-// every effect call is the last thing a branch does or is followed only by local bookkeeping.
+// Re-evaluates the state after any event. Effects never re-enter the scheduler synchronously.
 void Scheduler::pump() {
   switch (phase_) {
     case WorkerPhase::none:
-      if (!queue_.empty() && !shutdown_) {
-        phase_ = WorkerPhase::starting;
-        model_ = queue_.front().model;
-        fx_.start_worker(model_);
-      }
+      if (!queue_.empty() && !shutdown_) start(next_model());
       return;
     case WorkerPhase::starting:
     case WorkerPhase::stopping:
       return;
     case WorkerPhase::ready:
-      break;
+      return pump_ready();
   }
+}
+
+void Scheduler::pump_ready() {
+  if (may_grant_resident() || (opts_.naive_fifo && !queue_.empty() && queue_.front().model == model_))
+    grant_queued_for_resident();
   if (!active_.empty()) return;
-  if (retire_ || other_model_waiting()) {
+  bool swap_wanted = other_model_waiting();
+  if (retire_ || (swap_wanted && !in_min_residency())) {
     StopReason why = retire_ ? stop_reason_ : StopReason::swap;
     retire_ = false;
-    stop(why);
+    return stop(why);
+  }
+  if (swap_wanted) {  // deferred by minResidency: look again when the window closes
+    if (!wake_pending_) {
+      wake_pending_ = true;
+      fx_.wake_at(ready_at_ + policy(model_).min_residency);
+    }
     return;
   }
-  if (!queue_.empty()) {  // only requests for the resident model are queued: a retire just got cancelled
-    grant_queued_for_resident();
-    return;
-  }
-  if (!idle_) {
+  if (queue_.empty() && !idle_) {
     idle_ = true;
     fx_.worker_idle();
   }

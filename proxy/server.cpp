@@ -24,12 +24,15 @@ struct Reply {
   std::string body;
   std::string content_type;
   std::string allow;
+  std::string retry_after;
 };
 
 Reply json_reply(std::string body) { return Reply{http::status::ok, std::move(body)}; }
 
 Reply error_reply(const ApiError& e) {
-  return Reply{static_cast<http::status>(e.status), error_body(e)};
+  Reply r{static_cast<http::status>(e.status), error_body(e)};
+  if (e.retry_after > 0) r.retry_after = std::to_string(e.retry_after);
+  return r;
 }
 
 }  // namespace
@@ -176,6 +179,7 @@ net::awaitable<bool> Session::write_reply(const http::request<http::string_body>
   res.set(http::field::server, "llmux");
   res.set(http::field::content_type, r.content_type);
   if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+  if (!r.retry_after.empty()) res.set(http::field::retry_after, r.retry_after);
   res.keep_alive(keep_alive);
   if (req.method() != http::verb::head) res.body() = r.body;
   res.prepare_payload();
@@ -194,6 +198,10 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     co_return co_await write_reply(req, r, req.keep_alive());
   }
   auto& ir = std::get<InferenceRequest>(parsed);
+  if (auto e = apply_model_rules(ir, req.target())) {
+    Reply r = error_reply(*e);
+    co_return co_await write_reply(req, r, req.keep_alive());
+  }
   std::string body = forward_body(ir, req.body());
   req.body().clear();
   req.body().shrink_to_fit();
@@ -218,7 +226,7 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     Lease lease;
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, *adm.lease};
-  RelayJob job{req, std::move(body), release.lease, cfg->timeouts};  // named: g++ 12 double-destroys braced
+  RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note};  // named: g++ 12 double-destroys braced
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
   co_await watch->stop();
   std::string extra = watch->take_extra();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/errors.hpp"
 #include "common/net.hpp"
 #include "worker/endpoint.hpp"
 #include "worker/log_ring.hpp"
@@ -25,9 +26,12 @@ enum class WorkerState { stopped, starting, ready, stopping };
 const char* to_string(WorkerState s);
 
 struct StartFailure {
+  StartFailure(std::string why = {}, std::vector<std::string> lines = {}, bool timeout = false)
+      : reason(std::move(why)), last_lines(std::move(lines)), timed_out(timeout) {}
   std::string reason;                   // "exited with status 1 during start", "not ready after 120s (HTTP 503)"
   std::vector<std::string> last_lines;  // engine's last output lines
   bool timed_out = false;
+  std::optional<ApiError> refusal;      // refused before spawning (memory): the error clients get
 };
 
 struct WorkerInfo {

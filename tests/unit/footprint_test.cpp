@@ -116,7 +116,7 @@ TEST(WeightsSize, SymlinksAreFollowedAndCountedOnce) {
   t.link("snap/model-1.safetensors", t.path("blobs/1111"));
   t.link("snap/model-copy.safetensors", t.path("blobs/1111"));  // same blob twice
   t.link("snap/extra.gguf", "../blobs/2222");                   // relative link
-  t.link("snap/loop", t.path("snap"));                           // directory cycle
+  t.link("snap/loop", t.path("snap"));                          // directory cycle
   t.link("snap/dangling.gguf", t.path("blobs/none"));
   t.link("linkdir", t.path("snap"));
   EXPECT_EQ(weights_size(t.path("snap")), 320u);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,15 @@ struct Recorder : SchedulerEffects {
   void start_worker(const std::string& m) override { calls.push_back("start " + m); }
   void stop_worker(StopReason r) override { calls.push_back(std::string("stop ") + to_string(r)); }
   void grant(RequestId id) override { calls.push_back("grant " + std::to_string(id)); }
-  void deny(RequestId id, const std::string& m) override { calls.push_back("deny " + std::to_string(id) + " " + m); }
+  void deny(RequestId id, const std::string& m, DenyReason why) override {
+    static const char* names[] = {"start_failed", "shutdown", "queue_full"};
+    calls.push_back("deny " + std::to_string(id) + " " + m + " " + names[static_cast<int>(why)]);
+  }
+  void wake_at(SchedClock::time_point t) override {
+    wake = t;
+    calls.push_back("wake");
+  }
+  SchedClock::time_point wake{};
   void worker_idle() override { calls.push_back("idle"); }
   void worker_busy() override { calls.push_back("busy"); }
   std::vector<std::string> take() { return std::exchange(calls, {}); }
@@ -123,7 +132,7 @@ TEST_F(SchedulerTest, FailedStartDeniesItsWaitersAndMovesOn) {
   s.submit(3, "a");
   fx.take();
   s.worker_start_failed();
-  EXPECT_EQ(fx.take(), (Calls{"deny 1 a", "deny 3 a", "start b"}));
+  EXPECT_EQ(fx.take(), (Calls{"deny 1 a start_failed", "deny 3 a start_failed", "start b"}));
   EXPECT_EQ(s.model(), "b");
 }
 
@@ -196,9 +205,9 @@ TEST_F(SchedulerTest, ShutdownDeniesQueuedRefusesNewAndStopsWhenDrained) {
   s.submit(3, "b");
   fx.take();
   s.shutdown();
-  EXPECT_EQ(fx.take(), (Calls{"deny 3 b"}));
+  EXPECT_EQ(fx.take(), (Calls{"deny 3 b shutdown"}));
   s.submit(4, "a");
-  EXPECT_EQ(fx.take(), (Calls{"deny 4 a"}));
+  EXPECT_EQ(fx.take(), (Calls{"deny 4 a shutdown"}));
   s.finished(2);
   EXPECT_EQ(fx.take(), (Calls{"stop shutdown"}));
   s.worker_stopped();
@@ -211,4 +220,123 @@ TEST_F(SchedulerTest, UnknownIdsAreIgnored) {
   s.worker_ready();
   s.worker_start_failed();
   EXPECT_TRUE(fx.take().empty());
+}
+
+// ---- limits and anti-thrash policy, with a fake clock ----
+
+namespace {
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  Recorder fx;
+  SchedClock::time_point now{};
+  std::map<std::string, ModelPolicy> policies;
+  Scheduler s{fx, SchedulerOptions{[this](const std::string& m) { return policies[m]; }, 2,
+                                   [this] { return now; }, false}};
+
+  void make_ready(const std::string& model, RequestId first) {
+    s.submit(first, model);
+    s.worker_ready();
+    s.finished(first);
+    fx.take();
+  }
+};
+
+}  // namespace
+
+TEST_F(PolicyTest, MaxConcurrencyQueuesTheRestAndGrantsAsRequestsFinish) {
+  policies["a"].max_concurrency = 2;
+  s.submit(1, "a");
+  s.submit(2, "a");
+  s.submit(3, "a");
+  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"start a", "grant 1", "grant 2"}));
+  s.submit(4, "a");
+  EXPECT_TRUE(fx.take().empty());
+  EXPECT_EQ(s.queued(), 2u);
+  s.finished(1);
+  EXPECT_EQ(fx.take(), (Calls{"grant 3"}));  // arrival order within the model
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"grant 4"}));
+}
+
+TEST_F(PolicyTest, FullQueueIsDenied) {
+  policies["b"].queue_max = 2;
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  s.submit(4, "b");
+  s.submit(5, "b");
+  EXPECT_EQ(fx.take(), (Calls{"busy", "grant 2", "deny 5 b queue_full"}));
+}
+
+TEST_F(PolicyTest, HigherPriorityModelIsLoadedFirst) {
+  policies["c"].priority = 5;
+  make_ready("a", 1);
+  s.submit(2, "a");
+  s.submit(3, "b");
+  s.submit(4, "c");
+  s.finished(2);
+  s.worker_stopped();
+  EXPECT_EQ(fx.take(), (Calls{"busy", "grant 2", "stop swap", "start c"}));
+}
+
+TEST_F(PolicyTest, StarvationBoundBeatsPriority) {
+  policies["hi"].priority = 10;  // maxSwapsWaited is 2 in this fixture
+  s.submit(1, "hi");
+  s.worker_ready();
+  s.submit(2, "lo");
+  s.submit(3, "x");
+  s.submit(4, "hi");  // more high-priority work keeps arriving
+  s.finished(1);
+  s.worker_stopped();
+  EXPECT_EQ(s.model(), "hi");  // priority wins: lo and x have now waited 1 swap
+  s.worker_ready();
+  s.submit(5, "hi");
+  s.finished(4);
+  s.worker_stopped();
+  EXPECT_EQ(s.model(), "hi");  // still priority: lo and x at 2 swaps
+  s.worker_ready();
+  s.submit(6, "hi");
+  s.finished(5);
+  s.worker_stopped();
+  EXPECT_EQ(s.model(), "lo");  // the bound: the oldest starved request's model goes next
+  s.worker_ready();
+  s.finished(2);
+  s.worker_stopped();
+  EXPECT_EQ(s.model(), "x");  // x reached the bound too
+}
+
+TEST_F(PolicyTest, MinResidencyKeepsAFreshModelServingThenSwapsWhenTheWindowCloses) {
+  policies["a"].min_residency = std::chrono::seconds(10);
+  s.submit(1, "a");
+  s.worker_ready();
+  s.submit(2, "b");  // wants a swap, but "a" just loaded
+  s.submit(3, "a");  // still granted: inside the window
+  EXPECT_EQ(fx.take(), (Calls{"start a", "grant 1", "grant 3"}));
+  s.finished(1);
+  s.finished(3);
+  EXPECT_EQ(fx.take(), (Calls{"wake"}));
+  EXPECT_EQ(fx.wake, now + std::chrono::seconds(10));
+  now += std::chrono::seconds(10);
+  s.tick();
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+}
+
+TEST_F(PolicyTest, NaiveFifoSwapsInStrictArrivalOrder) {
+  Recorder naive_fx;
+  Scheduler naive(naive_fx, SchedulerOptions{{}, 3, {}, true});
+  naive.submit(1, "a");
+  naive.submit(2, "b");
+  naive.submit(3, "a");
+  naive.worker_ready();
+  EXPECT_EQ(naive_fx.take(), (Calls{"start a", "grant 1"}));  // 3 is behind 2: no grouping
+  naive.finished(1);
+  naive.worker_stopped();
+  naive.worker_ready();
+  EXPECT_EQ(naive_fx.take(), (Calls{"stop swap", "start b", "grant 2"}));
+  naive.finished(2);
+  naive.worker_stopped();
+  EXPECT_EQ(naive_fx.take(), (Calls{"stop swap", "start a"}));
+  EXPECT_EQ(naive.swaps(), 3u);
 }

@@ -1,0 +1,60 @@
+// MemoryGovernor: keeps engines inside the machine's memory budget. Before a spawn, admit() compares the model's
+// footprint estimate (weights + KV reservation + overhead) with memory.budget and with what is available now
+// minus memory.reserve, waiting up to memory.swapWait for memory freed by an unload to come back; a model that
+// cannot fit is refused (507) before it is spawned, and no model is loaded while pressure is critical (503).
+// While a worker is resident its process group's memory is sampled every memory.sampleInterval; crossing its
+// ceiling (maxMemory, else estimate x ceilingSlack when the weights are known) is reported once.
+// System pressure comes from a PressureMonitor. io_context thread only.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/errors.hpp"
+#include "common/footprint.hpp"
+#include "common/net.hpp"
+#include "common/sysmem.hpp"
+#include "worker/pressure.hpp"
+
+namespace llmux {
+
+struct WorkerMemory {
+  Footprint estimate;
+  std::optional<uint64_t> ceiling;
+  std::optional<uint64_t> rss;  // last sample
+};
+
+class MemoryGovernor {
+ public:
+  using OverCeiling = std::function<void(const std::string& model, uint64_t rss, uint64_t ceiling)>;
+  MemoryGovernor(net::io_context& io, std::function<void(Pressure)> on_pressure, OverCeiling on_over);
+  void configure(const Config& config);
+  net::awaitable<std::optional<ApiError>> admit(const ModelConfig& m);
+  void worker_started(pid_t pgid, const ModelConfig& m);
+  void worker_stopped();
+  Pressure pressure() { return pressure_.level(); }
+  const char* pressure_source() const { return pressure_.source(); }
+  const std::optional<WorkerMemory>& worker() const { return worker_; }
+  std::optional<uint64_t> ceiling_for(const ModelConfig& m, const Footprint& f) const;
+  // Whether the estimate fits the budget (not counting what is free right now).
+  bool fits_budget(const Footprint& f) const;
+
+ private:
+  void sample();
+  std::optional<ApiError> check_now(const ModelConfig& m, const Footprint& f, bool final_try);
+
+  net::io_context& io_;
+  MemoryConfig cfg_;
+  PressureMonitor pressure_;
+  OverCeiling on_over_;
+  net::steady_timer sampler_;
+  std::optional<WorkerMemory> worker_;
+  std::string worker_model_;
+  pid_t pgid_ = -1;
+  bool reported_over_ = false;
+  uint64_t gen_ = 0;
+};
+
+}  // namespace llmux
