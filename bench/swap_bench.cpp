@@ -1,7 +1,7 @@
 // swap_bench: how long a model swap takes beyond the new engine's own start. llmux serves two fake-engine models
 // (300 ms load, /health 503 while loading); requests alternate A, B, A, ... so each one stops the resident engine
 // and starts the other. Per swap: client time from sending the request to the response header, minus the new
-// worker's loadSeconds from /status (spawn → ready as llmux measured it). Two series: probeInterval 50ms (the
+// worker's loadSeconds from /status (spawn → ready as llmux measured it). Two series: probeInterval 20ms (the
 // default) and 5ms. llmux's own log (ms timestamps) gives the breakdown: stop time and probe lag.
 // Exit 0 when it ran (unmet goals print MISS), 1 when it could not run.
 #include <algorithm>
@@ -17,7 +17,7 @@ namespace test = llmux::test;
 
 namespace {
 
-// 325, not 300: a load time that is a multiple of the 50 ms probe interval lines up with a probe and hides the
+// 325, not 300: a load time that is a multiple of the probe interval (20 ms default, 5 ms series) lines up with a probe and hides the
 // interval's granularity (real engines do not load in round numbers).
 constexpr int kLoadDelayMs = 325;
 constexpr double kGoalMs = 20;
@@ -104,7 +104,7 @@ void run_series(const std::string& dir, const std::string& probe_interval, int s
          << fake_cmd("--quiet --token-ms 0 --readiness 503 --load-delay-ms " + std::to_string(kLoadDelayMs))
          << "\n    readiness: http\n";
   Llmux llmux(dir, yaml.str());
-  std::cout << "\nprobeInterval " << (probe_interval.empty() ? "50ms (default)" : probe_interval) << "\n"
+  std::cout << "\nprobeInterval " << (probe_interval.empty() ? "20ms (default)" : probe_interval) << "\n"
             << "  request   1st byte  loadSec  overhead |  stop  spawn  relay | probe lag   (all ms)\n";
   print_swap("A cold", request(llmux, "a"));
   std::vector<double> overheads, lags;

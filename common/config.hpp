@@ -110,7 +110,7 @@ struct Timeouts {
   Duration engine_first_byte{600000};// engine response header (prompt processing can be long)
   Duration engine_idle{300000};      // gap between two chunks of an engine response
   Duration probe{2000};              // one readiness probe
-  Duration probe_interval{50};       // between readiness probes
+  Duration probe_interval{20};       // between readiness probes
   Duration shutdown_grace{30000};    // in-flight requests on SIGTERM/SIGINT before the worker is stopped
   bool operator==(const Timeouts&) const = default;
 };

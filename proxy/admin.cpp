@@ -5,6 +5,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/footprint.hpp"
+#include "common/sysmem.hpp"
+
 namespace llmux {
 
 using nlohmann::json;
@@ -42,7 +45,26 @@ json worker_json(const Coordinator& c) {
             {"startedAt", iso8601(info.started_at)},
             {"inFlight", c.scheduler().in_flight()}};
   if (info.state != WorkerState::starting) w["loadSeconds"] = seconds(info.load_time);
+  if (const auto& mem = c.memory().worker()) {
+    w["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
+                   {"estimateBytes", mem->estimate.total()},
+                   {"ceilingBytes", mem->ceiling ? json(*mem->ceiling) : json(nullptr)},
+                   {"weightsSource", mem->estimate.weights_source}};
+    if (mem->rss) w["memory"]["rss"] = format_bytes(*mem->rss);
+  }
   return w;
+}
+
+json system_json(const Coordinator& c) {
+  json s = {{"pressure", to_string(c.memory().last_pressure())}, {"pressureSource", c.memory().pressure_source()}};
+  if (auto mem = read_system_memory()) {
+    const auto& m = c.config()->memory;
+    s["totalBytes"] = mem->total;
+    s["availableBytes"] = mem->available;
+    s["budgetBytes"] = m.budget.resolve(mem->total);
+    s["reserveBytes"] = m.reserve.resolve(mem->total);
+  }
+  return s;
 }
 
 json config_state_json(const ConfigState& s, const Config& cfg) {
@@ -68,6 +90,8 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
             {"worker", worker_json(c)},
             {"queue", {{"length", c.scheduler().queued()}}},
             {"inFlight", c.scheduler().in_flight()},
+            {"swaps", c.scheduler().swaps()},
+            {"system", system_json(c)},
             {"config", config_state_json(d.config, cfg)}};
   if (const auto& f = c.last_start_failure()) {
     j["lastStartFailure"] = {{"model", f->model},
@@ -89,6 +113,9 @@ std::string models_json(const Coordinator& c) {
                   {"state", model_state(c, m.id)}, {"aliases", m.aliases}};
     if (!m.name.empty()) entry["name"] = m.name;
     if (!m.description.empty()) entry["description"] = m.description;
+    Footprint f = c.memory().footprint(m);
+    entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
+                          {"weightsSource", f.weights_source}, {"fitsBudget", c.memory().fits_budget(f)}};
     data.push_back(entry);
     for (const auto& a : m.aliases)
       data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},

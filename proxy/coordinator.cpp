@@ -192,8 +192,10 @@ void Coordinator::on_pressure(Pressure level) {
 
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
   if (failure == nullptr) {
-    if (const ModelConfig* mc = config_->find_model(model)) memory_.worker_started(supervisor_.info().pid, *mc);
-    scheduler_.worker_ready();
+    scheduler_.worker_ready();  // first: the requests that waited for this load are served even if it is over
+                                // its ceiling from the start (else it would be evicted and reloaded forever)
+    if (const ModelConfig* mc = config_->find_model(model))
+      memory_.worker_started(supervisor_.info().pid, *mc, scheduler_.in_flight() > 0);
     return;
   }
   wake_stop_waiters();  // an unload waiting for this worker has nothing left to wait for
@@ -267,6 +269,7 @@ ApiError Coordinator::start_error(const std::string& model) const {
 }
 
 void Coordinator::worker_idle() {
+  memory_.set_busy(false);
   arm_ttl();
   // Pressure that arrived while it was busy evicts it now. Posted: effects never re-enter the scheduler.
   if (pressure_evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
@@ -288,6 +291,7 @@ void Coordinator::arm_ttl() {
 }
 
 void Coordinator::worker_busy() {
+  memory_.set_busy(true);
   ++ttl_gen_;
   ttl_timer_.cancel();
 }

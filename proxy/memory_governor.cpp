@@ -23,6 +23,19 @@ MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)
 void MemoryGovernor::configure(const Config& config) {
   cfg_ = config.memory;
   pressure_.configure(cfg_);
+  std::map<std::string, std::pair<ModelConfig, Footprint>> next;
+  for (const auto& m : config.models) {
+    auto old = estimates_.find(m.id);
+    bool same = old != estimates_.end() && old->second.first == m;
+    next.emplace(m.id, std::make_pair(m, same ? old->second.second : estimate_footprint(m)));
+  }
+  estimates_ = std::move(next);
+}
+
+Footprint MemoryGovernor::footprint(const ModelConfig& m) const {
+  auto it = estimates_.find(m.id);
+  if (it != estimates_.end() && it->second.first == m) return it->second.second;
+  return estimate_footprint(m);
 }
 
 bool MemoryGovernor::fits_budget(const Footprint& f) const {
@@ -59,7 +72,7 @@ net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig&
                        "system memory pressure is critical: not loading model '" + m.id +
                            "' now; retry when memory has been freed",
                        10};
-  Footprint f = estimate_footprint(m);
+  Footprint f = footprint(m);
   auto deadline = std::chrono::steady_clock::now() + cfg_.swap_wait;
   net::steady_timer wait(io_);
   for (;;) {
@@ -71,21 +84,44 @@ net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig&
   }
 }
 
-void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m) {
-  Footprint f = estimate_footprint(m);
+void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy) {
+  Footprint f = footprint(m);
   worker_ = WorkerMemory{f, ceiling_for(m, f), std::nullopt};
   worker_model_ = m.id;
   pgid_ = pgid;
   reported_over_ = false;
   ++gen_;
+  sampling_ = false;
+  busy_ = busy;
   pressure_.set_active(true);
   sample();
+  schedule();
+}
+
+void MemoryGovernor::set_busy(bool busy) {
+  busy_ = busy;
+  if (busy) return schedule();
+  sample();  // the last figure before it rests
+}
+
+void MemoryGovernor::schedule() {
+  if (sampling_ || !busy_ || !worker_) return;
+  sampling_ = true;
+  sampler_.expires_after(cfg_.sample_interval);
+  sampler_.async_wait([this, gen = gen_](const error_code& ec) {
+    if (ec || gen != gen_) return;
+    sampling_ = false;
+    sample();
+    schedule();
+  });
 }
 
 void MemoryGovernor::worker_stopped() {
   worker_.reset();
   pgid_ = -1;
   ++gen_;
+  sampling_ = false;
+  busy_ = false;
   sampler_.cancel();
   pressure_.set_active(false);
 }
@@ -99,10 +135,6 @@ void MemoryGovernor::sample() {
                  format_bytes(*worker_->ceiling));
     on_over_(worker_model_, *worker_->rss, *worker_->ceiling);
   }
-  sampler_.expires_after(cfg_.sample_interval);
-  sampler_.async_wait([this, gen = gen_](const error_code& ec) {
-    if (!ec && gen == gen_) sample();
-  });
 }
 
 }  // namespace llmux

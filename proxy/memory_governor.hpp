@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -30,11 +31,18 @@ class MemoryGovernor {
  public:
   using OverCeiling = std::function<void(const std::string& model, uint64_t rss, uint64_t ceiling)>;
   MemoryGovernor(net::io_context& io, std::function<void(Pressure)> on_pressure, OverCeiling on_over);
+  // New config: thresholds, and every model's footprint estimate (disk is walked here, once per load/reload,
+  // never per request).
   void configure(const Config& config);
+  Footprint footprint(const ModelConfig& m) const;  // cached estimate
   net::awaitable<std::optional<ApiError>> admit(const ModelConfig& m);
-  void worker_started(pid_t pgid, const ModelConfig& m);
+  void worker_started(pid_t pgid, const ModelConfig& m, bool busy);
   void worker_stopped();
+  // Sampling runs only while the worker has requests in flight (memory grows with work; an idle llmux must not
+  // wake up), plus one sample when it goes idle.
+  void set_busy(bool busy);
   Pressure pressure() { return pressure_.level(); }
+  Pressure last_pressure() const { return pressure_.current(); }
   const char* pressure_source() const { return pressure_.source(); }
   const std::optional<WorkerMemory>& worker() const { return worker_; }
   std::optional<uint64_t> ceiling_for(const ModelConfig& m, const Footprint& f) const;
@@ -43,6 +51,7 @@ class MemoryGovernor {
 
  private:
   void sample();
+  void schedule();
   std::optional<ApiError> check_now(const ModelConfig& m, const Footprint& f, bool final_try);
 
   net::io_context& io_;
@@ -51,9 +60,12 @@ class MemoryGovernor {
   OverCeiling on_over_;
   net::steady_timer sampler_;
   std::optional<WorkerMemory> worker_;
+  std::map<std::string, std::pair<ModelConfig, Footprint>> estimates_;
   std::string worker_model_;
   pid_t pgid_ = -1;
   bool reported_over_ = false;
+  bool busy_ = false;
+  bool sampling_ = false;
   uint64_t gen_ = 0;
 };
 

@@ -115,6 +115,7 @@ net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request
   if (ec) co_return ec;
   x.parser.emplace();
   x.parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: broken in 1.74
+  x.buffer.reserve(kChunk);  // a flat_buffer left at its first 512 bytes would relay big bodies in 512 B reads
   x.stream->expires_after(t.engine_first_byte);
   co_await http::async_read_header(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
   co_return ec;

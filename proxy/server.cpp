@@ -198,7 +198,7 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     co_return co_await write_reply(req, r, req.keep_alive());
   }
   auto& ir = std::get<InferenceRequest>(parsed);
-  if (auto e = apply_model_rules(ir, req.target())) {
+  if (auto e = apply_model_rules(ir, req.body(), req.target())) {
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }

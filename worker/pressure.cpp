@@ -146,6 +146,8 @@ Pressure PressureMonitor::level() {
   return impl_->current;
 }
 
+Pressure PressureMonitor::current() const { return impl_->current; }
+
 const char* PressureMonitor::source() const { return impl_->source; }
 
 }  // namespace llmux

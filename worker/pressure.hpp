@@ -25,6 +25,7 @@ class PressureMonitor {
   void configure(const MemoryConfig& m);  // thresholds (reload)
   void set_active(bool active);           // a worker is resident: polling fallbacks run only then
   Pressure level();                       // samples now (cheap) and returns the current level
+  Pressure current() const;               // the last level seen, without sampling
   const char* source() const;             // "psi-trigger", "dispatch", "poll", "file"
 
   struct Impl;

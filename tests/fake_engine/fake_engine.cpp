@@ -794,11 +794,16 @@ void squat_port(const Options& opt) {
   addr.sin_port = htons(*opt.port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 1) != 0) return;
+  int ready[2];
+  if (::pipe(ready) != 0) return;
   if (::fork() == 0) {  // escapes the engine's process group, so llmux's group sweep does not free the port
     ::setsid();
+    [[maybe_unused]] auto n = ::write(ready[1], "x", 1);
     ::sleep(3);
     ::_exit(0);
   }
+  char c;
+  [[maybe_unused]] auto n = ::read(ready[0], &c, 1);  // exit only once the squatter is out of our group
   log_line("error: bind " + opt.host + ":" + std::to_string(*opt.port) + ": Address already in use");
   std::exit(1);
 }

@@ -46,13 +46,17 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseco
 class Llmux {
  public:
   // `yaml` is the whole config; `listen: 127.0.0.1:0` is prepended unless it already has a listen key.
-  explicit Llmux(const std::string& yaml) : dir_(make_temp_dir()) {
+  explicit Llmux(const std::string& yaml, std::vector<std::string> env = {})
+      : dir_(make_temp_dir()), env_(std::move(env)) {
     config_path_ = dir_ + "/config.yaml";
     write_file(config_path_, with_listen(yaml));
     start();
   }
   // Serves an existing config file (e.g. a symlink layout); `dir` is where the log goes.
-  Llmux(const std::string& dir, const std::string& config_path) : dir_(dir), config_path_(config_path) { start(); }
+  struct ExistingFile {};
+  Llmux(ExistingFile, const std::string& dir, const std::string& config_path) : dir_(dir), config_path_(config_path) {
+    start();
+  }
 
   static std::string with_listen(const std::string& yaml) {
     return yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml;
@@ -60,7 +64,7 @@ class Llmux {
 
   void start() {
     proc_ = std::make_unique<Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config_path_},
-                                      std::vector<std::string>{}, dir_ + "/llmux.log");
+                                      env_, dir_ + "/llmux.log");
     auto line = proc_->wait_for_output("listening on http://", 10s);
     if (!line) throw std::runtime_error("llmux did not start:\n" + proc_->output());
     auto pos = line->find("http://127.0.0.1:");
@@ -94,6 +98,7 @@ class Llmux {
 
  private:
   std::string dir_, config_path_;
+  std::vector<std::string> env_;
   std::unique_ptr<Process> proc_;
   uint16_t port_ = 0;
 };

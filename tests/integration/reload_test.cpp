@@ -120,7 +120,7 @@ TEST(Reload, KubernetesConfigMapSymlinkSwap) {
   write_file(dir + "/..2024_01/config.yaml", two_models(ta, tb, "a"));
   ASSERT_EQ(::symlink("..2024_01", (dir + "/..data").c_str()), 0);
   ASSERT_EQ(::symlink("..data/config.yaml", (dir + "/config.yaml").c_str()), 0);
-  Llmux l(dir, dir + "/config.yaml");
+  Llmux l(Llmux::ExistingFile{}, dir, dir + "/config.yaml");
   EXPECT_EQ(default_model_of(l), "a");
   ASSERT_EQ(::mkdir((dir + "/..2024_02").c_str(), 0755), 0);
   write_file(dir + "/..2024_02/config.yaml", two_models(ta, tb, "b"));

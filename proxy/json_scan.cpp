@@ -1,0 +1,187 @@
+#include "proxy/json_scan.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace llmux {
+
+namespace {
+
+class Scanner {
+ public:
+  explicit Scanner(std::string_view s) : s_(s) {}
+
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) ++i_;
+  }
+  bool eat(char c) {
+    ws();
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool peek(char c) {
+    ws();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  size_t pos() const { return i_; }
+  bool at_end() {
+    ws();
+    return i_ == s_.size();
+  }
+
+  // A string starting at '"'; decodes into *out when given.
+  bool string(std::string* out) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    ++i_;
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c != '\\') {
+        if (out) out->push_back(c);
+        continue;
+      }
+      if (i_ >= s_.size() || !escape(out)) return false;
+    }
+    return false;
+  }
+
+  bool value(int depth = 0) {
+    ws();
+    if (i_ >= s_.size() || depth > 512) return false;
+    char c = s_[i_];
+    if (c == '"') return string(nullptr);
+    if (c == '{' || c == '[') return container(depth);
+    size_t start = i_;
+    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
+                              s_[i_] == '+' || s_[i_] == '.'))
+      ++i_;
+    return i_ > start;
+  }
+
+  std::string_view literal_at(size_t from) const { return s_.substr(from, i_ - from); }
+
+ private:
+  bool container(int depth) {
+    char close = s_[i_] == '{' ? '}' : ']';
+    bool object = close == '}';
+    ++i_;
+    if (eat(close)) return true;
+    for (;;) {
+      ws();
+      if (object && (!string(nullptr) || !eat(':'))) return false;
+      if (!value(depth + 1)) return false;
+      if (eat(close)) return true;
+      if (!eat(',')) return false;
+    }
+  }
+
+  bool escape(std::string* out) {
+    char e = s_[i_++];
+    switch (e) {
+      case '"': case '\\': case '/': if (out) out->push_back(e); return true;
+      case 'b': if (out) out->push_back('\b'); return true;
+      case 'f': if (out) out->push_back('\f'); return true;
+      case 'n': if (out) out->push_back('\n'); return true;
+      case 'r': if (out) out->push_back('\r'); return true;
+      case 't': if (out) out->push_back('\t'); return true;
+      case 'u': return unicode(out);
+      default: return false;
+    }
+  }
+
+  bool hex4(unsigned& v) {
+    if (i_ + 4 > s_.size()) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      char h = s_[i_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
+      else return false;
+    }
+    return true;
+  }
+
+  bool unicode(std::string* out) {
+    unsigned cp = 0;
+    if (!hex4(cp)) return false;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i_ + 6 <= s_.size() && s_[i_] == '\\' && s_[i_ + 1] == 'u') {
+      i_ += 2;
+      unsigned lo = 0;
+      if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (!out) return true;
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+bool member(Scanner& sc, TopLevelScan& out) {
+  std::string key;
+  sc.ws();
+  if (!sc.string(&key) || !sc.eat(':')) return false;
+  sc.ws();
+  size_t begin = sc.pos();
+  if (key == "model") {
+    std::string model;
+    if (sc.peek('"')) {
+      if (!sc.string(&model)) return false;
+      out.has_model = out.model_is_string = true;
+      out.model = std::move(model);
+    } else {
+      if (!sc.value()) return false;
+      out.has_model = sc.literal_at(begin) != "null";
+      out.model_is_string = false;
+    }
+    out.model_begin = begin;
+    out.model_end = sc.pos();
+    return true;
+  }
+  if (!sc.value()) return false;
+  if (key == "stream") out.stream = sc.literal_at(begin) == "true";
+  return true;
+}
+
+}  // namespace
+
+std::optional<TopLevelScan> scan_top_level(std::string_view body) {
+  Scanner sc(body);
+  TopLevelScan out;
+  sc.ws();
+  out.open_brace = sc.pos();
+  if (!sc.eat('{')) return std::nullopt;
+  if (!sc.eat('}')) {
+    out.empty_object = false;
+    for (;;) {
+      if (!member(sc, out)) return std::nullopt;
+      if (sc.eat('}')) break;
+      if (!sc.eat(',')) return std::nullopt;
+    }
+  }
+  if (!sc.at_end()) return std::nullopt;
+  return out;
+}
+
+std::string json_quote(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
+
+}  // namespace llmux

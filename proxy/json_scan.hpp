@@ -1,0 +1,30 @@
+// A top-level scan of a JSON request body: finds "model" and "stream" without building a DOM, so a 30 MiB body
+// with images costs one linear pass (no allocation per value) instead of a full parse. It checks the structure
+// (strings, brackets, separators) but not number or literal spelling: the engine still validates the rest.
+// Pure; never throws.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmux {
+
+struct TopLevelScan {
+  bool empty_object = true;      // "{}"
+  size_t open_brace = 0;         // offset of the top-level '{'
+  bool has_model = false;        // "model" present and not null
+  bool model_is_string = false;
+  std::string model;             // decoded
+  size_t model_begin = 0;        // the value's byte span, quotes included (for splicing)
+  size_t model_end = 0;
+  bool stream = false;           // "stream": true
+};
+
+std::optional<TopLevelScan> scan_top_level(std::string_view body);
+
+// `text` as a JSON string literal, quotes included.
+std::string json_quote(std::string_view text);
+
+}  // namespace llmux
