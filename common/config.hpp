@@ -160,6 +160,7 @@ struct Config {
   Timeouts timeouts;
   MemoryConfig memory;               // memory
   int max_swaps_waited = 3;          // maxSwapsWaited: no request waits behind more swaps than this
+  bool naive_fifo = false;           // scheduling: fifo (strict arrival order; a benchmark baseline) | grouped
   std::vector<ModelConfig> models;   // in file order
   std::map<std::string, std::string> aliases;  // alias → model id (all models' aliases)
   std::vector<std::string> warnings; // "file:line: key: unknown key, ignored" etc.

@@ -50,7 +50,7 @@ void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
     d.lines.push_back("~ maxRequestBody: " + std::to_string(a.max_request_body) + " -> " +
                       std::to_string(b.max_request_body));
   if (!(a.timeouts == b.timeouts)) d.lines.push_back("~ timeouts changed");
-  if (!(a.memory == b.memory) || a.max_swaps_waited != b.max_swaps_waited)
+  if (!(a.memory == b.memory) || a.max_swaps_waited != b.max_swaps_waited || a.naive_fifo != b.naive_fifo)
     d.lines.push_back("~ memory / scheduling settings changed");
 }
 

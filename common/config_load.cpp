@@ -24,7 +24,7 @@ constexpr std::string_view kTopKeys[] = {
     "defaultModel",       "maxRequestBody",     "timeouts",           "macros",             "models",
     "memory",             "maxSwapsWaited",     "kvReservation",      "memoryUtilization",  "overhead",
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
-    "priority",           "minResidency",
+    "priority",           "minResidency",       "scheduling",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
     "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",
@@ -114,6 +114,11 @@ void read_globals(Reader& r, const Fields& f, Config& c) {
     if (c.max_request_body == 0) r.fail(*e, "must be greater than 0");
   }
   if (const Entry* e = find(f, "memory")) c.memory = config_detail::read_memory(r, *e);
+  if (const Entry* e = find(f, "scheduling")) {
+    const std::string v = r.string(*e);
+    if (v != "grouped" && v != "fifo") r.fail(*e, "expected grouped or fifo, got '" + v + "'");
+    c.naive_fifo = v == "fifo";
+  }
   if (const Entry* e = find(f, "maxSwapsWaited")) {
     const int64_t n = r.integer_at_least(*e, 1, "must be at least 1");
     if (n > 1'000'000) r.fail(*e, "too large, got " + std::to_string(n));

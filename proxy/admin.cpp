@@ -26,7 +26,10 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 
 namespace {
 
-double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+template <class Rep, class Period>
+double seconds(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // The state of one configured model as a client sees it.
 std::string model_state(const Coordinator& c, const std::string& id) {
@@ -45,6 +48,18 @@ json worker_json(const Coordinator& c) {
             {"startedAt", iso8601(info.started_at)},
             {"inFlight", c.scheduler().in_flight()}};
   if (info.state != WorkerState::starting) w["loadSeconds"] = seconds(info.load_time);
+  if (const ModelConfig* m = c.config()->find_model(info.model)) {
+    auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+    w["limits"] = {{"maxConcurrency", m->max_concurrency},
+                   {"queueMax", m->queue.max},
+                   {"queueTimeoutSeconds", seconds(m->queue.timeout)},
+                   {"maxTokens", {{"default", opt(m->max_tokens.default_tokens)},
+                                  {"limit", opt(m->max_tokens.limit)},
+                                  {"onExceed", m->max_tokens.reject ? "reject" : "clamp"}}},
+                   {"priority", m->priority},
+                   {"minResidencySeconds", seconds(m->min_residency)},
+                   {"ttlSeconds", seconds(m->ttl)}};
+  }
   if (const auto& mem = c.memory().worker()) {
     w["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
                    {"estimateBytes", mem->estimate.total()},

@@ -52,6 +52,7 @@ std::shared_ptr<Ticket> Coordinator::make_ticket(const ModelConfig& model) {
 SchedulerOptions Coordinator::scheduler_options() const {
   SchedulerOptions o;
   o.max_swaps_waited = config_->max_swaps_waited;
+  o.naive_fifo = config_->naive_fifo;
   o.policy = [this](const std::string& model) {
     ModelPolicy p;
     if (const ModelConfig* m = config_->find_model(model)) {

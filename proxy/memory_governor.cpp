@@ -101,7 +101,8 @@ void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy)
 void MemoryGovernor::set_busy(bool busy) {
   busy_ = busy;
   if (busy) return schedule();
-  sample();  // the last figure before it rests
+  // The last figure before it rests, unless one is fresh: a /proc walk per request would cost more than the relay.
+  if (std::chrono::steady_clock::now() - last_sample_ >= cfg_.sample_interval) sample();
 }
 
 void MemoryGovernor::schedule() {
@@ -128,6 +129,7 @@ void MemoryGovernor::worker_stopped() {
 
 void MemoryGovernor::sample() {
   if (!worker_ || pgid_ <= 0) return;
+  last_sample_ = std::chrono::steady_clock::now();
   worker_->rss = process_group_memory(pgid_);
   if (worker_->rss && worker_->ceiling && *worker_->rss > *worker_->ceiling && !reported_over_) {
     reported_over_ = true;

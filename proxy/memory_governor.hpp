@@ -65,6 +65,7 @@ class MemoryGovernor {
   pid_t pgid_ = -1;
   bool reported_over_ = false;
   bool busy_ = false;
+  std::chrono::steady_clock::time_point last_sample_{};
   bool sampling_ = false;
   uint64_t gen_ = 0;
 };

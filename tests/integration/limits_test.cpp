@@ -30,6 +30,10 @@ TEST(Limits, MaxConcurrencyBoundsRequestsInFlightAtTheEngine) {
   sampler.join();
   EXPECT_EQ(ok, 6);
   EXPECT_EQ(max_active, 2) << "the engine never saw more than maxConcurrency requests at once";
+  auto limits = l.worker()["limits"];
+  EXPECT_EQ(limits["maxConcurrency"], 2);
+  EXPECT_EQ(limits["queueMax"], 64);
+  EXPECT_EQ(limits["queueTimeoutSeconds"], 300.0);
 }
 
 TEST(Limits, FullQueueIsA429WithRetryAfter) {

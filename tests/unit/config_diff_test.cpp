@@ -76,3 +76,17 @@ TEST(ConfigDiff, AddedRemovedDefaultAndListen) {
   };
   EXPECT_EQ(d.lines, want);
 }
+
+TEST(ConfigDiff, SchedulingKeyIsParsedAndDiffed) {
+  auto fifo = cfg(kBase + "scheduling: fifo\n");
+  EXPECT_TRUE(fifo->naive_fifo);
+  EXPECT_FALSE(cfg(kBase)->naive_fifo);
+  EXPECT_EQ(diff_configs(*cfg(kBase), *fifo).lines,
+            std::vector<std::string>{"~ memory / scheduling settings changed"});
+  try {
+    cfg(kBase + "scheduling: random\n");
+    FAIL() << "accepted an unknown scheduling";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "c.yaml:10: scheduling: expected grouped or fifo, got 'random'");
+  }
+}

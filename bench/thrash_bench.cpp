@@ -1,0 +1,203 @@
+// thrash_bench: swaps and waits under an agent-like workload that alternates models, naive FIFO versus llmux's
+// anti-thrash scheduling. llmux serves three fake-engine models (150 ms load, 8 tokens at 2 ms); N concurrent
+// clients (default 6) each send R requests (default 12), client i to model (i+k)%3 on its k-th request, with a
+// seeded random think time between them (the same seeds for every policy). Three policies, each on a fresh llmux:
+//   fifo                strict arrival order: a swap whenever the next request names another model
+//   grouped             requests queued for a model go together when it loads (the default)
+//   grouped+minRes      the same with minResidency on every model
+// Per policy: swaps (from /status), requests per swap, throughput, p50/p90/p99/max of the client's whole request
+// time (sent → response complete) and failures; then ratios against fifo. No goal: it prints the comparison.
+// Exit 0 when it ran, 1 when it could not run.
+#include <algorithm>
+#include <iostream>
+#include <latch>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "bench/bench_support.hpp"
+
+using namespace llmux::bench;
+namespace test = llmux::test;
+
+namespace {
+
+constexpr int kModels = 3;
+constexpr int kLoadDelayMs = 150;
+constexpr int kTokenMs = 2;
+constexpr int kTokens = 8;
+constexpr int kMaxThinkMs = 20;
+const std::string kTarget = "/v1/chat/completions";
+
+struct Options {
+  int clients = 6;
+  int requests = 12;       // per client
+  int min_residency_ms = 1000;
+  unsigned seed = 42;
+};
+
+struct Policy {
+  std::string label;
+  std::string scheduling;  // fifo | grouped
+  int min_residency_ms = 0;
+};
+
+struct Result {
+  std::vector<double> latencies_ms;  // successful requests only
+  int failures = 0;                  // non-200 or no answer
+  std::string first_failure;
+  uint64_t swaps = 0;
+  double wall_s = 0;
+  size_t requests() const { return latencies_ms.size() + static_cast<size_t>(failures); }
+};
+
+std::string model_name(int m) { return "m" + std::to_string(m); }
+
+std::string chat_body(const std::string& model) {
+  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}],"max_tokens":)" +
+         std::to_string(kTokens) + "}";
+}
+
+std::string config_yaml(const Policy& p) {
+  std::ostringstream yaml;
+  yaml << "scheduling: " << p.scheduling << "\nmodels:\n";
+  for (int m = 0; m < kModels; ++m) {
+    yaml << "  " << model_name(m) << ":\n    cmd: "
+         << fake_cmd("--model " + model_name(m) + " --load-delay-ms " + std::to_string(kLoadDelayMs) +
+                     " --token-ms " + std::to_string(kTokenMs) + " --tokens " + std::to_string(kTokens) + " --quiet")
+         << "\n";
+    if (p.min_residency_ms > 0) yaml << "    minResidency: " << p.min_residency_ms << "ms\n";
+  }
+  return yaml.str();
+}
+
+uint64_t swaps(Llmux& llmux) { return test::http_get(llmux.port(), "/status", 5s).json().at("swaps").get<uint64_t>(); }
+
+// One client: its own rotation through the models and its own seeded think times. Touches only `out`.
+void client(uint16_t port, int index, const Options& o, std::latch& go, Result& out) {
+  std::mt19937 rng(o.seed + static_cast<unsigned>(index));
+  std::uniform_int_distribution<int> think(0, kMaxThinkMs);
+  go.arrive_and_wait();
+  for (int k = 0; k < o.requests; ++k) {
+    if (k > 0) std::this_thread::sleep_for(std::chrono::milliseconds(think(rng)));
+    const std::string model = model_name((index + k) % kModels);
+    const auto t0 = Clock::now();
+    std::string failure;
+    try {
+      const auto r = test::http_post(port, kTarget, chat_body(model), 120s);
+      if (r.status == 200) out.latencies_ms.push_back(ms_between(t0, Clock::now()));
+      else failure = "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty() && out.failures++ == 0) out.first_failure = model + ": " + failure;
+  }
+}
+
+Result run_policy(const Policy& p, const Options& o) {
+  TempDir dir;
+  Llmux llmux(dir.path(), config_yaml(p));
+  // Warm-up (not measured): m0 resident, so every start counted below is a swap and none is llmux's cold start.
+  if (const auto r = test::http_post(llmux.port(), kTarget, chat_body(model_name(0)), 30s); r.status != 200)
+    throw std::runtime_error(p.label + ": warm-up request failed: HTTP " + std::to_string(r.status) + " " + r.body);
+  const uint64_t swaps0 = swaps(llmux);
+
+  std::vector<Result> per_client(static_cast<size_t>(o.clients));
+  std::latch go(o.clients + 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.clients; ++i)
+    threads.emplace_back(client, llmux.port(), i, std::cref(o), std::ref(go), std::ref(per_client[static_cast<size_t>(i)]));
+  go.arrive_and_wait();
+  const auto t0 = Clock::now();
+  for (auto& t : threads) t.join();
+
+  Result total;
+  total.wall_s = ms_between(t0, Clock::now()) / 1000;
+  for (auto& c : per_client) {
+    total.latencies_ms.insert(total.latencies_ms.end(), c.latencies_ms.begin(), c.latencies_ms.end());
+    if (c.failures > 0 && total.failures == 0) total.first_failure = c.first_failure;
+    total.failures += c.failures;
+  }
+  if (!llmux.process().running()) throw std::runtime_error(p.label + ": llmux exited:\n" + llmux.process().output());
+  total.swaps = swaps(llmux) - swaps0;
+  return total;
+}
+
+std::string ratio(double num, double den) { return den > 0 ? fixed(num / den, 2) + "x" : "-"; }
+
+void print_row(const Policy& p, const Result& r) {
+  const auto& l = r.latencies_ms;
+  const double per_swap = r.swaps > 0 ? static_cast<double>(r.requests()) / static_cast<double>(r.swaps) : 0;
+  std::cout << "  " << p.label << std::string(20 - std::min<size_t>(p.label.size(), 19), ' ')
+            << pad(std::to_string(r.swaps), 6) << pad(fixed(per_swap, 2), 9)
+            << pad(fixed(static_cast<double>(r.requests()) / r.wall_s, 1), 8) << pad(fixed(percentile(l, 50), 0), 8)
+            << pad(fixed(percentile(l, 90), 0), 8) << pad(fixed(percentile(l, 99), 0), 8)
+            << pad(fixed(percentile(l, 100), 0), 8) << pad(std::to_string(r.failures), 7) << "\n";
+}
+
+int run(const Options& o) {
+  const std::string minres = std::to_string(o.min_residency_ms) + "ms";
+  const std::vector<Policy> policies = {
+      {"fifo", "fifo", 0}, {"grouped", "grouped", 0}, {"grouped+minRes " + minres, "grouped", o.min_residency_ms}};
+  std::cout << "thrash_bench: " << kModels << " fake-engine models (load " << kLoadDelayMs << " ms, " << kTokens
+            << " tokens x " << kTokenMs << " ms), " << o.clients << " concurrent clients x " << o.requests
+            << " non-streaming requests,\n"
+            << "  client i sends its k-th request to model (i+k)%" << kModels << ", think time 0-" << kMaxThinkMs
+            << " ms (seed " << o.seed << ", the same for every policy); a fresh llmux per policy\n"
+            << "  swaps     workers started during the run (/status swaps delta; a warm-up request loaded m0 first)\n"
+            << "  req/swap  requests served per swap\n"
+            << "  latency   client: request sent -> response complete, ms (the engine's own generation is ~"
+            << kTokens * kTokenMs << " ms; the rest is waiting)\n\n"
+            << "  policy              swaps req/swap   req/s     p50     p90     p99     max  failed\n";
+  std::vector<Result> results;
+  for (const auto& p : policies) {
+    results.push_back(run_policy(p, o));
+    print_row(p, results.back());
+  }
+  const Result& fifo = results[0];
+  std::cout << "\n  against fifo          swaps      p50      p99   req/s\n";
+  for (size_t i = 1; i < results.size(); ++i) {
+    const Result& r = results[i];
+    std::cout << "  " << policies[i].label << std::string(20 - std::min<size_t>(policies[i].label.size(), 19), ' ')
+              << pad(ratio(static_cast<double>(r.swaps), static_cast<double>(fifo.swaps)), 7)
+              << pad(ratio(percentile(r.latencies_ms, 50), percentile(fifo.latencies_ms, 50)), 9)
+              << pad(ratio(percentile(r.latencies_ms, 99), percentile(fifo.latencies_ms, 99)), 9)
+              << pad(ratio(static_cast<double>(r.requests()) / r.wall_s,
+                           static_cast<double>(fifo.requests()) / fifo.wall_s),
+                     8)
+              << "\n";
+  }
+  std::cout << "  (below 1x is fewer swaps / shorter latency / lower throughput than fifo)\n";
+  for (size_t i = 0; i < results.size(); ++i)
+    if (results[i].failures > 0)
+      std::cout << "  " << policies[i].label << ": first failure: " << results[i].first_failure << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") o.requests = 4;
+    else if (a == "--clients" && i + 1 < argc) o.clients = std::max(1, std::min(32, std::atoi(argv[++i])));
+    else if (a == "--requests" && i + 1 < argc) o.requests = std::max(1, std::min(100, std::atoi(argv[++i])));
+    else if (a == "--min-residency-ms" && i + 1 < argc)
+      o.min_residency_ms = std::max(1, std::min(10000, std::atoi(argv[++i])));
+    else if (a == "--seed" && i + 1 < argc) o.seed = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+    else {
+      std::cerr << "usage: thrash_bench [--clients N] [--requests N] [--min-residency-ms N] [--seed N] [--quick]\n";
+      return 1;
+    }
+  }
+  // Worst case per policy: every request is a swap (load + probe + stop, well under 0.5 s) plus a minResidency wait.
+  const int total = o.clients * o.requests;
+  arm_watchdog(std::chrono::seconds(60 + total * (1 + 3 * (o.min_residency_ms + 999) / 1000) / 2));
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "thrash_bench: could not run: " << e.what() << "\n";
+    return 1;
+  }
+}
