@@ -1,7 +1,8 @@
 // thrash_bench: swaps and waits under an agent-like workload that alternates models, naive FIFO versus llmux's
 // anti-thrash scheduling. llmux serves three fake-engine models (150 ms load, 8 tokens at 2 ms); N concurrent
-// clients (default 6) each send R requests (default 12), client i to model (i+k)%3 on its k-th request, with a
-// seeded random think time between them (the same seeds for every policy). Three policies, each on a fresh llmux:
+// clients (default 6) each send R requests (default 12), client i to model (i+k/B)%3 on its k-th request (B, the
+// burst, is 1 by default: every request names the client's next model), with a seeded random think time between
+// them (the same seeds for every policy). Three policies, each on a fresh llmux:
 //   fifo                strict arrival order: a swap whenever the next request names another model
 //   grouped             requests queued for a model go together when it loads (the default)
 //   grouped+minRes      the same with minResidency on every model
@@ -32,6 +33,7 @@ const std::string kTarget = "/v1/chat/completions";
 struct Options {
   int clients = 6;
   int requests = 12;       // per client
+  int burst = 1;           // consecutive requests a client sends to one model before it moves to the next
   int min_residency_ms = 1000;
   unsigned seed = 42;
 };
@@ -51,7 +53,7 @@ struct Result {
   size_t requests() const { return latencies_ms.size() + static_cast<size_t>(failures); }
 };
 
-std::string model_name(int m) { return "m" + std::to_string(m); }
+std::string model_name(int m) { return std::string(1, 'm') += std::to_string(m); }
 
 std::string chat_body(const std::string& model) {
   return R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}],"max_tokens":)" +
@@ -80,7 +82,7 @@ void client(uint16_t port, int index, const Options& o, std::latch& go, Result& 
   go.arrive_and_wait();
   for (int k = 0; k < o.requests; ++k) {
     if (k > 0) std::this_thread::sleep_for(std::chrono::milliseconds(think(rng)));
-    const std::string model = model_name((index + k) % kModels);
+    const std::string model = model_name((index + k / o.burst) % kModels);
     const auto t0 = Clock::now();
     std::string failure;
     try {
@@ -106,7 +108,8 @@ Result run_policy(const Policy& p, const Options& o) {
   std::latch go(o.clients + 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < o.clients; ++i)
-    threads.emplace_back(client, llmux.port(), i, std::cref(o), std::ref(go), std::ref(per_client[static_cast<size_t>(i)]));
+    threads.emplace_back(client, llmux.port(), i, std::cref(o), std::ref(go),
+                         std::ref(per_client[static_cast<size_t>(i)]));
   go.arrive_and_wait();
   const auto t0 = Clock::now();
   for (auto& t : threads) t.join();
@@ -128,7 +131,7 @@ std::string ratio(double num, double den) { return den > 0 ? fixed(num / den, 2)
 void print_row(const Policy& p, const Result& r) {
   const auto& l = r.latencies_ms;
   const double per_swap = r.swaps > 0 ? static_cast<double>(r.requests()) / static_cast<double>(r.swaps) : 0;
-  std::cout << "  " << p.label << std::string(20 - std::min<size_t>(p.label.size(), 19), ' ')
+  std::cout << "  " << p.label << std::string(24 - std::min<size_t>(p.label.size(), 23), ' ')
             << pad(std::to_string(r.swaps), 6) << pad(fixed(per_swap, 2), 9)
             << pad(fixed(static_cast<double>(r.requests()) / r.wall_s, 1), 8) << pad(fixed(percentile(l, 50), 0), 8)
             << pad(fixed(percentile(l, 90), 0), 8) << pad(fixed(percentile(l, 99), 0), 8)
@@ -142,23 +145,24 @@ int run(const Options& o) {
   std::cout << "thrash_bench: " << kModels << " fake-engine models (load " << kLoadDelayMs << " ms, " << kTokens
             << " tokens x " << kTokenMs << " ms), " << o.clients << " concurrent clients x " << o.requests
             << " non-streaming requests,\n"
-            << "  client i sends its k-th request to model (i+k)%" << kModels << ", think time 0-" << kMaxThinkMs
+            << "  client i sends its k-th request to model (i+k" << (o.burst > 1 ? "/" + std::to_string(o.burst) : "")
+            << ")%" << kModels << ", think time 0-" << kMaxThinkMs
             << " ms (seed " << o.seed << ", the same for every policy); a fresh llmux per policy\n"
             << "  swaps     workers started during the run (/status swaps delta; a warm-up request loaded m0 first)\n"
             << "  req/swap  requests served per swap\n"
             << "  latency   client: request sent -> response complete, ms (the engine's own generation is ~"
             << kTokens * kTokenMs << " ms; the rest is waiting)\n\n"
-            << "  policy              swaps req/swap   req/s     p50     p90     p99     max  failed\n";
+            << "  policy                  swaps req/swap   req/s     p50     p90     p99     max  failed\n";
   std::vector<Result> results;
   for (const auto& p : policies) {
     results.push_back(run_policy(p, o));
     print_row(p, results.back());
   }
   const Result& fifo = results[0];
-  std::cout << "\n  against fifo          swaps      p50      p99   req/s\n";
+  std::cout << "\n  against fifo              swaps      p50      p99   req/s\n";
   for (size_t i = 1; i < results.size(); ++i) {
     const Result& r = results[i];
-    std::cout << "  " << policies[i].label << std::string(20 - std::min<size_t>(policies[i].label.size(), 19), ' ')
+    std::cout << "  " << policies[i].label << std::string(24 - std::min<size_t>(policies[i].label.size(), 23), ' ')
               << pad(ratio(static_cast<double>(r.swaps), static_cast<double>(fifo.swaps)), 7)
               << pad(ratio(percentile(r.latencies_ms, 50), percentile(fifo.latencies_ms, 50)), 9)
               << pad(ratio(percentile(r.latencies_ms, 99), percentile(fifo.latencies_ms, 99)), 9)
@@ -183,11 +187,13 @@ int main(int argc, char** argv) {
     if (a == "--quick") o.requests = 4;
     else if (a == "--clients" && i + 1 < argc) o.clients = std::max(1, std::min(32, std::atoi(argv[++i])));
     else if (a == "--requests" && i + 1 < argc) o.requests = std::max(1, std::min(100, std::atoi(argv[++i])));
+    else if (a == "--burst" && i + 1 < argc) o.burst = std::max(1, std::min(100, std::atoi(argv[++i])));
     else if (a == "--min-residency-ms" && i + 1 < argc)
       o.min_residency_ms = std::max(1, std::min(10000, std::atoi(argv[++i])));
     else if (a == "--seed" && i + 1 < argc) o.seed = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     else {
-      std::cerr << "usage: thrash_bench [--clients N] [--requests N] [--min-residency-ms N] [--seed N] [--quick]\n";
+      std::cerr << "usage: thrash_bench [--clients N] [--requests N] [--burst N] [--min-residency-ms N] [--seed N] "
+                   "[--quick]\n";
       return 1;
     }
   }

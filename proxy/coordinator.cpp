@@ -29,10 +29,7 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
       wake_timer_(io),
       memory_(
           io, [this](Pressure p) { on_pressure(p); },
-          [this](const std::string& model, uint64_t, uint64_t) {
-            if (config_->memory.on_ceiling == OnCeiling::restart) restart_after_stop_ = model;
-            scheduler_.retire(StopReason::ceiling);
-          }) {
+          [this](const std::string& model, uint64_t, uint64_t) { on_over_ceiling(model); }) {
   memory_.configure(*config_);
   supervisor_.on_unexpected_exit([this](const std::string&, int) {
     memory_.worker_stopped();
@@ -180,6 +177,21 @@ net::awaitable<void> Coordinator::admit_and_start(std::string model) {
   supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
 }
 
+// Evicts (after in-flight requests) a worker above its memory ceiling. onCeiling: restart starts it again, once:
+// an engine that is above its ceiling again before serving a request is only evicted (no restart storm).
+void Coordinator::on_over_ceiling(const std::string& model) {
+  if (config_->memory.on_ceiling == OnCeiling::restart) {
+    if (ceiling_restarted_ != model) {
+      restart_after_stop_ = model;
+      ceiling_restarted_ = model;
+    } else {
+      spdlog::warn("[{}] still above its ceiling right after a restart: not restarting it until a request asks",
+                   model);
+    }
+  }
+  scheduler_.retire(StopReason::ceiling);
+}
+
 bool Coordinator::pressure_evicts(Pressure level) const {
   PressureLevel at = config_->memory.pressure.evict_at;
   return level == Pressure::critical || (level == Pressure::warning && at == PressureLevel::warning);
@@ -221,6 +233,7 @@ void Coordinator::wake_stop_waiters() {
 }
 
 void Coordinator::grant(RequestId id) {
+  ceiling_restarted_.clear();  // it serves requests again: a later ceiling may restart it again
   auto it = tickets_.find(id);
   if (it == tickets_.end()) return;
   it->second->state = Ticket::State::granted;

@@ -93,6 +93,7 @@ class Coordinator final : private SchedulerEffects {
   void on_started(const std::string& model, const StartFailure* failure);
   net::awaitable<void> admit_and_start(std::string model);
   void on_pressure(Pressure level);
+  void on_over_ceiling(const std::string& model);
   bool pressure_evicts(Pressure level) const;
   void arm_ttl();
   void on_stopped();
@@ -112,6 +113,7 @@ class Coordinator final : private SchedulerEffects {
   std::optional<StartRecord> last_failure_;
   MemoryGovernor memory_;
   std::string restart_after_stop_;  // onCeiling: restart
+  std::string ceiling_restarted_;   // restarted for its ceiling and has served nothing since
 };
 
 }  // namespace llmux

@@ -109,3 +109,21 @@ TEST(Rules, RejectModeRefusesRequestsAboveTheLimit) {
   EXPECT_EQ(r.json()["error"]["code"], "max_tokens_exceeded");
   EXPECT_TRUE(find_pids_with_arg(tag).empty()) << "rejected before any engine was started";
 }
+
+TEST(Memory, OnCeilingRestartStartsTheModelAgainOnceWithoutARestartStorm) {
+  auto tag = unique_tag("restart");
+  Llmux l("memory:\n  sampleInterval: 100ms\n  onCeiling: restart\nmodels:\n  a:\n    cmd: " +
+          fake_cmd(tag, "--memory-mb 128 --token-ms 1") + "\n    maxMemory: 64MiB\n");
+  auto r = l.chat("a");
+  ASSERT_EQ(r.status, 200);
+  int first = std::stoi(r.header("x-fake-pid"));
+  // Restarted once; the new engine is over its ceiling before serving anything, so it is only evicted.
+  ASSERT_TRUE(eventually([&] { return l.log().find("not restarting it") != std::string::npos; }, 5s)) << l.log();
+  ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 3s));
+  std::this_thread::sleep_for(300ms);
+  size_t loads = 0;
+  for (size_t pos = 0; (pos = l.log().find(" loading model a", pos)) != std::string::npos; ++pos) ++loads;
+  EXPECT_EQ(loads, 2u) << l.log();
+  EXPECT_FALSE(pid_alive(first));
+  EXPECT_TRUE(find_pids_with_arg(tag).empty());
+}

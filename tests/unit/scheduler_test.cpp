@@ -32,17 +32,20 @@ struct Recorder : SchedulerEffects {
 
 using Calls = std::vector<std::string>;
 
+// One request loads `model`, is served and finishes: the worker is ready and idle; the effects are discarded.
+void load_and_idle(Scheduler& s, Recorder& fx, const std::string& model, RequestId first) {
+  s.submit(first, model);
+  s.worker_ready();
+  s.finished(first);
+  fx.take();
+}
+
 class SchedulerTest : public ::testing::Test {
  protected:
   Recorder fx;
   Scheduler s{fx};
 
-  void make_ready(const std::string& model, RequestId first) {
-    s.submit(first, model);
-    s.worker_ready();
-    s.finished(first);
-    fx.take();
-  }
+  void make_ready(const std::string& model, RequestId first) { load_and_idle(s, fx, model, first); }
 };
 
 }  // namespace
@@ -234,12 +237,7 @@ class PolicyTest : public ::testing::Test {
   Scheduler s{fx, SchedulerOptions{[this](const std::string& m) { return policies[m]; }, 2,
                                    [this] { return now; }, false}};
 
-  void make_ready(const std::string& model, RequestId first) {
-    s.submit(first, model);
-    s.worker_ready();
-    s.finished(first);
-    fx.take();
-  }
+  void make_ready(const std::string& model, RequestId first) { load_and_idle(s, fx, model, first); }
 };
 
 }  // namespace
