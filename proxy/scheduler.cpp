@@ -63,13 +63,14 @@ void Scheduler::cancel(RequestId id) {
 void Scheduler::finished(RequestId id) {
   if (orphans_.erase(id) > 0) return;
   if (active_.erase(id) == 0) return;
+  last_finish_ = opts_.now();
   pump();
 }
 
 void Scheduler::worker_ready() {
   if (phase_ != WorkerPhase::starting) return;
   phase_ = WorkerPhase::ready;
-  ready_at_ = opts_.now();
+  ready_at_ = last_finish_ = opts_.now();
   grant_queued_for_resident();
   pump();
 }
@@ -135,6 +136,13 @@ bool Scheduler::in_min_residency() const {
   if (opts_.naive_fifo) return false;
   auto window = policy(model_).min_residency;
   return window.count() > 0 && opts_.now() < ready_at_ + window;
+}
+
+// While others wait, an idle resident inside its minResidency window is held only for a quarter of the window
+// after its last request finished: long enough for a burst's next request, without idling the window away.
+SchedClock::time_point Scheduler::hold_until() const {
+  auto window = policy(model_).min_residency;
+  return std::min(ready_at_ + window, last_finish_ + window / 4);
 }
 
 bool Scheduler::has_capacity() const {
@@ -232,10 +240,12 @@ void Scheduler::pump_ready() {
     retire_ = false;
     return stop(why);
   }
-  if (swap_wanted) {  // deferred by minResidency: look again when the window closes
+  if (swap_wanted) {  // deferred by minResidency: look again when the hold ends
+    auto until = hold_until();
+    if (opts_.now() >= until) return stop(StopReason::swap);
     if (!wake_pending_) {
       wake_pending_ = true;
-      fx_.wake_at(ready_at_ + policy(model_).min_residency);
+      fx_.wake_at(until);
     }
     return;
   }

@@ -6,7 +6,8 @@
 // Policy: one resident worker. Requests for it are granted at once up to its maxConcurrency. A request for another
 // model waits in a queue (bounded per model: beyond queue.max it is denied). Once one waits, new requests for the
 // resident model queue too (a waiting swap cannot be starved), except during the resident's minResidency window
-// right after it loaded (anti-thrash: a fresh model serves its burst first). When the resident has drained it is
+// right after it loaded (anti-thrash: a fresh model serves its burst first); an idle resident is held in that
+// window for at most a quarter of it after its last request, then the swap goes ahead. When the resident has drained it is
 // stopped and the next model is started: the one a request has waited maxSwapsWaited swaps for, else the highest
 // priority, else the oldest waiting request's. When it is ready every request queued for it is granted together
 // (grouping). A failed start denies the requests that waited for it and moves on.
@@ -96,6 +97,7 @@ class Scheduler {
   ModelPolicy policy(const std::string& model) const;
   bool other_model_waiting() const;
   bool in_min_residency() const;
+  SchedClock::time_point hold_until() const;
   bool has_capacity() const;
   bool may_grant_resident() const;
   void grant_now(RequestId id);
@@ -115,6 +117,7 @@ class Scheduler {
   std::set<RequestId> active_;    // granted to the current worker and not finished
   std::set<RequestId> orphans_;   // granted to a worker that has since exited
   SchedClock::time_point ready_at_{};
+  SchedClock::time_point last_finish_{};
   bool idle_ = false;
   bool retire_ = false;
   bool shutdown_ = false;

@@ -312,13 +312,25 @@ TEST_F(PolicyTest, MinResidencyKeepsAFreshModelServingThenSwapsWhenTheWindowClos
   s.submit(2, "b");  // wants a swap, but "a" just loaded
   s.submit(3, "a");  // still granted: inside the window
   EXPECT_EQ(fx.take(), (Calls{"start a", "grant 1", "grant 3"}));
+  now += std::chrono::seconds(1);
   s.finished(1);
   s.finished(3);
   EXPECT_EQ(fx.take(), (Calls{"wake"}));
-  EXPECT_EQ(fx.wake, now + std::chrono::seconds(10));
-  now += std::chrono::seconds(10);
+  EXPECT_EQ(fx.wake, now + std::chrono::milliseconds(2500)) << "idle: held a quarter of the window, not all of it";
+  now += std::chrono::milliseconds(2500);
   s.tick();
   EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+}
+
+TEST_F(PolicyTest, MinResidencyHoldNeverOutlastsTheWindow) {
+  policies["a"].min_residency = std::chrono::seconds(4);
+  s.submit(1, "a");
+  s.worker_ready();
+  s.submit(2, "b");
+  now += std::chrono::milliseconds(3500);
+  s.finished(1);
+  fx.take();
+  EXPECT_EQ(fx.wake, now + std::chrono::milliseconds(500)) << "the window ends before the idle hold would";
 }
 
 TEST_F(PolicyTest, NaiveFifoSwapsInStrictArrivalOrder) {
