@@ -59,7 +59,7 @@ struct ParamRules {
 
 // `queue`: requests waiting for this model.
 struct QueueConfig {
-  int max = 64;              // waiting requests beyond this are refused (0 = never queue)
+  int max = 64;              // waiting requests beyond this are refused (>= 1)
   Duration timeout{300000};  // a request waiting longer is refused
   bool operator==(const QueueConfig&) const = default;
 };
@@ -144,7 +144,8 @@ struct MemoryConfig {
   MemoryAmount reserve{0, 2ull << 30};  // kept free for everything else
   double ceiling_slack = 1.25;          // ceiling = estimate x this when maxMemory is not set
   OnCeiling on_ceiling = OnCeiling::evict;
-  Duration swap_wait{10000};       // after an unload, how long a spawn may wait for memory to come back
+  Duration swap_wait{10000};       // before a spawn, how long to wait for memory to become available (e.g. an
+                                   // unloaded engine's memory coming back) before refusing
   Duration sample_interval{1000};  // memory sampling period (>= 100ms)
   PressureConfig pressure;
   bool operator==(const MemoryConfig&) const = default;

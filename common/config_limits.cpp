@@ -81,7 +81,7 @@ TokenCaps read_token_caps(Reader& r, const Entry& e) {
 
 void read_queue(Reader& r, const Entry& e, QueueConfig& q) {
   const Fields f = r.fields(e.value, e.path, e.line, {kQueueKeys, {}});
-  if (const Entry* max = find(f, "max")) q.max = int_at_least(r, *max, 0, "must be 0 (never queue) or more");
+  if (const Entry* max = find(f, "max")) q.max = int_at_least(r, *max, 1, "must be at least 1 (a model that is not loaded needs its first request queued)");
   if (const Entry* timeout = find(f, "timeout")) q.timeout = r.positive_duration(*timeout);
 }
 

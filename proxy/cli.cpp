@@ -9,6 +9,7 @@
 
 #include "common/config.hpp"
 #include "common/config_diff.hpp"
+#include "proxy/cli_daemon.hpp"
 #include "proxy/client.hpp"
 #include "proxy/serve.hpp"
 
@@ -23,6 +24,10 @@ constexpr const char* kUsage =
     "  serve --config FILE [--listen HOST:PORT]   run the daemon\n"
     "  config check [FILE]                        validate a config file (exit 1 on error)\n"
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
+    "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
+    "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
+    "  load MODEL [--url URL]                     load a model now (returns when it is ready)\n"
+    "  unload MODEL|--all [--force] [--url URL]   unload (after in-flight requests unless --force)\n"
     "  --version                                  print the version\n"
     "  help                                       this text\n";
 
@@ -132,6 +137,10 @@ int run_cli(int argc, char** argv) {
   }
   if (cmd == "serve") return cmd_serve(args);
   if (cmd == "config") return cmd_config(args);
+  if (cmd == "status") return cli_status(args);
+  if (cmd == "models") return cli_models(args);
+  if (cmd == "load") return cli_load(args);
+  if (cmd == "unload") return cli_unload(args);
   return usage_error("unknown command '" + cmd + "'");
 }
 

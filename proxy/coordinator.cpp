@@ -64,6 +64,13 @@ SchedulerOptions Coordinator::scheduler_options() const {
 }
 
 net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
+  if (scheduler_.model() != t->model) {  // a model that can never fit must not unload the resident one first
+    if (const ModelConfig* m = config_->find_model(t->model); m && !memory_.fits_budget(memory_.footprint(*m))) {
+      Admission refused;
+      refused.error = *memory_.budget_refusal(*m);
+      co_return refused;
+    }
+  }
   tickets_[t->id] = t;
   scheduler_.submit(t->id, t->model);
   if (t->state == Ticket::State::waiting) {
@@ -116,6 +123,19 @@ net::awaitable<void> Coordinator::unload() {
   scheduler_.retire();
   error_code ec;
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
+net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& model) {
+  auto ticket = make_ticket(model);
+  Admission a = co_await acquire(ticket);
+  if (!a.lease) co_return a.error;
+  release(*a.lease);
+  co_return std::nullopt;
+}
+
+net::awaitable<void> Coordinator::unload(bool force) {
+  if (force) co_await stop_worker_now();
+  else co_await unload();
 }
 
 void Coordinator::begin_shutdown() { scheduler_.shutdown(); }

@@ -63,6 +63,11 @@ class Coordinator final : private SchedulerEffects {
 
   // Unload the resident worker after it drains; completes when it has stopped (or at once if none).
   net::awaitable<void> unload();
+  // Loads a model as a request would (queued, swapped in after the resident drains) and returns once it is
+  // ready; nullopt on success, else the error a request would have got.
+  net::awaitable<std::optional<ApiError>> load(const ModelConfig& model);
+  // Stops the resident worker now (force) or after it drains; completes when it has stopped.
+  net::awaitable<void> unload(bool force);
   // Refuse new requests, deny queued ones; the worker stops once drained.
   void begin_shutdown();
   // Stop the worker now (in-flight requests are cut); completes when the process group is gone.

@@ -43,6 +43,17 @@ bool MemoryGovernor::fits_budget(const Footprint& f) const {
   return !mem || f.total() <= cfg_.budget.resolve(mem->total);
 }
 
+std::optional<ApiError> MemoryGovernor::budget_refusal(const ModelConfig& m) const {
+  auto mem = read_system_memory();
+  if (!mem) return std::nullopt;
+  Footprint f = footprint(m);
+  uint64_t budget = cfg_.budget.resolve(mem->total);
+  if (f.total() <= budget) return std::nullopt;
+  return insufficient("model '" + m.id + "' needs " + describe(f) + " but memory.budget allows " +
+                      format_bytes(budget) + " of " + format_bytes(mem->total) +
+                      "; lower its kvReservation, use a smaller quantization, or raise memory.budget");
+}
+
 std::optional<uint64_t> MemoryGovernor::ceiling_for(const ModelConfig& m, const Footprint& f) const {
   if (m.max_memory) return m.max_memory;
   if (f.weights == 0) return std::nullopt;  // unknown weights: an estimate-based ceiling would be meaningless
@@ -53,11 +64,8 @@ std::optional<uint64_t> MemoryGovernor::ceiling_for(const ModelConfig& m, const 
 std::optional<ApiError> MemoryGovernor::check_now(const ModelConfig& m, const Footprint& f, bool final_try) {
   auto mem = read_system_memory();
   if (!mem) return std::nullopt;  // the platform cannot tell: do not block loads on it
-  uint64_t budget = cfg_.budget.resolve(mem->total), reserve = cfg_.reserve.resolve(mem->total);
-  if (f.total() > budget)
-    return insufficient("model '" + m.id + "' needs " + describe(f) + " but memory.budget allows " +
-                        format_bytes(budget) + " of " + format_bytes(mem->total) +
-                        "; lower its kvReservation, use a smaller quantization, or raise memory.budget");
+  uint64_t reserve = cfg_.reserve.resolve(mem->total);
+  if (auto refused = budget_refusal(m)) return refused;
   uint64_t usable = mem->available > reserve ? mem->available - reserve : 0;
   if (f.total() <= usable) return std::nullopt;
   if (!final_try) return ApiError{};

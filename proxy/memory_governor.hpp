@@ -48,6 +48,8 @@ class MemoryGovernor {
   std::optional<uint64_t> ceiling_for(const ModelConfig& m, const Footprint& f) const;
   // Whether the estimate fits the budget (not counting what is free right now).
   bool fits_budget(const Footprint& f) const;
+  // The 507 a model gets when its estimate exceeds memory.budget (nullopt when it fits or the OS cannot tell).
+  std::optional<ApiError> budget_refusal(const ModelConfig& m) const;
 
  private:
   void sample();

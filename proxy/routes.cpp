@@ -48,6 +48,8 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
   if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");
   if (path == "/config") return only(method, "GET", Route::config, "GET, HEAD");
+  if (path == "/models/load") return only(method, "POST", Route::model_load, "POST");
+  if (path == "/models/unload") return only(method, "POST", Route::model_unload, "POST");
   if (path == "/unload") {
     if (method == "GET" || method == "POST") return {Route::unload, {}};
     return {Route::method_not_allowed, "GET, POST"};

@@ -15,6 +15,8 @@ enum class Route {
   unload,           // GET|POST /unload (llama-swap)
   status,           // GET /status
   config,           // GET /config: the serving config's path and text
+  model_load,       // POST /models/load {"model"}: returns when the model is ready
+  model_unload,     // POST /models/unload {"model"?, "force"?}: drains unless force
   not_found,
   method_not_allowed,
 };

@@ -235,6 +235,14 @@ void Scheduler::pump_ready() {
     grant_queued_for_resident();
   if (!active_.empty()) return;
   bool swap_wanted = other_model_waiting();
+  if (swap_wanted && !retire_ && !opts_.naive_fifo && next_model() == model_) {
+    // Its own waiting requests come first (oldest, priority or starvation bound): serve them instead of stopping
+    // it only to load it again. For the others this counts as a swap they waited behind.
+    for (auto& w : queue_)
+      if (w.model != model_) ++w.swaps_seen;
+    grant_queued_for_resident();
+    if (!active_.empty()) return;
+  }
   if (retire_ || (swap_wanted && !in_min_residency())) {
     StopReason why = retire_ ? stop_reason_ : StopReason::swap;
     retire_ = false;

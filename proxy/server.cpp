@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <list>
+
+#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "common/errors.hpp"
@@ -66,6 +68,7 @@ class Session {
   net::awaitable<bool> write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive);
   net::awaitable<bool> inference(http::request<http::string_body>& req);
   Reply admin(Route route);
+  net::awaitable<Reply> model_admin(Route route, const std::string& body);
 
   Server::Impl& srv_;
   beast::tcp_stream stream_;
@@ -148,6 +151,10 @@ net::awaitable<bool> Session::serve_one() {
     Reply ok(http::status::ok, "OK", "text/plain");
     co_return co_await write_reply(req, ok, req.keep_alive());
   }
+  if (m.route == Route::model_load || m.route == Route::model_unload) {
+    Reply r = co_await model_admin(m.route, req.body());
+    co_return co_await write_reply(req, r, req.keep_alive());
+  }
   Reply r;
   if (m.route == Route::method_not_allowed) {
     r = error_reply(ApiError{405, "invalid_request_error", "method_not_allowed",
@@ -158,6 +165,32 @@ net::awaitable<bool> Session::serve_one() {
     r = admin(m.route);
   }
   co_return co_await write_reply(req, r, req.keep_alive());
+}
+
+// POST /models/load {"model"} and POST /models/unload {"model"?, "force"?}.
+net::awaitable<Reply> Session::model_admin(Route route, const std::string& body) {
+  auto& c = srv_.coordinator;
+  auto j = nlohmann::json::parse(body.empty() ? "{}" : body, nullptr, false);
+  if (!j.is_object()) co_return error_reply(bad_request("body must be a JSON object", "invalid_json"));
+  std::string name = j.value("model", "");
+  const ModelConfig* m = name.empty() ? nullptr : c.config()->resolve(name);
+  if (!name.empty() && m == nullptr)
+    co_return error_reply(not_found("model '" + name + "' not found; available: " + c.config()->available_names(),
+                                    "model_not_found"));
+  if (route == Route::model_load) {
+    if (m == nullptr) co_return error_reply(bad_request("body must name a \"model\" to load", "model_required"));
+    auto started = std::chrono::steady_clock::now();
+    auto error = co_await c.load(*m);
+    if (error) co_return error_reply(*error);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    co_return json_reply(nlohmann::json{{"model", m->id}, {"state", "ready"}, {"seconds", secs}}.dump());
+  }
+  std::string resident = c.supervisor().info().model;
+  bool running = c.supervisor().state() != WorkerState::stopped;
+  if (!running || (m != nullptr && m->id != resident))
+    co_return json_reply(nlohmann::json{{"unloaded", nullptr}, {"reason", "not loaded"}}.dump());
+  co_await c.unload(j.value("force", false));
+  co_return json_reply(nlohmann::json{{"unloaded", resident}}.dump());
 }
 
 Reply Session::admin(Route route) {

@@ -51,7 +51,7 @@ TEST(ConfigLimitsErrors, ModelKeys) {
       {with({}, {"maxConcurrency: 1", "concurrencyLimit: 2"}),
        "t.yaml:5: models.a.concurrencyLimit: set maxConcurrency or concurrencyLimit (llama-swap's name), not both"},
       {with({}, {"queue: 5"}), m + "queue: expected a map"},
-      {with({}, {"queue: {max: -1}"}), m + "queue.max: must be 0 (never queue) or more, got -1"},
+      {with({}, {"queue: {max: 0}"}), m + "queue.max: must be at least 1 (a model that is not loaded needs its first request queued), got 0"},
       {with({}, {"queue: {timeout: 0}"}), m + "queue.timeout: must be greater than 0, got '0'"},
       {with({}, {"priority: high"}), m + "priority: expected an integer, got 'high'"},
       {with({}, {"minResidency: soon"}),

@@ -287,22 +287,19 @@ TEST_F(PolicyTest, StarvationBoundBeatsPriority) {
   s.submit(3, "x");
   s.submit(4, "hi");  // more high-priority work keeps arriving
   s.finished(1);
-  s.worker_stopped();
-  EXPECT_EQ(s.model(), "hi");  // priority wins: lo and x have now waited 1 swap
-  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"start hi", "grant 1", "grant 4"}));  // priority: hi goes on (lo, x: 1 swap)
   s.submit(5, "hi");
   s.finished(4);
-  s.worker_stopped();
-  EXPECT_EQ(s.model(), "hi");  // still priority: lo and x at 2 swaps
-  s.worker_ready();
+  EXPECT_EQ(fx.take(), (Calls{"grant 5"}));  // still priority (lo, x: 2 swaps)
   s.submit(6, "hi");
   s.finished(5);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));  // the bound: lo has waited long enough
   s.worker_stopped();
-  EXPECT_EQ(s.model(), "lo");  // the bound: the oldest starved request's model goes next
+  EXPECT_EQ(s.model(), "lo");
   s.worker_ready();
   s.finished(2);
   s.worker_stopped();
-  EXPECT_EQ(s.model(), "x");  // x reached the bound too
+  EXPECT_EQ(s.model(), "x");  // x reached the bound too, before the waiting hi
 }
 
 TEST_F(PolicyTest, MinResidencyKeepsAFreshModelServingThenSwapsWhenTheWindowCloses) {
@@ -349,4 +346,35 @@ TEST_F(PolicyTest, NaiveFifoSwapsInStrictArrivalOrder) {
   naive.worker_stopped();
   EXPECT_EQ(naive_fx.take(), (Calls{"stop swap", "start a"}));
   EXPECT_EQ(naive.swaps(), 3u);
+}
+
+TEST_F(PolicyTest, ResidentWhoseOwnRequestsComeFirstIsNotStoppedAndReloaded) {
+  policies["a"].max_concurrency = 1;
+  s.submit(1, "a");
+  s.worker_ready();
+  s.submit(2, "a");  // held back by maxConcurrency: oldest waiting request
+  s.submit(3, "b");
+  fx.take();
+  s.finished(1);
+  EXPECT_EQ(fx.take(), (Calls{"grant 2"})) << "no stop of a just to start a again";
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+}
+
+TEST_F(PolicyTest, HigherPriorityResidentKeepsServingButTheBoundStillSwaps) {
+  policies["a"].priority = 5;  // maxSwapsWaited is 2 in this fixture
+  s.submit(1, "a");
+  s.worker_ready();
+  s.submit(2, "b");
+  s.submit(3, "a");
+  s.finished(1);
+  EXPECT_EQ(fx.take(), (Calls{"start a", "grant 1", "grant 3"}));  // a again by priority, no reload
+  s.submit(4, "a");
+  s.finished(3);
+  EXPECT_EQ(fx.take(), (Calls{"grant 4"}));
+  s.submit(5, "a");
+  s.finished(4);  // b has now waited behind 2 decisions for a
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+  s.worker_stopped();
+  EXPECT_EQ(s.model(), "b");
 }
