@@ -42,22 +42,50 @@ void copy_end_to_end(const Fields& from, http::fields& to) {
 
 std::string sse_error_event(const ApiError& e) { return "event: error\ndata: " + error_body(e) + "\n\n"; }
 
+// The body pump's chunk, borrowed from the pool for one relay: a fresh 16 KiB buffer (or coroutine frame) per
+// request is a large malloc on every relay.
+class Chunk {
+ public:
+  explicit Chunk(EnginePool& pool) : pool_(pool), data_(pool.take_chunk()) {}
+  ~Chunk() { pool_.give_chunk(std::move(data_)); }
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+  char* data() { return data_->data(); }
+  size_t size() const { return data_->size(); }
+
+ private:
+  EnginePool& pool_;
+  std::unique_ptr<EnginePool::ChunkBuffer> data_;
+};
+
 }  // namespace
 
-std::unique_ptr<beast::tcp_stream> EnginePool::take(uint64_t generation) {
+std::unique_ptr<beast::tcp_stream> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
   if (generation != generation_) {
     idle_.clear();
     generation_ = generation;
   }
   if (idle_.empty()) return nullptr;
-  auto s = std::move(idle_.back());
+  auto s = std::move(idle_.back().stream);
+  buffer = std::move(idle_.back().buffer);
   idle_.pop_back();
   return s;
 }
 
-void EnginePool::give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s) {
+void EnginePool::give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s, beast::flat_buffer buffer) {
   if (generation != generation_ || idle_.size() >= kMaxPooled) return;
-  idle_.push_back(std::move(s));
+  idle_.push_back(Idle{std::move(s), std::move(buffer)});
+}
+
+std::unique_ptr<EnginePool::ChunkBuffer> EnginePool::take_chunk() {
+  if (chunks_.empty()) return std::make_unique<ChunkBuffer>();
+  auto c = std::move(chunks_.back());
+  chunks_.pop_back();
+  return c;
+}
+
+void EnginePool::give_chunk(std::unique_ptr<ChunkBuffer> c) {
+  if (c && chunks_.size() < kMaxPooled) chunks_.push_back(std::move(c));
 }
 
 ClientWatch::ClientWatch(tcp::socket& client)
@@ -124,7 +152,7 @@ net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request
 // Connects and sends, retrying once on a fresh connection when a pooled one turns out stale.
 net::awaitable<error_code> open_exchange(EngineExchange& x, http::request<http::string_body>& req,
                                          const RelayJob& job, EnginePool& pool) {
-  x.stream = pool.take(job.lease.generation);
+  x.stream = pool.take(job.lease.generation, x.buffer);
   x.reused = x.stream != nullptr;
   error_code ec;
   if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts);
@@ -138,12 +166,12 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, http::request<http::
   co_return co_await send_and_read_header(x, req, job.timeouts);
 }
 
-http::request<http::string_body> engine_request(const RelayJob& job) {
+http::request<http::string_body> engine_request(RelayJob& job) {
   http::request<http::string_body> req{job.request.method(),
                                        job.lease.endpoint.base_path + engine_target(job.request.target()), 11};
   copy_end_to_end(job.request, req.base());
   req.set(http::field::host, job.lease.endpoint.host_header());
-  req.body() = job.body;
+  req.body() = std::move(job.body);
   req.keep_alive(true);
   req.prepare_payload();
   return req;
@@ -179,17 +207,28 @@ struct Streamed {
 // Engine → client body pump: one fixed buffer, each chunk written as soon as it is read.
 net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x,
                                    http::response_serializer<http::buffer_body>& sr,
-                                   http::response<http::buffer_body>& res, const Timeouts& t) {
+                                   http::response<http::buffer_body>& res, const Timeouts& t, EnginePool& pool) {
   Streamed out;
-  std::array<char, kChunk> buf;
+  Chunk buf(pool);
   auto& engine_body = x.parser->get().body();
   error_code ec;
   for (;;) {
     if (!x.parser->is_done()) {
       engine_body.data = buf.data();
       engine_body.size = buf.size();
-      x.stream->expires_after(t.engine_idle);
-      co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+      bool need_io = x.buffer.size() == 0;
+      if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
+        const std::size_t used = x.parser->put(x.buffer.data(), ec);
+        x.buffer.consume(used);
+        if (ec == http::error::need_more || (!ec && used == 0)) {
+          ec = {};
+          need_io = true;
+        }
+      }
+      if (need_io) {
+        x.stream->expires_after(t.engine_idle);
+        co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+      }
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         out.engine_ok = false;
@@ -254,10 +293,11 @@ net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const Rel
     co_await http::async_write_header(client, sr, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return RelayResult{status, false};
   }
-  Streamed st = co_await pump_body(client, x, sr, res, job.timeouts);
+  Streamed st = co_await pump_body(client, x, sr, res, job.timeouts, pool);
   if (watch.gone() || !st.client_ok) co_return RelayResult{status, false};
   if (st.engine_ok) {
-    if (x.parser->keep_alive() && x.buffer.size() == 0) pool.give(job.lease.generation, std::move(x.stream));
+    if (x.parser->keep_alive() && x.buffer.size() == 0)
+      pool.give(job.lease.generation, std::move(x.stream), std::move(x.buffer));
     co_return RelayResult{status, keep};
   }
   auto e = engine_failure(job.lease, "failed mid-response", st.engine_ec);

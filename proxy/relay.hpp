@@ -20,13 +20,23 @@ namespace llmux {
 
 class EnginePool {
  public:
-  std::unique_ptr<beast::tcp_stream> take(uint64_t generation);
-  void give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s);
+  // A pooled connection comes with its (empty) read buffer, whose capacity is reused: no allocation per request.
+  std::unique_ptr<beast::tcp_stream> take(uint64_t generation, beast::flat_buffer& buffer);
+  void give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s, beast::flat_buffer buffer);
   size_t idle() const { return idle_.size(); }
+  // The body pump's buffers, recycled likewise.
+  using ChunkBuffer = std::array<char, 16 * 1024>;
+  std::unique_ptr<ChunkBuffer> take_chunk();
+  void give_chunk(std::unique_ptr<ChunkBuffer> c);
 
  private:
+  struct Idle {
+    std::unique_ptr<beast::tcp_stream> stream;
+    beast::flat_buffer buffer;
+  };
   uint64_t generation_ = 0;
-  std::vector<std::unique_ptr<beast::tcp_stream>> idle_;
+  std::vector<Idle> idle_;
+  std::vector<std::unique_ptr<ChunkBuffer>> chunks_;
 };
 
 class ClientWatch : public std::enable_shared_from_this<ClientWatch> {

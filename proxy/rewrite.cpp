@@ -77,4 +77,9 @@ std::string forward_body(InferenceRequest& req, const std::string& original) {
   return original.substr(0, s.open_brace + 1) + member + original.substr(s.open_brace + 1);
 }
 
+std::string forward_body(InferenceRequest& req, std::string&& original) {
+  if (!req.modified && req.requested == req.model->forwarded_name()) return std::move(original);
+  return forward_body(req, static_cast<const std::string&>(original));
+}
+
 }  // namespace llmux

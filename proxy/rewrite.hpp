@@ -35,5 +35,7 @@ std::optional<ApiError> apply_model_rules(InferenceRequest& req, const std::stri
 
 // The body to send to the engine. Returns `original` untouched when nothing needs to change.
 std::string forward_body(InferenceRequest& req, const std::string& original);
+// Same, consuming the original: an unchanged body is moved, not copied.
+std::string forward_body(InferenceRequest& req, std::string&& original);
 
 }  // namespace llmux

@@ -73,6 +73,7 @@ class Session {
   Server::Impl& srv_;
   beast::tcp_stream stream_;
   beast::flat_buffer buf_;
+  std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
   bool first_ = true;
 };
 
@@ -103,9 +104,11 @@ net::awaitable<bool> Session::serve_one() {
   http::request_parser<http::string_body> parser;
   parser.header_limit(kHeaderLimit);
   parser.body_limit(cfg.max_request_body);
-  error_code ec;
-  stream_.expires_after(cfg.timeouts.header_read);
-  co_await http::async_read_header(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  error_code ec = parse_buffered(buf_, parser, true);  // usually the whole request is in buf_ already
+  if (!ec && !parser.is_header_done()) {
+    stream_.expires_after(cfg.timeouts.header_read);
+    co_await http::async_read_header(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  }
   const auto& head = parser.get();
   if (ec == http::error::body_limit) {
     auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
@@ -133,8 +136,12 @@ net::awaitable<bool> Session::serve_one() {
     co_await net::async_write(stream_, net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return false;
   }
-  stream_.expires_after(cfg.timeouts.body_read);
-  co_await http::async_read(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  parser.eager(true);  // as http::async_read sets it
+  ec = parse_buffered(buf_, parser, false);
+  if (!ec && !parser.is_done()) {
+    stream_.expires_after(cfg.timeouts.body_read);
+    co_await http::async_read(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+  }
   if (ec == http::error::body_limit) {
     auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
                                    " bytes)", "request_too_large");
@@ -235,16 +242,23 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
-  std::string body = forward_body(ir, req.body());
+  std::string body = forward_body(ir, std::move(req.body()));
   req.body().clear();
   req.body().shrink_to_fit();
 
-  auto watch = std::make_shared<ClientWatch>(stream_.socket());
+  if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());  // one per connection, reused
+  ClientWatch* watch = watch_.get();  // not gone (else the connection ended), not pending (stopped below)
   auto ticket = srv_.coordinator.make_ticket(*ir.model);
-  watch->on_gone = [&c = srv_.coordinator, ticket] {
-    spdlog::debug("client disconnected while waiting for model {}", ticket->model);
-    c.abandon(*ticket);
+  // A raw pointer: the ticket outlives every call (on_gone is cleared before this frame ends, even by an exception),
+  // and a 16-byte capture fits std::function's small buffer (no allocation).
+  watch->on_gone = [&c = srv_.coordinator, t = ticket.get()] {
+    spdlog::debug("client disconnected while waiting for model {}", t->model);
+    c.abandon(*t);
   };
+  struct ClearOnGone {
+    ClientWatch& w;
+    ~ClearOnGone() { w.on_gone = nullptr; }
+  } clear_on_gone{*watch};
   watch->start();
   Admission adm = co_await srv_.coordinator.acquire(ticket);
   if (!adm.lease) {

@@ -24,7 +24,7 @@ class PressureMonitor {
   ~PressureMonitor();
   void configure(const MemoryConfig& m);  // thresholds (reload)
   void set_active(bool active);           // a worker is resident: polling fallbacks run only then
-  Pressure level();                       // samples now (cheap) and returns the current level
+  Pressure level();                       // samples (unless sampled < 100 ms ago) and returns the level
   Pressure current() const;               // the last level seen, without sampling
   const char* source() const;             // "psi-trigger", "dispatch", "poll", "file"
 
