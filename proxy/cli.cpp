@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "usage: llmux <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve --config FILE [--listen HOST:PORT]   run the daemon\n"
+    "  serve [--config FILE] [--listen HOST:PORT] run the daemon (FILE: $LLMUX_CONFIG, ~/.config/llmux/config.yaml)\n"
     "  config check [FILE]                        validate a config file (exit 1 on error)\n"
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
@@ -34,6 +34,12 @@ constexpr const char* kUsage =
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "llmux: %s\n%s", msg.c_str(), kUsage);
   return 2;
+}
+
+std::string default_config_path() {
+  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.config/llmux/config.yaml";
 }
 
 int cmd_serve(const std::vector<std::string>& args) {
@@ -55,17 +61,8 @@ int cmd_serve(const std::vector<std::string>& args) {
       return usage_error("serve: unknown option '" + a + "'");
     }
   }
-  if (opts.config_path.empty()) {
-    if (const char* env = std::getenv("LLMUX_CONFIG")) opts.config_path = env;
-  }
-  if (opts.config_path.empty()) return usage_error("serve: --config FILE is required (or set LLMUX_CONFIG)");
+  if (opts.config_path.empty()) opts.config_path = default_config_path();
   return serve(opts);
-}
-
-std::string default_config_path() {
-  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.config/llmux/config.yaml";
 }
 
 int config_check(const std::string& path) {

@@ -1,6 +1,6 @@
-// macOS child setup. macOS has no parent-death signal: when llmux runs as a LaunchAgent, launchd kills the job's
-// process groups when llmux dies; an llmux started by hand and SIGKILLed can leave its engine running (known gap,
-// see docs). Clean stops (SIGTERM/SIGINT) always stop the engine.
+// macOS child setup. macOS has no parent-death signal and engines run in process groups of their own, so an
+// llmux that is SIGKILLed (or crashes) can leave its engine running: a known gap (docs/operations.md). Clean stops
+// (SIGTERM/SIGINT) always stop the engine.
 #include <fcntl.h>
 #include <unistd.h>
 

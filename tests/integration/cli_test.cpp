@@ -1,0 +1,78 @@
+// Operator commands against a running llmux: status, models, load, unload (table and --json), and the one-line
+// failure when the daemon cannot be reached.
+#include <sys/wait.h>
+
+#include "tests/integration/harness.hpp"
+
+using namespace llmux::test;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;
+};
+
+Run cli(const Llmux& l, std::vector<std::string> args) {
+  args.insert(args.begin(), LLMUX_BIN);
+  args.push_back("--url");
+  args.push_back("http://127.0.0.1:" + std::to_string(l.port()));
+  Process p(args);
+  auto st = p.wait_exit(30s);
+  return Run{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output()};
+}
+
+}  // namespace
+
+TEST(Cli, LoadStatusModelsUnload) {
+  auto ta = unique_tag("cliA"), tb = unique_tag("cliB");
+  Llmux l("models:\n  a:\n    cmd: " + fake_cmd(ta, "--load-delay-ms 200") + "\n    aliases: [fast]\n" +
+          "    weights: 2GiB\n  b:\n    cmd: " + fake_cmd(tb) + "\n");
+  auto none = cli(l, {"status"});
+  EXPECT_EQ(none.code, 0) << none.out;
+  EXPECT_NE(none.out.find("none resident"), std::string::npos) << none.out;
+
+  auto load = cli(l, {"load", "fast"});
+  EXPECT_EQ(load.code, 0) << load.out;
+  EXPECT_NE(load.out.find("a ready"), std::string::npos) << load.out;
+  EXPECT_EQ(l.worker()["state"], "ready");
+  EXPECT_EQ(find_pids_with_arg(ta).size(), 1u);
+
+  auto status = cli(l, {"status"});
+  EXPECT_EQ(status.code, 0);
+  EXPECT_NE(status.out.find("model      a (ready)"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("2.5 GiB estimated"), std::string::npos) << status.out;
+  auto status_json = nlohmann::json::parse(cli(l, {"status", "--json"}).out);
+  EXPECT_EQ(status_json["worker"]["model"], "a");
+
+  auto models = cli(l, {"models"});
+  EXPECT_EQ(models.code, 0);
+  EXPECT_NE(models.out.find("MODEL"), std::string::npos);
+  EXPECT_NE(models.out.find("ready"), std::string::npos) << models.out;
+  EXPECT_NE(models.out.find("fast"), std::string::npos) << models.out;
+  auto models_json = nlohmann::json::parse(cli(l, {"models", "--json"}).out);
+  EXPECT_EQ(models_json["object"], "list");
+
+  auto not_loaded = cli(l, {"unload", "b"});
+  EXPECT_EQ(not_loaded.code, 0);
+  EXPECT_NE(not_loaded.out.find("nothing to unload"), std::string::npos) << not_loaded.out;
+  auto unload = cli(l, {"unload", "--all"});
+  EXPECT_EQ(unload.code, 0) << unload.out;
+  EXPECT_NE(unload.out.find("a unloaded"), std::string::npos) << unload.out;
+  EXPECT_TRUE(l.worker().is_null());
+  EXPECT_TRUE(find_pids_with_arg(ta).empty());
+
+  auto unknown = cli(l, {"load", "nope"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.out.find("model 'nope' not found"), std::string::npos) << unknown.out;
+}
+
+TEST(Cli, UnreachableDaemonIsOneLineAndExit1) {
+  Process p({LLMUX_BIN, "status", "--url", "http://127.0.0.1:1"});
+  auto st = p.wait_exit(10s);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(WEXITSTATUS(*st), 1);
+  std::string out = p.output();
+  EXPECT_NE(out.find("cannot reach llmux at http://127.0.0.1:1"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
