@@ -20,19 +20,11 @@ using namespace std::chrono_literals;
 using config_test::kOneModel;
 using config_test::lines;
 using config_test::load;
+using config_test::kTail;
+using config_test::with;
 
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kGiB = 1ull << 30;
-// A model after top-level lines (flow maps cannot hold ${...}).
-constexpr std::string_view kTail = "models:\n  a:\n    cmd: x --port ${PORT}";
-
-// A config with `top` lines at the top level and model `a` carrying `model` lines (4-space indented).
-std::string with(std::initializer_list<std::string_view> top, std::initializer_list<std::string_view> model) {
-  std::string out = lines(top);
-  out += "models:\n  a:\n    cmd: engine --port ${PORT}\n";
-  for (std::string_view l : model) out.append("    ").append(l).push_back('\n');
-  return out;
-}
 
 const ModelConfig& model_a(const std::shared_ptr<const Config>& c) { return *c->find_model("a"); }
 
