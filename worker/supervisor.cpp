@@ -57,7 +57,8 @@ void Supervisor::start(const ModelConfig& model, const Timeouts& timeouts, Start
   deadline_.expires_after(model.start_timeout);
   deadline_.async_wait([this, gen = info_.generation + 1](const error_code& ec) {
     if (ec || info_.state != WorkerState::starting || info_.generation < gen) return;
-    std::string why = "not ready after " + format_seconds(model_.start_timeout) + " (healthCheckTimeout)";
+    std::string why = "not ready after " + format_seconds(model_.start_timeout) +
+                      " (healthCheckTimeout, or the model's startTimeout)";
     if (!last_probe_.empty()) why += "; last probe: " + last_probe_;
     spdlog::warn("[{}] {}; killing it", model_.id, why);
     kill_now();
