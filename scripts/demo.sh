@@ -42,8 +42,8 @@ done
 bold "model=smart (alias of large): llmux swaps engines (stops small, starts large)"
 m=$(mark); time chat smart false "swap" ; echo; show_log "$m"
 
-bold "GET /status"
-curl -s "$url/status"; echo
+bold "llmux status (the same as GET /status, as a table; --json for the raw JSON)"
+build/proxy/llmux status --url "$url"
 
 bold "Waiting for the idle TTL (6 s) to unload the model..."
 m=$(mark); sleep 7; show_log "$m"
