@@ -3,8 +3,9 @@
 #   Debian 12 / Ubuntu 22.04+: apt-get (sudo when not root).  macOS: Homebrew.
 set -euo pipefail
 
+# procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
 debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
-                 nlohmann-json3-dev libgtest-dev)
+                 nlohmann-json3-dev libgtest-dev procps curl)
 
 if [[ "$(uname -s)" == "Darwin" ]]; then
   command -v brew >/dev/null || { echo "install Homebrew first: https://brew.sh" >&2; exit 1; }
