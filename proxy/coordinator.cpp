@@ -118,8 +118,7 @@ void Coordinator::release(const Lease& lease) { scheduler_.finished(lease.id); }
 
 net::awaitable<void> Coordinator::unload() {
   if (scheduler_.phase() == WorkerPhase::none) co_return;
-  auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
-  stop_waiters_.push_back(waiter);
+  auto waiter = add_stop_waiter();
   scheduler_.retire();
   error_code ec;
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -142,8 +141,7 @@ void Coordinator::begin_shutdown() { scheduler_.shutdown(); }
 
 net::awaitable<void> Coordinator::stop_worker_now() {
   if (supervisor_.state() == WorkerState::stopped) co_return;
-  auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
-  stop_waiters_.push_back(waiter);
+  auto waiter = add_stop_waiter();
   supervisor_.stop([this] { on_stopped(); });
   error_code ec;
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -246,6 +244,13 @@ void Coordinator::on_stopped() {
   wake_stop_waiters();
   scheduler_.worker_stopped();
   if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
+}
+
+// An event that wake_stop_waiters() fires once the worker has stopped (or its start failed).
+std::shared_ptr<net::steady_timer> Coordinator::add_stop_waiter() {
+  auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
+  stop_waiters_.push_back(waiter);
+  return waiter;
 }
 
 void Coordinator::wake_stop_waiters() {

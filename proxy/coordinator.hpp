@@ -102,6 +102,7 @@ class Coordinator final : private SchedulerEffects {
   bool pressure_evicts(Pressure level) const;
   void arm_ttl();
   void on_stopped();
+  std::shared_ptr<net::steady_timer> add_stop_waiter();
   void wake_stop_waiters();
   ApiError start_error(const std::string& model) const;
 

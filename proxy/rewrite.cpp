@@ -8,10 +8,6 @@ namespace llmux {
 
 namespace {
 
-ApiError unknown_model(const std::string& name, const Config& config) {
-  return not_found("model '" + name + "' not found; available: " + config.available_names(), "model_not_found");
-}
-
 ApiError invalid_json(const std::string& body) {
   auto parsed = nlohmann::json::parse(body, nullptr, false);  // only on the error path: for a precise message
   if (!parsed.is_discarded() && !parsed.is_object())
@@ -30,6 +26,10 @@ bool has_rules(const ModelConfig& m) {
 }
 
 }  // namespace
+
+ApiError unknown_model(const std::string& name, const Config& config) {
+  return not_found("model '" + name + "' not found; available: " + config.available_names(), "model_not_found");
+}
 
 std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body, const Config& config) {
   auto scan = scan_top_level(body);

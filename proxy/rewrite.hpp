@@ -27,6 +27,9 @@ struct InferenceRequest {
   std::string clamp_note;          // "max_tokens 9000 -> 4096" when a cap lowered the request's limit
 };
 
+// 404 "model 'x' not found; available: a, b": the one wording for every place a name does not resolve.
+ApiError unknown_model(const std::string& name, const Config& config);
+
 std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body, const Config& config);
 
 // Applies the model's maxTokens caps and params rules (defaults, force, strip) for the route `path`.

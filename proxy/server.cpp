@@ -37,6 +37,11 @@ Reply error_reply(const ApiError& e) {
   return r;
 }
 
+ApiError request_too_large(uint64_t limit) {
+  return server_error(413, "request body exceeds maxRequestBody (" + std::to_string(limit) + " bytes)",
+                      "request_too_large");
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -111,9 +116,7 @@ net::awaitable<bool> Session::serve_one() {
   }
   const auto& head = parser.get();
   if (ec == http::error::body_limit) {
-    auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
-                                   " bytes)", "request_too_large");
-    Reply r = error_reply(e);
+    Reply r = error_reply(request_too_large(cfg.max_request_body));
     co_await write_reply(head, r, false);
     co_return false;
   }
@@ -143,9 +146,7 @@ net::awaitable<bool> Session::serve_one() {
     co_await http::async_read(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
   }
   if (ec == http::error::body_limit) {
-    auto e = server_error(413, "request body exceeds maxRequestBody (" + std::to_string(cfg.max_request_body) +
-                                   " bytes)", "request_too_large");
-    Reply r = error_reply(e);
+    Reply r = error_reply(request_too_large(cfg.max_request_body));
     co_await write_reply(head, r, false);
     co_return false;
   }
@@ -182,8 +183,7 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
   std::string name = j.value("model", "");
   const ModelConfig* m = name.empty() ? nullptr : c.config()->resolve(name);
   if (!name.empty() && m == nullptr)
-    co_return error_reply(not_found("model '" + name + "' not found; available: " + c.config()->available_names(),
-                                    "model_not_found"));
+    co_return error_reply(unknown_model(name, *c.config()));
   if (route == Route::model_load) {
     if (m == nullptr) co_return error_reply(bad_request("body must name a \"model\" to load", "model_required"));
     auto started = std::chrono::steady_clock::now();
