@@ -81,6 +81,7 @@ struct ModelConfig {
   std::vector<std::string> aliases;
   std::string use_model_name;          // `useModelName`: value forwarded as `model`; empty = forward id
   bool unlisted = false;
+  bool send_loading_state = false;     // `sendLoadingState`: show load progress as reasoning_content deltas
 
   // Resource governance: each falls back to the top-level key of the same name (weights excepted).
   std::optional<uint64_t> kv_reservation;    // kvReservation: KV cache bytes (estimate; ${KV_BYTES} etc.)

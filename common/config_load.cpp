@@ -24,11 +24,11 @@ constexpr std::string_view kTopKeys[] = {
     "defaultModel",       "maxRequestBody",     "timeouts",           "macros",             "models",
     "memory",             "maxSwapsWaited",     "kvReservation",      "memoryUtilization",  "overhead",
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
-    "priority",           "minResidency",       "scheduling",
+    "priority",           "minResidency",       "scheduling",         "sendLoadingState",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
     "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",
-    "logToStdout", "apiKeys", "peers", "sendLoadingState",     "logTimeFormat",      "captureBuffer",
+    "logToStdout", "apiKeys", "peers", "logTimeFormat",      "captureBuffer",
     "matrix",
 };
 
@@ -133,6 +133,7 @@ ModelDefaults read_defaults(Reader& r, const Fields& f) {
   if (const Entry* e = find(f, "stopGrace")) d.stop_grace = r.duration(*e);
   if (const Entry* e = find(f, "macros")) d.macros = config_detail::read_macros(r, *e);
   config_detail::read_limits(r, f, d.limits);
+  if (const Entry* e = find(f, "sendLoadingState")) d.limits.send_loading_state = r.boolean(*e);
   return d;
 }
 

@@ -48,6 +48,13 @@ json worker_json(const Coordinator& c) {
             {"startedAt", iso8601(info.started_at)},
             {"inFlight", c.scheduler().in_flight()}};
   if (info.state != WorkerState::starting) w["loadSeconds"] = seconds(info.load_time);
+  w["uptimeSeconds"] = seconds(std::chrono::system_clock::now() - info.started_at);
+  const auto& h = c.history();
+  auto now = SchedClock::now();
+  w["idleSeconds"] = h.idle_since && c.scheduler().in_flight() == 0 ? json(seconds(now - *h.idle_since)) : json(nullptr);
+  w["ttlRemainingSeconds"] = h.ttl_expires ? json(std::max(0.0, seconds(*h.ttl_expires - now))) : json(nullptr);
+  if (info.state == WorkerState::starting && !c.supervisor().log().empty())
+    w["lastLine"] = c.supervisor().log().tail(1).front();
   if (const ModelConfig* m = c.config()->find_model(info.model)) {
     auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
     w["limits"] = {{"maxConcurrency", m->max_concurrency},
@@ -89,7 +96,49 @@ json config_state_json(const ConfigState& s, const Config& cfg) {
   return j;
 }
 
+json opt_seconds(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
 }  // namespace
+
+std::string metrics_text(const Coordinator& c, const DaemonInfo& d) {
+  MetricsGauges g;
+  g.queue_depth = c.scheduler().queued();
+  g.in_flight = c.scheduler().in_flight();
+  const auto& info = c.supervisor().info();
+  if (info.state != WorkerState::stopped) {
+    g.worker_model = info.model;
+    g.worker_state = to_string(info.state);
+    if (const auto& mem = c.memory().worker()) {
+      g.worker_rss = mem->rss;
+      g.worker_estimate = mem->estimate.total();
+    }
+  }
+  g.uptime_seconds = seconds(std::chrono::system_clock::now() - d.started_at);
+  return c.metrics().render(g);
+}
+
+std::string log_line_json(const LogLine& l) {
+  json j = {{"seq", l.seq}, {"time", iso8601(l.time)}, {"source", l.source}, {"level", l.level}, {"text", l.text}};
+  j["model"] = l.model.empty() ? json(nullptr) : json(l.model);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string log_line_text(const LogLine& l) {
+  std::string out = iso8601(l.time) + " " + l.level + " " + l.source;
+  if (!l.model.empty()) out += " [" + l.model + "]";
+  return out + " " + l.text;
+}
+
+std::string logs_body(const std::vector<LogLine>& lines, bool text) {
+  std::string out;
+  if (text) {
+    for (const auto& l : lines) out += log_line_text(l) + "\n";
+    return out;
+  }
+  out = "{\"lines\":[";
+  for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + log_line_json(lines[i]);
+  return out + "]}";
+}
 
 std::string config_json(const DaemonInfo& d) {
   return json{{"path", d.config.path}, {"text", d.config.text}}.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -106,6 +155,10 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
             {"queue", {{"length", c.scheduler().queued()}}},
             {"inFlight", c.scheduler().in_flight()},
             {"swaps", c.scheduler().swaps()},
+            {"lastLoadSeconds", opt_seconds(c.history().last_load_seconds)},
+            {"lastSwapSeconds", opt_seconds(c.history().last_swap_seconds)},
+            {"lastStopReason", c.history().last_stop_reason.empty() ? json(nullptr) : json(c.history().last_stop_reason)},
+            {"defaultModel", cfg.default_model.empty() ? json(nullptr) : json(cfg.default_model)},
             {"system", system_json(c)},
             {"config", config_state_json(d.config, cfg)}};
   if (const auto& f = c.last_start_failure()) {

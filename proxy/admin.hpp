@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
+
+#include "common/log_hub.hpp"
 
 #include "proxy/coordinator.hpp"
 
@@ -21,6 +24,7 @@ struct ConfigState {
 
 struct DaemonInfo {
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
+  std::shared_ptr<LogHub> logs = std::make_shared<LogHub>();  // llmux's and the engines' recent log lines
   std::string listen;  // "127.0.0.1:8484" once bound
   ConfigState config;
 };
@@ -28,7 +32,12 @@ struct DaemonInfo {
 std::string status_json(const Coordinator& c, const DaemonInfo& d);
 std::string models_json(const Coordinator& c);
 std::string running_json(const Coordinator& c);
-std::string config_json(const DaemonInfo& d);  // GET /config: {"path","text"} of the serving config
+std::string config_json(const DaemonInfo& d);
+std::string metrics_text(const Coordinator& c, const DaemonInfo& d);  // GET /metrics
+// GET /logs: JSON {"lines":[...]} or, with text=true, one line per entry.
+std::string logs_body(const std::vector<LogLine>& lines, bool text);
+std::string log_line_json(const LogLine& l);
+std::string log_line_text(const LogLine& l);  // GET /config: {"path","text"} of the serving config
 std::string iso8601(std::chrono::system_clock::time_point t);
 
 }  // namespace llmux

@@ -9,9 +9,12 @@
 
 #include "common/config.hpp"
 #include "common/config_diff.hpp"
+#include "proxy/cli_chat.hpp"
 #include "proxy/cli_daemon.hpp"
+#include "proxy/cli_ops.hpp"
 #include "proxy/client.hpp"
 #include "proxy/serve.hpp"
+#include "proxy/service.hpp"
 
 namespace llmux {
 
@@ -26,8 +29,16 @@ constexpr const char* kUsage =
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
     "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
+    "  models --discover [--dir DIR]... [--json]  also model files on disk (HF cache, .gguf dirs) + config snippet\n"
     "  load MODEL [--url URL]                     load a model now (returns when it is ready)\n"
     "  unload MODEL|--all [--force] [--url URL]   unload (after in-flight requests unless --force)\n"
+    "  default [--json] [--url URL]               daemon up (starts the service) + preload defaultModel, with progress\n"
+    "  logs [-f] [--model M] [--source S] [-n N]  recent llmux + engine log lines; -f follows (--json: JSON lines)\n"
+    "  prompt [--model M] [--json] TEXT...|-      one question, answer streamed (--system T, --max-tokens N)\n"
+    "  chat [--model M] [--system T] [--url URL]  conversation on stdin (/model NAME, /reset, /exit, /help)\n"
+    "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--json]\n"
+    "                                             run llmux as a user service (systemd unit / LaunchAgent), start it\n"
+    "  service uninstall|status [--json]          stop and remove it / installed? active? answering?\n"
     "  --version                                  print the version\n"
     "  help                                       this text\n";
 
@@ -138,6 +149,11 @@ int run_cli(int argc, char** argv) {
   if (cmd == "models") return cli_models(args);
   if (cmd == "load") return cli_load(args);
   if (cmd == "unload") return cli_unload(args);
+  if (cmd == "prompt") return cli_prompt(args);
+  if (cmd == "chat") return cli_chat(args);
+  if (cmd == "service") return cli_service(args);
+  if (cmd == "logs") return cli_logs(args);
+  if (cmd == "default") return cli_default(args);
   return usage_error("unknown command '" + cmd + "'");
 }
 

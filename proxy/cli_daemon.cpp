@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/footprint.hpp"
+#include "proxy/cli_discover.hpp"
 #include "proxy/client.hpp"
 
 namespace llmux {
@@ -74,6 +75,11 @@ void print_worker(const json& w) {
   std::printf("pid/port   %d / %d\n", w.value("pid", 0), w.value("port", 0));
   std::printf("started    %s", w.value("startedAt", "").c_str());
   if (w.contains("loadSeconds")) std::printf(" (loaded in %s)", duration_text(w["loadSeconds"]).c_str());
+  std::printf("\nuptime     %s", duration_text(w.value("uptimeSeconds", 0.0)).c_str());
+  if (w["idleSeconds"].is_number()) std::printf(", idle %s", duration_text(w["idleSeconds"].get<double>()).c_str());
+  if (w["ttlRemainingSeconds"].is_number())
+    std::printf(", unloads in %s (ttl)", duration_text(w["ttlRemainingSeconds"].get<double>()).c_str());
+  if (w["lastLine"].is_string()) std::printf("\nengine     %s", w["lastLine"].get<std::string>().c_str());
   std::printf("\nin flight  %d\n", w.value("inFlight", 0));
   if (w.contains("memory")) {
     const auto& m = w["memory"];
@@ -96,6 +102,14 @@ int cli_status(const std::vector<std::string>& args) {
   if ((*s)["worker"].is_null()) std::printf("model      none resident\n");
   else print_worker((*s)["worker"]);
   std::printf("queue      %d waiting\n", (*s)["queue"].value("length", 0));
+  std::printf("swaps      %llu", static_cast<unsigned long long>(s->value("swaps", 0)));
+  if ((*s)["lastSwapSeconds"].is_number())
+    std::printf(", last took %s", duration_text((*s)["lastSwapSeconds"].get<double>()).c_str());
+  if ((*s)["lastLoadSeconds"].is_number())
+    std::printf("; last load %s", duration_text((*s)["lastLoadSeconds"].get<double>()).c_str());
+  if ((*s)["lastStopReason"].is_string())
+    std::printf("; last unload: %s", (*s)["lastStopReason"].get<std::string>().c_str());
+  std::printf("\n");
   const auto& sys = (*s)["system"];
   std::printf("system     %s available of %s, pressure %s\n", bytes_or_dash(sys["availableBytes"]).c_str(),
               bytes_or_dash(sys["totalBytes"]).c_str(), sys.value("pressure", "?").c_str());
@@ -108,6 +122,7 @@ int cli_status(const std::vector<std::string>& args) {
 }
 
 int cli_models(const std::vector<std::string>& args) {
+  if (wants_discover(args)) return cli_discover(args);
   Options o;
   std::string err;
   if (!parse(args, o, err)) return usage("models: " + err);

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <string>
 
 namespace llmux {
@@ -17,6 +19,13 @@ struct ClientResponse {
 ClientResponse http_call(const std::string& base_url, const std::string& method, const std::string& target,
                          const std::string& body = "",
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Streams the response: `on_data` gets each body chunk as it arrives (return false to stop reading early).
+// Returns the HTTP status. `timeout` bounds the connect and every single read, so an SSE stream must send
+// something (events or comment heartbeats) at least that often. Throws like http_call.
+int http_stream(const std::string& base_url, const std::string& method, const std::string& target,
+                const std::string& body, const std::function<bool(std::string_view)>& on_data,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 std::string default_daemon_url();  // $LLMUX_URL or http://127.0.0.1:8484
 

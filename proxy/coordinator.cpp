@@ -36,7 +36,10 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
     wake_stop_waiters();
     scheduler_.worker_stopped();
   });
-  supervisor_.on_line([](const std::string& model, std::string_view line) { spdlog::info("[{}] {}", model, line); });
+  supervisor_.on_line([](const std::string& model, std::string_view line) {
+    auto engine = spdlog::get("engine");  // serve() sets it up; tests of the coordinator alone may not
+    (engine ? engine : spdlog::default_logger())->info("[{}] {}", model, line);
+  });
 }
 
 std::shared_ptr<Ticket> Coordinator::make_ticket(const ModelConfig& model) {
@@ -72,6 +75,8 @@ net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
     }
   }
   tickets_[t->id] = t;
+  const auto enqueued = SchedClock::now();
+  const bool was_ready = ready_for(t->model);
   scheduler_.submit(t->id, t->model);
   if (t->state == Ticket::State::waiting) {
     const ModelConfig* m = config_->find_model(t->model);
@@ -90,6 +95,14 @@ net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
   }
   tickets_.erase(t->id);
   Admission a;
+  const auto done = SchedClock::now();
+  if (!was_ready && loading_model_ == t->model) {  // a load of this model happened (or was joined) meanwhile
+    auto load_begin = std::max(enqueued, load_requested_at_);
+    a.queue_wait = std::chrono::duration_cast<Duration>(load_begin - enqueued);
+    a.load_wait = std::chrono::duration_cast<Duration>(done - load_begin);
+  } else {
+    a.queue_wait = std::chrono::duration_cast<Duration>(done - enqueued);
+  }
   switch (t->state) {
     case Ticket::State::granted: {
       const auto& info = supervisor_.info();
@@ -133,6 +146,10 @@ net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& mod
 }
 
 net::awaitable<void> Coordinator::unload(bool force) {
+  if (force && supervisor_.state() != WorkerState::stopped) {
+    metrics_.eviction("manual");
+    history_.last_stop_reason = "manual";
+  }
   if (force) co_await stop_worker_now();
   else co_await unload();
 }
@@ -173,6 +190,8 @@ void Coordinator::start_worker(const std::string& model) {
     net::post(io_, [this, model, f] { on_started(model, &f); });
     return;
   }
+  loading_model_ = model;
+  load_requested_at_ = SchedClock::now();
   net::co_spawn(io_, admit_and_start(model), [](std::exception_ptr e) {
     if (e) spdlog::error("start sequence ended by an exception");
   });
@@ -191,7 +210,7 @@ net::awaitable<void> Coordinator::admit_and_start(std::string model) {
     on_started(model, &f);
     co_return;
   }
-  spdlog::info("loading model {}", model);
+  spdlog::info("[{}] loading model", model);
   supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
 }
 
@@ -223,6 +242,12 @@ void Coordinator::on_pressure(Pressure level) {
 
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
   if (failure == nullptr) {
+    double load = std::chrono::duration<double>(supervisor_.info().load_time).count();
+    metrics_.load(model, load, true);
+    history_.last_load_seconds = load;
+    if (swap_started_at_)
+      history_.last_swap_seconds = std::chrono::duration<double>(SchedClock::now() - *swap_started_at_).count();
+    swap_started_at_.reset();
     scheduler_.worker_ready();  // first: the requests that waited for this load are served even if it is over
                                 // its ceiling from the start (else it would be evicted and reloaded forever)
     if (const ModelConfig* mc = config_->find_model(model))
@@ -230,17 +255,25 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
     return;
   }
   wake_stop_waiters();  // an unload waiting for this worker has nothing left to wait for
+  metrics_.load(model, 0, false);
+  swap_started_at_.reset();
   last_failure_ = StartRecord{model, *failure, std::chrono::system_clock::now()};
   scheduler_.worker_start_failed();
 }
 
 void Coordinator::stop_worker(StopReason why) {
-  spdlog::info("unloading model {} ({})", scheduler_.model(), to_string(why));
+  spdlog::info("[{}] unloading ({})", scheduler_.model(), to_string(why));
+  std::string reason = why == StopReason::unload ? "manual" : to_string(why);
+  metrics_.eviction(reason);
+  history_.last_stop_reason = reason;
+  if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
   supervisor_.stop([this] { on_stopped(); });
 }
 
 void Coordinator::on_stopped() {
   memory_.worker_stopped();
+  history_.idle_since.reset();
+  history_.ttl_expires.reset();
   wake_stop_waiters();
   scheduler_.worker_stopped();
   if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
@@ -309,6 +342,7 @@ ApiError Coordinator::start_error(const std::string& model) const {
 
 void Coordinator::worker_idle() {
   memory_.set_busy(false);
+  history_.idle_since = SchedClock::now();
   arm_ttl();
   // Pressure that arrived while it was busy evicts it now. Posted: effects never re-enter the scheduler.
   if (pressure_evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
@@ -317,20 +351,24 @@ void Coordinator::worker_idle() {
 void Coordinator::arm_ttl() {
   ++ttl_gen_;
   ttl_timer_.cancel();
+  history_.ttl_expires.reset();
   const ModelConfig* mc = config_->find_model(scheduler_.model());
   Duration ttl = mc ? mc->ttl : Duration(0);
   if (ttl.count() <= 0) return;
   uint64_t gen = ttl_gen_;
   ttl_timer_.expires_after(ttl);
+  history_.ttl_expires = ttl_timer_.expiry();
   ttl_timer_.async_wait([this, gen](const error_code& ec) {
     if (ec || gen != ttl_gen_) return;
-    spdlog::info("model {} idle for its ttl", scheduler_.model());
+    spdlog::info("[{}] idle for its ttl", scheduler_.model());
     scheduler_.idle_expired();
   });
 }
 
 void Coordinator::worker_busy() {
   memory_.set_busy(true);
+  history_.idle_since.reset();
+  history_.ttl_expires.reset();
   ++ttl_gen_;
   ttl_timer_.cancel();
 }

@@ -14,6 +14,7 @@
 #include "common/errors.hpp"
 #include "common/net.hpp"
 #include "proxy/memory_governor.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/scheduler.hpp"
 #include "worker/supervisor.hpp"
 
@@ -30,6 +31,17 @@ struct Admission {
   std::optional<Lease> lease;  // set when granted
   ApiError error;              // otherwise, unless abandoned
   bool abandoned = false;      // the client went away while waiting
+  Duration queue_wait{0};      // waiting behind other work (drain, other models)
+  Duration load_wait{0};       // waiting for this model's engine to start
+};
+
+// Facts about the worker's recent life for /status and /metrics.
+struct WorkerHistory {
+  std::optional<SchedClock::time_point> idle_since;   // ready with nothing in flight since then
+  std::optional<SchedClock::time_point> ttl_expires;  // when the idle TTL unloads it
+  std::optional<double> last_load_seconds;            // spawn → ready of the last successful start
+  std::optional<double> last_swap_seconds;            // swap decided → next model ready
+  std::string last_stop_reason;
 };
 
 // A request waiting for its worker. abandon() (client gone) removes it from the queue and wakes the waiter.
@@ -84,6 +96,13 @@ class Coordinator final : private SchedulerEffects {
   MemoryGovernor& memory() { return memory_; }
   const MemoryGovernor& memory() const { return memory_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
+  Metrics& metrics() { return metrics_; }
+  const Metrics& metrics() const { return metrics_; }
+  const WorkerHistory& history() const { return history_; }
+  // Is `model` resident and ready (a request for it would be granted without waiting for a load)?
+  bool ready_for(const std::string& model) const {
+    return supervisor_.state() == WorkerState::ready && supervisor_.info().model == model;
+  }
 
  private:
   void start_worker(const std::string& model) override;
@@ -120,6 +139,11 @@ class Coordinator final : private SchedulerEffects {
   MemoryGovernor memory_;
   std::string restart_after_stop_;  // onCeiling: restart
   std::string ceiling_restarted_;   // restarted for its ceiling and has served nothing since
+  Metrics metrics_;
+  WorkerHistory history_;
+  std::string loading_model_;                   // the model whose start was last requested
+  SchedClock::time_point load_requested_at_{};  // and when
+  std::optional<SchedClock::time_point> swap_started_at_;
 };
 
 }  // namespace llmux

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
 #include "proxy/routes.hpp"
+#include "proxy/streams.hpp"
 
 namespace llmux {
 
@@ -39,8 +41,6 @@ void copy_end_to_end(const Fields& from, http::fields& to) {
   for (const auto& f : from)
     if (!hop_by_hop(f.name())) to.insert(f.name_string(), f.value());
 }
-
-std::string sse_error_event(const ApiError& e) { return "event: error\ndata: " + error_body(e) + "\n\n"; }
 
 // The body pump's chunk, borrowed from the pool for one relay: a fresh 16 KiB buffer (or coroutine frame) per
 // request is a large malloc on every relay.
@@ -102,6 +102,17 @@ void ClientWatch::start() {
     }
     self->done_.cancel();
   });
+}
+
+net::awaitable<bool> ClientWatch::next_request(Duration timeout) {
+  if (pending_) {
+    error_code ec;
+    done_.expires_after(timeout);
+    co_await done_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    done_.expires_at(net::steady_timer::time_point::max());
+    if (pending_) co_await stop();  // keep-alive timeout
+  }
+  co_return !gone_ && !extra_.empty();
 }
 
 net::awaitable<void> ClientWatch::stop() {
@@ -204,54 +215,93 @@ struct Streamed {
   error_code engine_ec;
 };
 
+// Where the pump puts the engine's body: through the client response's serializer, into an event stream already
+// committed to the client, or (bounded) into a string.
+struct PumpTarget {
+  http::response_serializer<http::buffer_body>* sr = nullptr;
+  http::response<http::buffer_body>* res = nullptr;
+  SseWriter* sse = nullptr;
+  std::string* collect = nullptr;
+};
+
+struct BodyStats {
+  UsageScanner scan;
+  std::optional<std::chrono::steady_clock::time_point> first_byte;
+  void note(const char* data, size_t n) {
+    if (n == 0) return;
+    if (!first_byte) first_byte = std::chrono::steady_clock::now();
+    scan.feed(std::string_view(data, n));
+  }
+};
+
+// Reads the next piece of the engine's body into `buf`; returns its size (0 with the parser done at the end).
+net::awaitable<size_t> read_piece(EngineExchange& x, Chunk& buf, const Timeouts& t, error_code& ec) {
+  auto& engine_body = x.parser->get().body();
+  engine_body.data = buf.data();
+  engine_body.size = buf.size();
+  bool need_io = x.buffer.size() == 0;
+  if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
+    const std::size_t used = x.parser->put(x.buffer.data(), ec);
+    x.buffer.consume(used);
+    if (ec == http::error::need_more || (!ec && used == 0)) {
+      ec = {};
+      need_io = true;
+    }
+  }
+  if (need_io) {
+    x.stream->expires_after(t.engine_idle);
+    co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+  }
+  if (ec == http::error::need_buffer) ec = {};
+  co_return buf.size() - engine_body.size;
+}
+
+// Writes one piece through the client response's serializer (more = false ends the body).
+net::awaitable<bool> write_piece(beast::tcp_stream& client, PumpTarget& to, char* data, size_t n, bool more,
+                                 const Timeouts& t) {
+  to.res->body().data = n ? data : nullptr;
+  to.res->body().size = n;
+  to.res->body().more = more;
+  error_code ec;
+  client.expires_after(t.client_write);
+  co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
+  if (ec == http::error::need_buffer) ec = {};
+  co_return !ec;
+}
+
 // Engine → client body pump: one fixed buffer, each chunk written as soon as it is read.
-net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x,
-                                   http::response_serializer<http::buffer_body>& sr,
-                                   http::response<http::buffer_body>& res, const Timeouts& t, EnginePool& pool) {
+net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x, PumpTarget to, const Timeouts& t,
+                                   EnginePool& pool, BodyStats& stats) {
   Streamed out;
   Chunk buf(pool);
-  auto& engine_body = x.parser->get().body();
   error_code ec;
   for (;;) {
+    size_t n = 0;
     if (!x.parser->is_done()) {
-      engine_body.data = buf.data();
-      engine_body.size = buf.size();
-      bool need_io = x.buffer.size() == 0;
-      if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
-        const std::size_t used = x.parser->put(x.buffer.data(), ec);
-        x.buffer.consume(used);
-        if (ec == http::error::need_more || (!ec && used == 0)) {
-          ec = {};
-          need_io = true;
-        }
-      }
-      if (need_io) {
-        x.stream->expires_after(t.engine_idle);
-        co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
-      }
-      if (ec == http::error::need_buffer) ec = {};
+      n = co_await read_piece(x, buf, t, ec);
       if (ec) {
         out.engine_ok = false;
         out.engine_ec = ec;
         co_return out;
       }
-      res.body().size = buf.size() - engine_body.size;
-      res.body().data = res.body().size ? buf.data() : nullptr;
-      res.body().more = !x.parser->is_done();
-      if (res.body().size == 0 && res.body().more) continue;
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
+      stats.note(buf.data(), n);
+      if (n == 0 && !x.parser->is_done()) continue;
     }
-    client.expires_after(t.client_write);
-    co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
+    bool more = !x.parser->is_done();
+    bool ok = true;
+    if (to.collect) {
+      if (to.collect->size() < 64 * 1024) to.collect->append(buf.data(), std::min(n, 64 * 1024 - to.collect->size()));
+    } else if (to.sse) {
+      ok = co_await to.sse->send(std::string_view(buf.data(), n));
+    } else {
+      ok = co_await write_piece(client, to, buf.data(), n, more, t);
+      if (ok && !more && !to.sr->is_done()) continue;
+    }
+    if (!ok) {
       out.client_ok = false;
       co_return out;
     }
-    if (sr.is_done()) co_return out;
+    if (!more) co_return out;
   }
 }
 
@@ -277,6 +327,18 @@ http::response<http::buffer_body> client_response(const http::response_parser<ht
   return res;
 }
 
+RelayResult finish(int status, bool keep, const BodyStats& stats) {
+  RelayResult r{status, keep};
+  r.first_byte = stats.first_byte;
+  r.usage = stats.scan.result();
+  return r;
+}
+
+void recycle(EngineExchange& x, const RelayJob& job, EnginePool& pool) {
+  if (x.parser->keep_alive() && x.buffer.size() == 0)
+    pool.give(job.lease.generation, std::move(x.stream), std::move(x.buffer));
+}
+
 // Streams the engine's response to the client. On an engine failure after the header went out, an SSE stream is
 // ended with an `event: error` and the connection is closed; other bodies are cut (the client sees a short body).
 net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const RelayJob& job, EngineExchange& x,
@@ -286,36 +348,64 @@ net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const Rel
   if (!job.clamp_note.empty()) res.set("X-Llmux-Max-Tokens-Clamped", job.clamp_note);
   bool sse = res[http::field::content_type].starts_with("text/event-stream");
   int status = res.result_int();
+  BodyStats stats{UsageScanner(sse), std::nullopt};
   http::response_serializer<http::buffer_body> sr{res};
   error_code ec;
   if (res.chunked() || !res.has_content_length()) {  // first token may be seconds away: send the header now
     client.expires_after(job.timeouts.client_write);
     co_await http::async_write_header(client, sr, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return RelayResult{status, false};
+    if (ec) co_return finish(status, false, stats);
   }
-  Streamed st = co_await pump_body(client, x, sr, res, job.timeouts, pool);
-  if (watch.gone() || !st.client_ok) co_return RelayResult{status, false};
+  Streamed st = co_await pump_body(client, x, PumpTarget{&sr, &res}, job.timeouts, pool, stats);
+  if (watch.gone() || !st.client_ok) co_return finish(status, false, stats);
   if (st.engine_ok) {
-    if (x.parser->keep_alive() && x.buffer.size() == 0)
-      pool.give(job.lease.generation, std::move(x.stream), std::move(x.buffer));
-    co_return RelayResult{status, keep};
+    recycle(x, job, pool);
+    co_return finish(status, keep, stats);
   }
   auto e = engine_failure(job.lease, "failed mid-response", st.engine_ec);
   spdlog::warn("{}", e.message);
   if (!sr.is_header_done()) {
     co_await send_error(client, job.request, e, job.timeouts);
-    co_return RelayResult{e.status, false};
+    co_return finish(e.status, false, stats);
   }
   if (sse && res.chunked()) {
     std::string event = sse_error_event(e);
-    res.body() = {event.data(), event.size(), true};
-    client.expires_after(job.timeouts.client_write);
-    co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
-    res.body() = {nullptr, 0, false};
-    if (!ec || ec == http::error::need_buffer)
-      co_await http::async_write(client, sr, net::redirect_error(net::use_awaitable, ec));
+    PumpTarget to{&sr, &res};
+    if (co_await write_piece(client, to, event.data(), event.size(), true, job.timeouts))
+      co_await write_piece(client, to, nullptr, 0, false, job.timeouts);
   }
-  co_return RelayResult{status, false};
+  co_return finish(status, false, stats);
+}
+
+// The engine's answer when loading feedback already committed the client to a 200 event stream: an SSE answer
+// continues it; anything else (an error, a JSON body) becomes one event, and the stream is ended.
+net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchange& x, EnginePool& pool,
+                                               ClientWatch& watch) {
+  SseWriter& w = *job.committed;
+  const auto& eres = x.parser->get();
+  int status = eres.result_int();
+  bool sse = status == 200 && eres[http::field::content_type].starts_with("text/event-stream");
+  BodyStats stats{UsageScanner(true), std::nullopt};
+  std::string collected;
+  PumpTarget to;
+  if (sse) to.sse = &w;
+  else to.collect = &collected;
+  Streamed st = co_await pump_body(w.stream(), x, to, job.timeouts, pool, stats);
+  if (watch.gone() || !st.client_ok) co_return finish(status, false, stats);
+  std::string tail;
+  if (!st.engine_ok) {
+    tail = sse_error_event(engine_failure(job.lease, "failed mid-response", st.engine_ec));
+  } else if (!sse) {
+    auto j = nlohmann::json::parse(collected, nullptr, false);
+    bool error_shape = j.is_object() && j.contains("error");
+    if (status >= 400) tail = "event: error\ndata: " + (error_shape ? collected : error_body(server_error(status, collected, "engine_error"))) + "\n\n";
+    else tail = "data: " + collected + "\n\ndata: [DONE]\n\n";
+  }
+  if (st.engine_ok) recycle(x, job, pool);
+  bool ok = true;
+  if (!tail.empty()) ok = co_await w.send(tail);
+  if (ok) ok = co_await w.end();
+  co_return finish(status, ok && st.engine_ok, stats);
 }
 
 }  // namespace
@@ -337,9 +427,16 @@ net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, Engin
   if (ec) {
     auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec);
     spdlog::warn("{}", e.message);
+    if (job.committed) {
+      std::string event = sse_error_event(e);
+      bool ok = co_await job.committed->send(event);
+      if (ok) ok = co_await job.committed->end();
+      co_return RelayResult{e.status, ok};
+    }
     bool keep = co_await send_error(client, job.request, e, job.timeouts);
     co_return RelayResult{e.status, keep};
   }
+  if (job.committed) co_return co_await continue_committed(job, x, pool, watch);
   co_return co_await stream_response(client, job, x, pool, watch);
 }
 

@@ -15,6 +15,7 @@
 #include "common/config.hpp"
 #include "common/http.hpp"
 #include "proxy/coordinator.hpp"
+#include "proxy/usage_scan.hpp"
 
 namespace llmux {
 
@@ -44,6 +45,10 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   explicit ClientWatch(tcp::socket& client);
   void start();                      // begin watching (one pending read on the raw socket)
   net::awaitable<void> stop();       // cancel the read and wait for its handler
+  // Between requests the pending read doubles as the keep-alive wait: true once bytes of the next request came
+  // (take them with take_extra()), false when the client closed or `timeout` passed (the read is then stopped).
+  net::awaitable<bool> next_request(Duration timeout);
+  bool pending() const { return pending_; }
   bool gone() const { return gone_; }
   std::string take_extra() { return std::exchange(extra_, {}); }  // bytes of a pipelined next request
   std::function<void()> on_gone;     // called once, on the io_context, when the client disconnects
@@ -51,16 +56,21 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
  private:
   tcp::socket& client_;
   net::steady_timer done_;
-  std::array<char, 512> scratch_{};
+  std::array<char, 4096> scratch_{};  // holds a typical next request whole
   std::string extra_;
   bool pending_ = false;
   bool gone_ = false;
 };
 
 struct RelayResult {
+  RelayResult(int s = 0, bool keep = false) : status(s), keep_alive(keep) {}
   int status = 0;             // engine status relayed (0 = none), or the error status llmux sent
   bool keep_alive = false;    // the client connection can serve another request
+  std::optional<std::chrono::steady_clock::time_point> first_byte;  // first engine body byte
+  TokenUsage usage;           // what the engine reported (or SSE events counted)
 };
+
+class SseWriter;
 
 struct RelayJob {
   const http::request<http::string_body>& request;  // client's request line and headers (body already moved out)
@@ -68,6 +78,8 @@ struct RelayJob {
   const Lease& lease;
   const Timeouts& timeouts;
   std::string clamp_note;                 // non-empty: sent as X-Llmux-Max-Tokens-Clamped
+  SseWriter* committed = nullptr;         // set: a 200 event stream already went out (loading feedback); the
+                                          // engine's events continue it, an engine error becomes an error event
 };
 
 net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

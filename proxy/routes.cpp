@@ -40,6 +40,45 @@ std::string engine_target(std::string_view target) {
   return out;
 }
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string url_decode(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '+') out += ' ';
+    else if (v[i] == '%' && i + 2 < v.size() && hex_value(v[i + 1]) >= 0 && hex_value(v[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(v[i + 1]) * 16 + hex_value(v[i + 2]));
+      i += 2;
+    } else out += v[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  rest = rest.substr(0, rest.find('#'));
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
 RouteMatch match_route(std::string_view method, std::string_view target) {
   std::string_view path = normalize_path(target);
   if (is_inference_path(path)) return only(method, "POST", Route::inference, "POST");
@@ -48,6 +87,9 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
   if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");
   if (path == "/config") return only(method, "GET", Route::config, "GET, HEAD");
+  if (path == "/metrics") return only(method, "GET", Route::metrics, "GET, HEAD");
+  if (path == "/logs") return only(method, "GET", Route::logs, "GET, HEAD");
+  if (path == "/logs/stream") return only(method, "GET", Route::logs_stream, "GET");
   if (path == "/models/load") return only(method, "POST", Route::model_load, "POST");
   if (path == "/models/unload") return only(method, "POST", Route::model_unload, "POST");
   if (path == "/unload") {

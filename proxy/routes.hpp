@@ -15,6 +15,9 @@ enum class Route {
   unload,           // GET|POST /unload (llama-swap)
   status,           // GET /status
   config,           // GET /config: the serving config's path and text
+  metrics,          // GET /metrics: Prometheus text format
+  logs,             // GET /logs?source=&model=&limit=&format=text: recent log lines
+  logs_stream,      // GET /logs/stream?source=&model=&tail=: live log lines as SSE
   model_load,       // POST /models/load {"model"}: returns when the model is ready
   model_unload,     // POST /models/unload {"model"?, "force"?}: drains unless force
   not_found,
@@ -30,6 +33,9 @@ RouteMatch match_route(std::string_view method, std::string_view target);
 
 // The path part of a target: no query, no trailing slash (except "/").
 std::string_view normalize_path(std::string_view target);
+
+// The decoded value of query parameter `name` in `target` ("" when absent; '+' and %XX decoded).
+std::string query_param(std::string_view target, std::string_view name);
 
 // The target an engine receives for an inference route: "/v1" + canonical path, query kept
 // ("/chat/completions/?a=1" → "/v1/chat/completions?a=1"). Engines differ in what aliases they accept.

@@ -2,11 +2,13 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 
 #include "common/config.hpp"
 #include "common/net.hpp"
+#include "common/notify.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/config_watcher.hpp"
 #include "proxy/coordinator.hpp"
@@ -18,12 +20,21 @@ namespace llmux {
 
 namespace {
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("llmux");
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
+// Two loggers share the stderr sink: "llmux" for the daemon's own lines and "engine" for engine output; each also
+// feeds the LogHub (GET /logs) under its source name.
+void setup_logging(const std::string& level, const std::shared_ptr<LogHub>& hub) {
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  auto make = [&](const std::string& name) {
+    std::vector<spdlog::sink_ptr> sinks{console, std::make_shared<LogHubSink>(hub, name)};
+    auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+    logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::register_logger(logger);
+    return logger;
+  };
+  spdlog::set_default_logger(make("llmux"));
+  make("engine");
 }
 
 bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
@@ -64,6 +75,7 @@ void Daemon::on_signal(int sig) {
   }
   stopping = true;
   spdlog::info("signal {}: shutting down", sig);
+  notify_service_manager("STOPPING=1");
   net::co_spawn(io, shutdown(), [](std::exception_ptr) {});
   signals.async_wait([this](const error_code& ec, int s) {
     if (!ec) on_signal(s);
@@ -109,7 +121,7 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "llmux: --listen: expected HOST:PORT, got '%s'\n", opts.listen->c_str());
     return 2;
   }
-  setup_logging(d.config->log_level);
+  setup_logging(d.config->log_level, d.info.logs);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
@@ -126,6 +138,9 @@ int serve(const ServeOptions& opts) {
   d.reloader->start();
   spdlog::info("llmux {} listening on http://{} ({} models, config {})", LLMUX_VERSION, d.info.listen,
                d.config->models.size(), d.config->path);
+  // systemd Type=notify: `systemctl start` returns (and dependent units start) once requests can be accepted.
+  notify_service_manager("READY=1\nSTATUS=listening on http://" + d.info.listen +
+                         "\nMAINPID=" + std::to_string(::getpid()));
   d.signals.async_wait([&d](const error_code& ec, int sig) {
     if (!ec) d.on_signal(sig);
   });

@@ -12,6 +12,7 @@
 #include "proxy/relay.hpp"
 #include "proxy/rewrite.hpp"
 #include "proxy/routes.hpp"
+#include "proxy/streams.hpp"
 
 namespace llmux {
 
@@ -69,10 +70,15 @@ class Session {
 
  private:
   net::awaitable<bool> wait_for_bytes(Duration timeout);
+  void take_watch_bytes();
   net::awaitable<bool> serve_one();
   net::awaitable<bool> write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive);
   net::awaitable<bool> inference(http::request<http::string_body>& req);
-  Reply admin(Route route);
+  Reply admin(Route route, std::string_view target);
+  const ModelConfig* wants_load_stream(Route route, const http::request<http::string_body>& req) const;
+  net::awaitable<bool> log_stream(const http::request<http::string_body>& req);
+  void record(const std::string& model, int status, std::chrono::steady_clock::time_point started,
+              const Admission* adm, const RelayResult* r) const;
   net::awaitable<Reply> model_admin(Route route, const std::string& body);
 
   Server::Impl& srv_;
@@ -97,11 +103,26 @@ net::awaitable<void> Session::run() {
 // Idle phase between requests: wait (bounded) for the first byte of the next request.
 net::awaitable<bool> Session::wait_for_bytes(Duration timeout) {
   if (buf_.size() > 0) co_return true;
+  if (watch_ && watch_->pending()) {  // the last request's disconnect watch is already reading: wait on it
+    bool more = co_await watch_->next_request(timeout);
+    take_watch_bytes();
+    co_return more;
+  }
   error_code ec;
   stream_.expires_after(timeout);
   size_t n = co_await stream_.async_read_some(buf_.prepare(4096), net::redirect_error(net::use_awaitable, ec));
   buf_.commit(n);
   co_return !ec && n > 0;
+}
+
+// Bytes of the next request that the disconnect watch read go in front of the parser's buffer.
+void Session::take_watch_bytes() {
+  if (!watch_) return;
+  std::string extra = watch_->take_extra();
+  if (extra.empty()) return;
+  auto dst = buf_.prepare(extra.size());
+  net::buffer_copy(dst, net::buffer(extra));
+  buf_.commit(extra.size());
 }
 
 net::awaitable<bool> Session::serve_one() {
@@ -160,9 +181,11 @@ net::awaitable<bool> Session::serve_one() {
     co_return co_await write_reply(req, ok, req.keep_alive());
   }
   if (m.route == Route::model_load || m.route == Route::model_unload) {
+    if (const ModelConfig* mc = wants_load_stream(m.route, req)) co_return co_await serve_load_progress(stream_, req, srv_.coordinator, *mc);
     Reply r = co_await model_admin(m.route, req.body());
     co_return co_await write_reply(req, r, req.keep_alive());
   }
+  if (m.route == Route::logs_stream) co_return co_await log_stream(req);
   Reply r;
   if (m.route == Route::method_not_allowed) {
     r = error_reply(ApiError{405, "invalid_request_error", "method_not_allowed",
@@ -170,7 +193,7 @@ net::awaitable<bool> Session::serve_one() {
                                  std::string(normalize_path(req.target())) + "; allowed: " + std::string(m.allow)});
     r.allow = m.allow;
   } else {
-    r = admin(m.route);
+    r = admin(m.route, req.target());
   }
   co_return co_await write_reply(req, r, req.keep_alive());
 }
@@ -200,13 +223,27 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
   co_return json_reply(nlohmann::json{{"unloaded", resident}}.dump());
 }
 
-Reply Session::admin(Route route) {
+Reply Session::admin(Route route, std::string_view target) {
   switch (route) {
+    case Route::logs: {
+      size_t limit = 200;
+      try {
+        if (auto v = query_param(target, "limit"); !v.empty()) limit = std::stoul(v);
+      } catch (...) {
+        return error_reply(bad_request("limit must be a number", "invalid_query"));
+      }
+      LogFilter f{query_param(target, "source"), query_param(target, "model")};
+      bool text = query_param(target, "format") == "text";
+      return Reply{http::status::ok, logs_body(srv_.info.logs->recent(f, limit), text),
+                   text ? "text/plain; charset=utf-8" : "application/json"};
+    }
     case Route::models: return json_reply(models_json(srv_.coordinator));
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
     case Route::config: return json_reply(config_json(srv_.info));
+    case Route::metrics:
+      return Reply{http::status::ok, metrics_text(srv_.coordinator, srv_.info), "text/plain; version=0.0.4; charset=utf-8"};
     default: break;
   }
   return error_reply(not_found("no such endpoint; inference routes are /v1/chat/completions, /v1/completions, "
@@ -230,15 +267,55 @@ net::awaitable<bool> Session::write_reply(const http::request<http::string_body>
   co_return !ec && keep_alive;
 }
 
+bool chat_route(std::string_view target) { return normalize_path(target).ends_with("/chat/completions"); }
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string count_text(const std::optional<int64_t>& v, bool approximate) {
+  if (!v) return "-";
+  return (approximate ? "~" : "") + std::to_string(*v);
+}
+
+// One PERF line per request, and the request's metrics.
+void Session::record(const std::string& model, int status, std::chrono::steady_clock::time_point started,
+                     const Admission* adm, const RelayResult* r) const {
+  auto now = std::chrono::steady_clock::now();
+  double total = seconds_between(started, now);
+  std::optional<double> ttft;
+  if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
+  auto& metrics = srv_.coordinator.metrics();
+  metrics.request(model, status, total, ttft);
+  TokenUsage u = r ? r->usage : TokenUsage{};
+  if (!u.approximate) metrics.tokens(model, u);
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  double queue = adm ? std::chrono::duration<double>(adm->queue_wait).count() : 0;
+  double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;
+  std::string rate = "-";
+  if (u.completion && *u.completion > 0 && ttft) {
+    double gen = r->usage.approximate || total - *ttft > 0.001 ? total - *ttft : total - queue - load;
+    if (gen > 0.001) rate = fmt::format("{:.1f}", static_cast<double>(*u.completion) / gen);
+  }
+  spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "
+               "completion={} tok/s={}",
+               model, status, queue, load, ttft ? fmt::format("{:.3f}s", *ttft) : std::string("-"), total,
+               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
+}
+
 net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
+  const auto started = std::chrono::steady_clock::now();
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
+    srv_.coordinator.metrics().request("", e->status, seconds_between(started, std::chrono::steady_clock::now()),
+                                       std::nullopt);
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
   auto& ir = std::get<InferenceRequest>(parsed);
   if (auto e = apply_model_rules(ir, req.body(), req.target())) {
+    record(ir.model->id, e->status, started, nullptr, nullptr);
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
@@ -260,11 +337,26 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     ~ClearOnGone() { w.on_gone = nullptr; }
   } clear_on_gone{*watch};
   watch->start();
-  Admission adm = co_await srv_.coordinator.acquire(ticket);
+  SseWriter early(stream_, cfg->timeouts);  // used only when a streaming request waits for a load
+  Admission adm;
+  if (ir.stream && !srv_.coordinator.ready_for(ir.model->id)) {
+    LoadingFeedback f{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
+                      ir.model->send_loading_state && chat_route(req.target())};
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(f));
+  } else {
+    adm = co_await srv_.coordinator.acquire(ticket);
+  }
   if (!adm.lease) {
     watch->on_gone = nullptr;
     co_await watch->stop();
+    record(ir.model->id, adm.abandoned ? 499 : adm.error.status, started, &adm, nullptr);
     if (adm.abandoned || watch->gone()) co_return false;
+    if (early.started()) {
+      std::string event = sse_error_event(adm.error);
+      bool ok = co_await early.send(event);
+      if (ok) ok = co_await early.end();
+      co_return ok;
+    }
     Reply r = error_reply(adm.error);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
@@ -274,15 +366,30 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, *adm.lease};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note};  // named: g++ 12 double-destroys braced
+  job.committed = early.started() ? &early : nullptr;
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
-  co_await watch->stop();
-  std::string extra = watch->take_extra();
-  if (!extra.empty()) {
-    auto dst = buf_.prepare(extra.size());
-    net::buffer_copy(dst, net::buffer(extra));
-    buf_.commit(extra.size());
-  }
-  co_return r.keep_alive && !watch->gone();
+  bool keep = r.keep_alive && !watch->gone();
+  if (!keep) co_await watch->stop();  // else its pending read waits for the next request (wait_for_bytes)
+  record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
+  take_watch_bytes();
+  co_return keep;
+}
+
+const ModelConfig* Session::wants_load_stream(Route route, const http::request<http::string_body>& req) const {
+  if (route != Route::model_load) return nullptr;
+  auto j = nlohmann::json::parse(req.body().empty() ? "{}" : req.body(), nullptr, false);
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_string()) return nullptr;
+  bool stream = (j.contains("stream") && j["stream"] == true) ||
+                req[http::field::accept].find("text/event-stream") != std::string_view::npos;
+  return stream ? srv_.coordinator.config()->resolve(j["model"].get<std::string>()) : nullptr;
+}
+
+net::awaitable<bool> Session::log_stream(const http::request<http::string_body>& req) {
+  if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());
+  watch_->start();
+  co_await serve_log_stream(stream_, req, *srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_);
+  co_await watch_->stop();
+  co_return false;
 }
 
 }  // namespace

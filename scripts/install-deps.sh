@@ -3,9 +3,10 @@
 #   Debian 12 / Ubuntu 22.04+: apt-get (sudo when not root).  macOS: Homebrew.
 set -euo pipefail
 
-# procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
+# procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh. prometheus brings
+# promtool, the real parser the tests check GET /metrics with.
 debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
-                 nlohmann-json3-dev libgtest-dev procps curl)
+                 nlohmann-json3-dev libgtest-dev procps curl prometheus)
 
 if [[ "$(uname -s)" == "Darwin" ]]; then
   command -v brew >/dev/null || { echo "install Homebrew first: https://brew.sh" >&2; exit 1; }

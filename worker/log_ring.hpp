@@ -19,6 +19,7 @@ class LogRing {
     return {lines_.end() - static_cast<std::ptrdiff_t>(n), lines_.end()};
   }
   void clear() { lines_.clear(); }
+  bool empty() const { return lines_.empty(); }
 
  private:
   size_t capacity_;

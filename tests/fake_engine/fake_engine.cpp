@@ -73,6 +73,7 @@ struct Options {
   std::optional<std::string> name_check;
   bool quiet = false;  // no per-request log lines (benches)
   std::optional<std::string> squat_port_once;  // marker file: see squat_port()
+  std::int64_t cached_tokens = -1;  // >= 0: usage reports prompt_tokens_details.cached_tokens
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -89,7 +90,7 @@ void log_line(std::string_view text) {
 constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
-    "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE]\n";
+    "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -132,6 +133,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--exit-at-start") o.exit_at_start = static_cast<int>(parse_number(flag, value(), 255));
     else if (flag == "--name-check") o.name_check = value();
     else if (flag == "--squat-port-once") o.squat_port_once = value();
+    else if (flag == "--cached-tokens") o.cached_tokens = parse_number(flag, value(), big);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
     else if (flag == "--readiness") {
@@ -370,6 +372,7 @@ struct Gen {
   std::int64_t prompt_tokens = 1;
   bool stream = false;
   bool include_usage = false;
+  std::int64_t cached_tokens = -1;
 };
 
 std::int64_t count_prompt_tokens(const nlohmann::json& j, Kind kind) {
@@ -406,6 +409,7 @@ std::string read_gen(const nlohmann::json& j, const Options& o, Gen& g) {
   if (const auto it = j.find("stream_options"); it != j.end() && it->is_object())
     g.include_usage = it->value("include_usage", false);
   g.n = o.tokens;
+  g.cached_tokens = o.cached_tokens;
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) continue;
@@ -447,6 +451,11 @@ void append_usage(std::string& out, const Gen& g) {
   append_int(out, g.n);
   out += R"(,"total_tokens":)";
   append_int(out, g.prompt_tokens + g.n);
+  if (g.cached_tokens >= 0) {
+    out += R"(,"prompt_tokens_details":{"cached_tokens":)";
+    append_int(out, g.cached_tokens);
+    out += "}";
+  }
   out += "}";
 }
 

@@ -122,7 +122,7 @@ TEST(Memory, OnCeilingRestartStartsTheModelAgainOnceWithoutARestartStorm) {
   ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 3s));
   std::this_thread::sleep_for(300ms);
   size_t loads = 0;
-  for (size_t pos = 0; (pos = l.log().find(" loading model a", pos)) != std::string::npos; ++pos) ++loads;
+  for (size_t pos = 0; (pos = l.log().find("[a] loading model", pos)) != std::string::npos; ++pos) ++loads;
   EXPECT_EQ(loads, 2u) << l.log();
   EXPECT_FALSE(pid_alive(first));
   EXPECT_TRUE(find_pids_with_arg(tag).empty());

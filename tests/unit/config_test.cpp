@@ -329,11 +329,11 @@ TEST(LoadConfig, UnknownKeysAreWarningsWithLines) {
       "    metadata: {port: 1}",
       "    tll: 5",
   }));
+  EXPECT_TRUE(c->models.at(0).send_loading_state);  // a llama-swap key llmux implements
   EXPECT_EQ(c->warnings, (Words{
                              "t.yaml:1: listn: unknown key, ignored",
                              "t.yaml:2: startPort: llama-swap key not supported by llmux, ignored",
                              "t.yaml:4: timeouts.connect: unknown key, ignored",
-                             "t.yaml:8: models.a.sendLoadingState: llama-swap key not supported by llmux, ignored",
                              "t.yaml:9: models.a.metadata: llama-swap key not supported by llmux, ignored",
                              "t.yaml:10: models.a.tll: unknown key, ignored",
                          }));
@@ -412,6 +412,7 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
   EXPECT_EQ(llama.readiness, Readiness::none);
   EXPECT_EQ(llama.ttl, 300s);  // -1 = globalTTL, as in llama-swap
   EXPECT_TRUE(llama.unlisted);
+  EXPECT_TRUE(llama.send_loading_state);  // top-level sendLoadingState is every model's default
   const ModelConfig& docker = *c->find_model("docker-llama");
   EXPECT_EQ(docker.argv.at(3), "docker-llama");
   EXPECT_EQ(docker.argv.at(7), "${PORT}:8080");
@@ -422,7 +423,6 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
                              "t.yaml:3: logTimeFormat" + not_supported,
                              "t.yaml:4: metricsMaxInMemory" + not_supported,
                              "t.yaml:5: startPort" + not_supported,
-                             "t.yaml:6: sendLoadingState" + not_supported,
                              "t.yaml:7: includeAliasesInList" + not_supported,
                              "t.yaml:16: groups" + not_supported,
                              "t.yaml:20: hooks" + not_supported,

@@ -1,0 +1,59 @@
+// Metrics: llmux's counters and histograms, rendered in the Prometheus text exposition format (GET /metrics).
+// Pure and single-threaded (the io_context's thread): the coordinator and sessions record events, render() adds
+// the gauges read at scrape time (queue depth, worker state and memory).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/usage_scan.hpp"
+
+namespace llmux {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size(), 0) {}
+  void observe(double v);
+  // Appends `name_bucket{labels,le=...}`, `_sum` and `_count` lines; `labels` is "" or `key="v",...`.
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket, not cumulative
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+struct MetricsGauges {
+  size_t queue_depth = 0;
+  size_t in_flight = 0;
+  std::string worker_model;   // "" = none resident
+  std::string worker_state;   // starting/ready/stopping
+  std::optional<uint64_t> worker_rss;
+  std::optional<uint64_t> worker_estimate;
+  double uptime_seconds = 0;
+};
+
+class Metrics {
+ public:
+  void request(const std::string& model, int status, double seconds, std::optional<double> ttft);
+  void tokens(const std::string& model, const TokenUsage& u);
+  void load(const std::string& model, double seconds, bool ok);
+  void eviction(const std::string& reason);  // ttl, pressure, ceiling, swap, manual, reload, shutdown
+  std::string render(const MetricsGauges& g) const;
+
+  static std::string escape_label(const std::string& v);
+
+ private:
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> duration_, ttft_, load_;
+  std::map<std::pair<std::string, std::string>, uint64_t> tokens_;  // (model, kind) → count
+  std::map<std::pair<std::string, bool>, uint64_t> loads_;
+  std::map<std::string, uint64_t> evictions_{{"ttl", 0}, {"pressure", 0}, {"ceiling", 0}, {"swap", 0}, {"manual", 0}};
+};
+
+}  // namespace llmux

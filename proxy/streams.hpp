@@ -1,0 +1,59 @@
+// Responses llmux writes as event streams itself: the SseWriter (a chunked text/event-stream response written piece
+// by piece), loading feedback while a streaming request waits for its model (comment heartbeats, or
+// reasoning_content deltas with sendLoadingState), POST /models/load progress, and GET /logs/stream.
+// Include only from Beast translation units. Write failures end the stream (returned as false); nothing throws.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/http.hpp"
+#include "common/log_hub.hpp"
+#include "proxy/coordinator.hpp"
+
+namespace llmux {
+
+class ClientWatch;
+
+class SseWriter {
+ public:
+  SseWriter(beast::tcp_stream& stream, const Timeouts& t) : stream_(stream), timeouts_(t) {}
+  // Sends the 200 header; HTTP/1.0 clients get an unframed body that ends with the connection.
+  net::awaitable<bool> begin(unsigned version, bool keep_alive);
+  net::awaitable<bool> send(std::string_view data);  // one chunk, written at once
+  net::awaitable<bool> end();                        // the last chunk
+  bool started() const { return started_; }
+  bool keep_alive() const { return keep_alive_ && chunked_ && ok_; }
+  beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  const Timeouts& timeouts_;
+  bool started_ = false, chunked_ = true, keep_alive_ = false, ok_ = true;
+};
+
+std::string sse_error_event(const ApiError& e);
+
+struct LoadingFeedback {
+  std::string model;        // the model being waited for
+  std::string client_name;  // what the client called it (chunks carry this name)
+  bool reasoning = false;   // sendLoadingState on a chat route: reasoning_content deltas instead of comments
+};
+
+// acquire() for a streaming request that must wait for a load or swap: once a second without a grant it commits
+// the response to 200 text/event-stream (through `w`) and sends feedback, so clients do not time out. A failed
+// write abandons the ticket; the load itself goes on.
+net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<Ticket> t, SseWriter& w,
+                                                const http::request<http::string_body>& req, LoadingFeedback f);
+
+// POST /models/load with "stream": true: progress events each second, then a final state event.
+net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::request<http::string_body>& req,
+                                         Coordinator& c, const ModelConfig& m);
+
+// GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
+// every 15 s; ends when the client goes away (watch) or a write fails.
+net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const http::request<http::string_body>& req,
+                                      LogHub& hub, const Timeouts& t, ClientWatch& watch);
+
+}  // namespace llmux

@@ -1,0 +1,158 @@
+#include "proxy/usage_scan.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace llmux {
+
+namespace {
+
+constexpr std::string_view kKey = "\"usage\"";
+constexpr std::string_view kData = "data:";
+constexpr size_t kMaxCapture = 4096;
+
+std::optional<int64_t> int_at(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+}  // namespace
+
+void UsageScanner::feed(std::string_view chunk) {
+  if (sse_) count_events(chunk);
+  scan(chunk);
+}
+
+void UsageScanner::scan(std::string_view chunk) {
+  while (!chunk.empty()) {
+    if (capturing_) {
+      chunk.remove_prefix(capture(chunk, 0));
+      continue;
+    }
+    size_t end = find_key(chunk);
+    if (end == std::string_view::npos) return;
+    capturing_ = true;
+    chunk.remove_prefix(end);
+  }
+}
+
+// Where the key "usage" ends in `chunk` (it may have begun in the previous chunk), or npos; remembers the last
+// bytes for the next call.
+size_t UsageScanner::find_key(std::string_view chunk) {
+  constexpr size_t keep = kKey.size() - 1;
+  if (!tail_.empty()) {  // a key split across the boundary
+    std::string joined = tail_;
+    joined.append(chunk.substr(0, std::min(chunk.size(), keep)));
+    auto pos = joined.find(kKey);
+    if (pos != std::string::npos) {
+      size_t end = pos + kKey.size() - tail_.size();
+      tail_.clear();
+      return end;
+    }
+  }
+  auto pos = chunk.find(kKey);
+  if (pos != std::string_view::npos) {
+    tail_.clear();
+    return pos + kKey.size();
+  }
+  tail_.append(chunk.substr(chunk.size() > keep ? chunk.size() - keep : 0));
+  if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
+  return std::string_view::npos;
+}
+
+// Captures the value after the key: skips ':' and blanks, takes a balanced {...}; anything else (null) ends it.
+size_t UsageScanner::capture(std::string_view chunk, size_t i) {
+  for (; i < chunk.size(); ++i) {
+    char c = chunk[i];
+    if (depth_ == 0) {
+      if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+      if (c != '{') {  // null or a non-object: not a usage report
+        capturing_ = false;
+        return i;
+      }
+    }
+    if (captured_.size() >= kMaxCapture) {
+      captured_.clear();
+      capturing_ = false;
+      depth_ = 0;
+      in_string_ = escaped_ = false;
+      return i;
+    }
+    captured_.push_back(c);
+    if (in_string_) {
+      if (escaped_) escaped_ = false;
+      else if (c == '\\') escaped_ = true;
+      else if (c == '"') in_string_ = false;
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{') {
+      ++depth_;
+    } else if (c == '}' && --depth_ == 0) {
+      finish_capture();
+      return i + 1;
+    }
+  }
+  return i;
+}
+
+void UsageScanner::finish_capture() {
+  capturing_ = false;
+  auto j = nlohmann::json::parse(captured_, nullptr, false);
+  captured_.clear();
+  if (!j.is_object()) return;
+  TokenUsage u;
+  u.prompt = int_at(j, "prompt_tokens");
+  if (!u.prompt) u.prompt = int_at(j, "input_tokens");  // Responses API
+  u.completion = int_at(j, "completion_tokens");
+  if (!u.completion) u.completion = int_at(j, "output_tokens");
+  for (const char* details : {"prompt_tokens_details", "input_tokens_details"}) {
+    auto it = j.find(details);
+    if (it != j.end() && it->is_object() && !u.cached) u.cached = int_at(*it, "cached_tokens");
+  }
+  if (!u.prompt && !u.completion) return;
+  usage_ = u;
+  have_usage_ = true;
+}
+
+// Counts lines starting with "data:" (and those that are "data: [DONE]", which carry no token).
+void UsageScanner::count_events(std::string_view chunk) {
+  for (char c : chunk) {
+    if (check_done_) {
+      if (c == '\n' || c == '\r') {
+        if (done_probe_ == "[DONE]") ++done_events_;
+        check_done_ = false;
+        done_probe_.clear();
+      } else if (c != ' ' || !done_probe_.empty()) {
+        if (done_probe_.size() < 8) done_probe_.push_back(c);
+        else check_done_ = false, done_probe_.clear();
+      }
+    }
+    if (c == '\n') {
+      line_pos_ = 0;
+      continue;
+    }
+    if (line_pos_ < 0) continue;
+    if (c == kData[static_cast<size_t>(line_pos_)]) {
+      if (++line_pos_ == static_cast<int>(kData.size())) {
+        ++events_;
+        line_pos_ = -1;
+        check_done_ = true;
+        done_probe_.clear();
+      }
+    } else {
+      line_pos_ = -1;
+    }
+  }
+}
+
+TokenUsage UsageScanner::result() const {
+  if (have_usage_) return usage_;
+  TokenUsage u;
+  if (sse_ && events_ > 0) {
+    u.completion = static_cast<int64_t>(events_ - done_events_);
+    u.approximate = true;
+  }
+  return u;
+}
+
+}  // namespace llmux
