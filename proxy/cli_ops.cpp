@@ -77,7 +77,8 @@ void print_line(const json& l, bool json_out) {
   if (json_out) {
     std::printf("%s\n", l.dump().c_str());
   } else {
-    std::string model = l["model"].is_string() ? " [" + l["model"].get<std::string>() + "]" : "";
+    auto m = l.find("model");
+    std::string model = m != l.end() && m->is_string() ? " [" + m->get<std::string>() + "]" : "";
     std::printf("%s %-5s %-6s%s %s\n", l.value("time", "").c_str(), l.value("level", "").c_str(),
                 l.value("source", "").c_str(), model.c_str(), l.value("text", "").c_str());
   }
@@ -185,6 +186,7 @@ int cli_default(const std::vector<std::string>& args) {
     std::string model = s["defaultModel"].get<std::string>();
     if (!json_out) std::fprintf(stderr, "loading %s...\n", model.c_str());
     json final = watch_load(url, model, ::isatty(2) != 0, json_out);
+    if (final.is_null()) return fail("the load progress stream from " + url + " ended before the model was ready");
     if (final.contains("error")) return fail(error_message(final.dump()));
     if (json_out) return std::printf("%s\n", final.dump().c_str()), 0;
     std::printf("%s ready (%.1fs)\n", model.c_str(), final.value("seconds", 0.0));

@@ -1,8 +1,5 @@
 #include "proxy/client.hpp"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <array>
 #include <cstdlib>
 #include <limits>
@@ -20,36 +17,48 @@ std::string default_daemon_url() {
 
 namespace {
 
+// One connection driven by its own io_context: every step is an async operation bounded by a tcp_stream expiry
+// (a blocking socket with SO_RCVTIMEO would not do: Asio's sync reads poll again forever after EAGAIN).
 struct Connection {
   net::io_context io;
-  tcp::socket socket{io};
+  beast::tcp_stream stream{io};
+  std::chrono::milliseconds timeout;
+  beast::flat_buffer buf;
+
+  template <class Start>
+  error_code step(Start&& start) {
+    error_code result = net::error::timed_out;
+    stream.expires_after(timeout);
+    start([&result](const error_code& ec, size_t = 0) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
 };
 
+std::string read_error(const std::string& base_url, const error_code& ec) {
+  bool timeout = ec == beast::error::timeout;
+  return "llmux at " + base_url + ": " + (timeout ? std::string("no answer in time") : ec.message());
+}
+
 void send_request(Connection& c, const std::string& base_url, const std::string& method, const std::string& target,
-                  const std::string& body, std::chrono::milliseconds timeout) {
+                  const std::string& body) {
   auto ep = parse_engine_url(base_url);
   if (!ep) throw std::runtime_error("daemon URL must look like http://127.0.0.1:8484, got '" + base_url + "'");
   error_code ec;
   auto address = net::ip::make_address(ep->host, ec);
   if (ec) throw std::runtime_error("daemon URL host must be an IP address: '" + ep->host + "'");
-  c.socket.connect(tcp::endpoint(address, ep->port), ec);
+  tcp::endpoint to(address, ep->port);
+  ec = c.step([&](auto h) { c.stream.async_connect(to, [h](const error_code& e) { h(e); }); });
   if (ec) throw std::runtime_error("cannot reach llmux at " + base_url + ": " + ec.message());
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  ::setsockopt(c.socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(c.socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   http::request<http::string_body> req{http::string_to_verb(method), ep->base_path + target, 11};
   req.set(http::field::host, ep->host_header());
   req.set(http::field::user_agent, "llmux-cli");
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
-  http::write(c.socket, req, ec);
-  if (ec) throw std::runtime_error("llmux at " + base_url + ": " + ec.message());
-}
-
-std::string read_error(const std::string& base_url, const error_code& ec) {
-  bool timeout = ec == net::error::would_block || ec == net::error::try_again || ec == net::error::timed_out;
-  return "llmux at " + base_url + ": " + (timeout ? std::string("no answer in time") : ec.message());
+  ec = c.step([&](auto h) { http::async_write(c.stream, req, h); });
+  if (ec) throw std::runtime_error(read_error(base_url, ec));
 }
 
 }  // namespace
@@ -57,12 +66,11 @@ std::string read_error(const std::string& base_url, const error_code& ec) {
 ClientResponse http_call(const std::string& base_url, const std::string& method, const std::string& target,
                          const std::string& body, std::chrono::milliseconds timeout) {
   Connection c;
-  send_request(c, base_url, method, target, body, timeout);
-  error_code ec;
-  beast::flat_buffer buf;
+  c.timeout = timeout;
+  send_request(c, base_url, method, target, body);
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
-  http::read(c.socket, buf, parser, ec);
+  error_code ec = c.step([&](auto h) { http::async_read(c.stream, c.buf, parser, h); });
   if (ec) throw std::runtime_error(read_error(base_url, ec));
   return ClientResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
@@ -71,19 +79,18 @@ int http_stream(const std::string& base_url, const std::string& method, const st
                 const std::string& body, const std::function<bool(std::string_view)>& on_data,
                 std::chrono::milliseconds timeout) {
   Connection c;
-  send_request(c, base_url, method, target, body, timeout);
-  error_code ec;
-  beast::flat_buffer buf;
+  c.timeout = timeout;
+  send_request(c, base_url, method, target, body);
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  http::read_header(c.socket, buf, parser, ec);
+  error_code ec = c.step([&](auto h) { http::async_read_header(c.stream, c.buf, parser, h); });
   if (ec) throw std::runtime_error(read_error(base_url, ec));
   int status = static_cast<int>(parser.get().result_int());
   std::array<char, 16 * 1024> chunk;
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    http::read_some(c.socket, buf, parser, ec);
+    ec = c.step([&](auto h) { http::async_read_some(c.stream, c.buf, parser, h); });
     if (ec == http::error::need_buffer) ec = {};
     if (ec) throw std::runtime_error(read_error(base_url, ec));
     size_t n = chunk.size() - parser.get().body().size;

@@ -92,6 +92,7 @@ ClientWatch::ClientWatch(tcp::socket& client)
     : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()) {}
 
 void ClientWatch::start() {
+  if (pending_) return;  // one read at a time (it may still be waiting from the last request)
   pending_ = true;
   client_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](const error_code& ec, size_t n) {
     self->pending_ = false;
@@ -377,6 +378,19 @@ net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const Rel
   co_return finish(status, false, stats);
 }
 
+// A non-SSE engine answer on a stream already committed to SSE: one compact event (JSON has no raw newlines in a
+// `data:` line), or an error event when it is an error, cut at 64 KiB, or not JSON.
+std::string committed_tail(int status, const std::string& body, bool whole) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (status < 400 && whole && body.size() < 64 * 1024 && !j.is_discarded())
+    return "data: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\ndata: [DONE]\n\n";
+  if (j.is_object() && j.contains("error"))
+    return "event: error\ndata: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
+  std::string what = status >= 400 ? "engine answered HTTP " + std::to_string(status) + ": " + body.substr(0, 500)
+                                   : "engine answered a body llmux cannot pass on as an event stream";
+  return sse_error_event(server_error(status >= 400 ? status : 502, what, "engine_error"));
+}
+
 // The engine's answer when loading feedback already committed the client to a 200 event stream: an SSE answer
 // continues it; anything else (an error, a JSON body) becomes one event, and the stream is ended.
 net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchange& x, EnginePool& pool,
@@ -396,10 +410,7 @@ net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchan
   if (!st.engine_ok) {
     tail = sse_error_event(engine_failure(job.lease, "failed mid-response", st.engine_ec));
   } else if (!sse) {
-    auto j = nlohmann::json::parse(collected, nullptr, false);
-    bool error_shape = j.is_object() && j.contains("error");
-    if (status >= 400) tail = "event: error\ndata: " + (error_shape ? collected : error_body(server_error(status, collected, "engine_error"))) + "\n\n";
-    else tail = "data: " + collected + "\n\ndata: [DONE]\n\n";
+    tail = committed_tail(status, collected, x.parser->is_done());
   }
   if (st.engine_ok) recycle(x, job, pool);
   bool ok = true;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/config.hpp"
 #include "common/net.hpp"
@@ -70,8 +71,8 @@ void Daemon::on_signal(int sig) {
   if (stopping) {
     spdlog::warn("second signal ({}): exiting now, killing the engine", sig);
     coordinator.reset();  // ~Supervisor SIGKILLs the engine's process group
-    io.stop();
-    return;
+    spdlog::default_logger()->flush();
+    std::_Exit(0);  // now: suspended sessions still refer to the coordinator, so nothing may unwind them
   }
   stopping = true;
   spdlog::info("signal {}: shutting down", sig);
@@ -145,6 +146,12 @@ int serve(const ServeOptions& opts) {
     if (!ec) d.on_signal(sig);
   });
   d.io.run();
+  // Let the sessions closed by shutdown unwind while the coordinator they refer to still exists (frames left
+  // suspended are destroyed with the io_context, after everything else).
+  error_code ec;
+  d.signals.cancel(ec);
+  d.io.restart();
+  for (int i = 0; i < 100 && d.server->sessions() > 0; ++i) d.io.run_for(std::chrono::milliseconds(10));
   return 0;
 }
 

@@ -102,7 +102,12 @@ net::awaitable<void> Session::run() {
 
 // Idle phase between requests: wait (bounded) for the first byte of the next request.
 net::awaitable<bool> Session::wait_for_bytes(Duration timeout) {
+  // The session reads the socket itself next: a watch read still pending must end first, and what it read goes
+  // after the bytes already buffered (it read them later).
+  if (watch_ && watch_->pending() && buf_.size() > 0) co_await watch_->stop();
+  if (watch_ && !watch_->pending()) take_watch_bytes();
   if (buf_.size() > 0) co_return true;
+  if (watch_ && watch_->gone()) co_return false;
   if (watch_ && watch_->pending()) {  // the last request's disconnect watch is already reading: wait on it
     bool more = co_await watch_->next_request(timeout);
     take_watch_bytes();
@@ -387,7 +392,7 @@ const ModelConfig* Session::wants_load_stream(Route route, const http::request<h
 net::awaitable<bool> Session::log_stream(const http::request<http::string_body>& req) {
   if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());
   watch_->start();
-  co_await serve_log_stream(stream_, req, *srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_);
+  co_await serve_log_stream(stream_, req, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_);
   co_await watch_->stop();
   co_return false;
 }

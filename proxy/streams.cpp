@@ -142,9 +142,12 @@ net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<
 
 namespace {
 
-net::awaitable<void> run_load(Coordinator& c, const ModelConfig* m, std::shared_ptr<std::optional<std::optional<ApiError>>> out,
+// `cfg` keeps the model's config alive while it loads, even if a reload replaces it.
+net::awaitable<void> run_load(Coordinator& c, std::shared_ptr<const Config> cfg, const ModelConfig* m,
+                              std::shared_ptr<std::optional<std::optional<ApiError>>> out,
                               std::shared_ptr<net::steady_timer> tick) {
   auto error = co_await c.load(*m);
+  cfg.reset();
   *out = std::move(error);
   tick->cancel();
 }
@@ -156,10 +159,10 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::reque
   auto ex = co_await net::this_coro::executor;
   auto out = std::make_shared<std::optional<std::optional<ApiError>>>();
   auto tick = std::make_shared<net::steady_timer>(ex);
-  const auto& timeouts = c.config()->timeouts;
-  SseWriter w(s, timeouts);
+  auto cfg = c.config();
+  SseWriter w(s, cfg->timeouts);
   auto started = std::chrono::steady_clock::now();
-  net::co_spawn(ex, run_load(c, &m, out, tick), [](std::exception_ptr e) {
+  net::co_spawn(ex, run_load(c, cfg, &m, out, tick), [](std::exception_ptr e) {
     if (e) spdlog::error("load ended by an exception");
   });
   std::string id = m.id;
@@ -173,6 +176,7 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::reque
       progress["lastLine"] = c.supervisor().log().tail(1).front();
     std::string event = "data: " + dump(progress) + "\n\n";
     if (ok) ok = co_await w.send(event);  // a client that left does not cancel the load
+    if (out->has_value()) break;          // finished during the write: its wake found nobody waiting
     error_code ec;
     tick->expires_after(kFeedbackInterval);
     co_await tick->async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -186,7 +190,8 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::reque
 }
 
 net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const http::request<http::string_body>& req,
-                                      LogHub& hub, const Timeouts& t, ClientWatch& watch) {
+                                      std::shared_ptr<LogHub> hub_ptr, const Timeouts& t, ClientWatch& watch) {
+  LogHub& hub = *hub_ptr;
   auto ex = co_await net::this_coro::executor;
   LogFilter filter{query_param(req.target(), "source"), query_param(req.target(), "model")};
   size_t tail = 0;

@@ -18,7 +18,8 @@ class ClientWatch;
 
 class SseWriter {
  public:
-  SseWriter(beast::tcp_stream& stream, const Timeouts& t) : stream_(stream), timeouts_(t) {}
+  SseWriter(beast::tcp_stream& stream, const Timeouts& t) : stream_(stream), timeouts_(t) {}  // copies: a reload
+                                                                                           // may free the config
   // Sends the 200 header; HTTP/1.0 clients get an unframed body that ends with the connection.
   net::awaitable<bool> begin(unsigned version, bool keep_alive);
   net::awaitable<bool> send(std::string_view data);  // one chunk, written at once
@@ -29,7 +30,7 @@ class SseWriter {
 
  private:
   beast::tcp_stream& stream_;
-  const Timeouts& timeouts_;
+  Timeouts timeouts_;
   bool started_ = false, chunked_ = true, keep_alive_ = false, ok_ = true;
 };
 
@@ -54,6 +55,6 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::reque
 // GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
 // every 15 s; ends when the client goes away (watch) or a write fails.
 net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const http::request<http::string_body>& req,
-                                      LogHub& hub, const Timeouts& t, ClientWatch& watch);
+                                      std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch);
 
 }  // namespace llmux

@@ -65,14 +65,28 @@ TEST(Cli, LoadStatusModelsUnload) {
   auto unknown = cli(l, {"load", "nope"});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.out.find("model 'nope' not found"), std::string::npos) << unknown.out;
+
+  auto load_json = cli(l, {"load", "b", "--json"});
+  ASSERT_EQ(load_json.code, 0) << load_json.out;
+  auto lj = nlohmann::json::parse(load_json.out);
+  EXPECT_EQ(lj["model"], "b");
+  EXPECT_EQ(lj["state"], "ready");
+  auto unload_json = cli(l, {"unload", "b", "--json"});
+  ASSERT_EQ(unload_json.code, 0) << unload_json.out;
+  EXPECT_EQ(nlohmann::json::parse(unload_json.out)["unloaded"], "b");
 }
 
 TEST(Cli, UnreachableDaemonIsOneLineAndExit1) {
-  Process p({LLMUX_BIN, "status", "--url", "http://127.0.0.1:1"});
-  auto st = p.wait_exit(10s);
-  ASSERT_TRUE(st);
-  EXPECT_EQ(WEXITSTATUS(*st), 1);
-  std::string out = p.output();
-  EXPECT_NE(out.find("cannot reach llmux at http://127.0.0.1:1"), std::string::npos) << out;
-  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"status"}, {"models"}, {"load", "a"}, {"unload", "--all"},
+                                       {"logs"}, {"logs", "-f"}}) {
+    cmd.insert(cmd.begin(), LLMUX_BIN);
+    cmd.insert(cmd.end(), {"--url", "http://127.0.0.1:1"});
+    Process p(cmd);
+    auto st = p.wait_exit(10s);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(WEXITSTATUS(*st), 1) << cmd[1];
+    std::string out = p.output();
+    EXPECT_NE(out.find("cannot reach llmux at http://127.0.0.1:1"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
 }

@@ -1,5 +1,8 @@
 // Relay and HTTP surface: real llmux + fake engine processes on 127.0.0.1.
+#include <poll.h>
 #include <sys/socket.h>
+
+#include <thread>
 
 #include "tests/integration/harness.hpp"
 
@@ -145,4 +148,45 @@ TEST(Relay, IncompleteRequestHeaderIsCutAfterTheHeaderTimeout) {
   EXPECT_LE(n, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   ::close(fd);
+}
+
+// Keep-alive with pipelining: the bytes of the next request may arrive with the last one, in pieces, or after a
+// pause; each must be answered in order on the same connection (the disconnect watch's read doubles as the wait
+// for the next request, and bytes it read must not be lost or reordered).
+TEST(Relay, PipelinedAndSplitRequestsOnOneConnectionAreAnsweredInOrder) {
+  auto tag = unique_tag("pipe");
+  Llmux l("models:\n  a:\n    cmd: " + fake_cmd(tag, "--tokens 2") + "\n");
+  ASSERT_EQ(l.chat("a").status, 200);  // loaded: the requests below are relayed at once
+  int fd = connect_tcp(l.port());
+  auto send_all = [fd](const std::string& s) { ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), (ssize_t)s.size()); };
+  const std::string body = R"({"model":"a","messages":[{"role":"user","content":"hi"}]})";
+  const std::string post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  send_all(post + health.substr(0, 10));  // a whole request and the start of the next
+  std::this_thread::sleep_for(100ms);
+  send_all(health.substr(10));
+  std::this_thread::sleep_for(300ms);     // idle: the next request arrives while llmux waits on the connection
+  send_all(post + post);                  // two at once
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto count = [&got](const std::string& what) {
+    size_t n = 0;
+    for (size_t p = 0; (p = got.find(what, p)) != std::string::npos; ++p) ++n;
+    return n;
+  };
+  while (count("HTTP/1.1 200") < 4 || count("\"finish_reason\"") < 3) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << got;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[8192];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "connection closed early:\n" << got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  auto first_ok = got.find("\r\n\r\nOK");
+  ASSERT_NE(first_ok, std::string::npos) << got;
+  EXPECT_LT(got.find("\"finish_reason\""), first_ok) << "the health answer came second";
+  EXPECT_EQ(count("HTTP/1.1 200"), 4u) << got;
 }

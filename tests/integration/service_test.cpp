@@ -310,3 +310,35 @@ TEST(ServiceNotify, ReadyOnceListeningAndStoppingOnShutdown) {
 TEST(ServiceNotify, AbstractNamespaceSocket) {
   expect_ready_then_stopping("@" + unique_tag("llmux-notify"));
 }
+
+// `llmux default` when llmux is down: it starts the installed service through the manager (a fake systemctl that
+// launches `llmux serve` in the background), waits for it to answer, then preloads defaultModel.
+TEST(ServiceManager, DefaultStartsTheInstalledServiceThenPreloads) {
+  uint16_t port = pick_free_port();
+  ServiceHome h(port);
+  write_file(h.config, "listen: 127.0.0.1:" + std::to_string(port) + "\ndefaultModel: a\nmodels:\n  a:\n    cmd: " +
+                           fake_cmd(unique_tag("svcdef"), "--load-delay-ms 300") + "\n");
+  std::string pidfile = h.dir + "/serve.pid";
+  h.fake_systemctl("case \"$*\" in *' start llmux.service') '" + std::string(LLMUX_BIN) + "' serve --config '" +
+                   h.config + "' </dev/null >'" + h.dir + "/serve.log' 2>&1 &\n echo $! > '" + pidfile +
+                   "';; esac\nexit 0\n");
+  ASSERT_EQ(run_llmux({"service", "install", "--no-start", "--config", h.config}, h.fake_env()).code, 0);
+  auto r = run_llmux({"default", "--url", "http://127.0.0.1:" + std::to_string(port)}, h.fake_env());
+  pid_t served = 0;
+  std::ifstream(pidfile) >> served;
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGTERM);
+      eventually([this] { return ::kill(pid, 0) != 0; }, 10s);
+    }
+  } stop{served};
+  EXPECT_EQ(r.code, 0) << r.out << read_all(h.dir + "/serve.log");
+  EXPECT_NE(r.out.find("started the service"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a ready"), std::string::npos) << r.out;
+  EXPECT_NE(h.systemctl_log().find("--user start llmux.service"), std::string::npos) << h.systemctl_log();
+  auto status = http_get(port, "/status").json();
+  EXPECT_EQ(status["worker"]["model"], "a");
+  EXPECT_EQ(status["worker"]["state"], "ready");
+}
