@@ -301,8 +301,8 @@ void run_load(const std::vector<Path>& paths, pid_t engine_pid, const std::optio
 
 int run(const Options& o) {
   TempDir dir;
-  // logLevel warn: no per-request PERF line, as nginx runs with access_log off.
-  Llmux llmux(dir.path(), "logLevel: warn\nmodels:\n  bench:\n    cmd: " + fake_cmd("--quiet --token-ms 0 --readiness 503") +
+  // logRequests false: no per-request PERF line, as nginx runs with access_log off.
+  Llmux llmux(dir.path(), "logRequests: false\nmodels:\n  bench:\n    cmd: " + fake_cmd("--quiet --token-ms 0 --readiness 503") +
                               "\n    readiness: http\n");
   if (auto r = test::http_post(llmux.port(), kTarget, kBody, 30s); r.status != 200)
     throw std::runtime_error("warm-up request through llmux failed: HTTP " + std::to_string(r.status) + " " + r.body);

@@ -157,6 +157,7 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8484;       // 0 = pick an ephemeral port (tests)
   std::string log_level = "info";    // logLevel: debug|info|warn|error
+  bool log_requests = true;          // logRequests: one PERF line per request (at info)
   std::string default_model;         // defaultModel: used when a request names no model; may be an alias
   uint64_t max_request_body = 32ull << 20;  // maxRequestBody
   Timeouts timeouts;

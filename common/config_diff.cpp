@@ -46,6 +46,9 @@ void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
   if (a.default_model != b.default_model)
     d.lines.push_back("~ defaultModel: '" + a.default_model + "' -> '" + b.default_model + "'");
   if (a.log_level != b.log_level) d.lines.push_back("~ logLevel: " + a.log_level + " -> " + b.log_level);
+  if (a.log_requests != b.log_requests)
+    d.lines.push_back(std::string("~ logRequests: ") + (a.log_requests ? "true" : "false") + " -> " +
+                      (b.log_requests ? "true" : "false"));
   if (a.max_request_body != b.max_request_body)
     d.lines.push_back("~ maxRequestBody: " + std::to_string(a.max_request_body) + " -> " +
                       std::to_string(b.max_request_body));

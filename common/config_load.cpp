@@ -24,10 +24,10 @@ constexpr std::string_view kTopKeys[] = {
     "defaultModel",       "maxRequestBody",     "timeouts",           "macros",             "models",
     "memory",             "maxSwapsWaited",     "kvReservation",      "memoryUtilization",  "overhead",
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
-    "priority",           "minResidency",       "scheduling",         "sendLoadingState",
+    "priority",           "minResidency",       "scheduling",         "sendLoadingState",   "logRequests",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
-    "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory", "logRequests",
+    "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory",
     "logToStdout", "apiKeys", "peers", "logTimeFormat",      "captureBuffer",
     "matrix",
 };
@@ -108,6 +108,7 @@ void read_timeouts(Reader& r, const Entry& e, Timeouts& t) {
 void read_globals(Reader& r, const Fields& f, Config& c) {
   if (const Entry* e = find(f, "listen")) read_listen(r, *e, c);
   if (const Entry* e = find(f, "logLevel")) read_log_level(r, *e, c);
+  if (const Entry* e = find(f, "logRequests")) c.log_requests = r.boolean(*e);
   if (const Entry* e = find(f, "timeouts")) read_timeouts(r, *e, c.timeouts);
   if (const Entry* e = find(f, "maxRequestBody")) {
     c.max_request_body = r.size(*e);

@@ -105,17 +105,6 @@ void ClientWatch::start() {
   });
 }
 
-net::awaitable<bool> ClientWatch::next_request(Duration timeout) {
-  if (pending_) {
-    error_code ec;
-    done_.expires_after(timeout);
-    co_await done_.async_wait(net::redirect_error(net::use_awaitable, ec));
-    done_.expires_at(net::steady_timer::time_point::max());
-    if (pending_) co_await stop();  // keep-alive timeout
-  }
-  co_return !gone_ && !extra_.empty();
-}
-
 net::awaitable<void> ClientWatch::stop() {
   if (!pending_) co_return;
   error_code ec;
@@ -235,28 +224,6 @@ struct BodyStats {
   }
 };
 
-// Reads the next piece of the engine's body into `buf`; returns its size (0 with the parser done at the end).
-net::awaitable<size_t> read_piece(EngineExchange& x, Chunk& buf, const Timeouts& t, error_code& ec) {
-  auto& engine_body = x.parser->get().body();
-  engine_body.data = buf.data();
-  engine_body.size = buf.size();
-  bool need_io = x.buffer.size() == 0;
-  if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
-    const std::size_t used = x.parser->put(x.buffer.data(), ec);
-    x.buffer.consume(used);
-    if (ec == http::error::need_more || (!ec && used == 0)) {
-      ec = {};
-      need_io = true;
-    }
-  }
-  if (need_io) {
-    x.stream->expires_after(t.engine_idle);
-    co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
-  }
-  if (ec == http::error::need_buffer) ec = {};
-  co_return buf.size() - engine_body.size;
-}
-
 // Writes one piece through the client response's serializer (more = false ends the body).
 net::awaitable<bool> write_piece(beast::tcp_stream& client, PumpTarget& to, char* data, size_t n, bool more,
                                  const Timeouts& t) {
@@ -270,21 +237,39 @@ net::awaitable<bool> write_piece(beast::tcp_stream& client, PumpTarget& to, char
   co_return !ec;
 }
 
-// Engine → client body pump: one fixed buffer, each chunk written as soon as it is read.
+// Engine → client body pump: one fixed buffer, each chunk written as soon as it is read. The common path (read,
+// then write through the serializer) is inline: a nested coroutine per step costs a frame allocation each.
 net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x, PumpTarget to, const Timeouts& t,
                                    EnginePool& pool, BodyStats& stats) {
   Streamed out;
   Chunk buf(pool);
+  auto& engine_body = x.parser->get().body();
   error_code ec;
   for (;;) {
     size_t n = 0;
     if (!x.parser->is_done()) {
-      n = co_await read_piece(x, buf, t, ec);
+      engine_body.data = buf.data();
+      engine_body.size = buf.size();
+      bool need_io = x.buffer.size() == 0;
+      if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
+        const std::size_t used = x.parser->put(x.buffer.data(), ec);
+        x.buffer.consume(used);
+        if (ec == http::error::need_more || (!ec && used == 0)) {
+          ec = {};
+          need_io = true;
+        }
+      }
+      if (need_io) {
+        x.stream->expires_after(t.engine_idle);
+        co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
+      }
+      if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         out.engine_ok = false;
         out.engine_ec = ec;
         co_return out;
       }
+      n = buf.size() - engine_body.size;
       stats.note(buf.data(), n);
       if (n == 0 && !x.parser->is_done()) continue;
     }
@@ -295,7 +280,13 @@ net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x,
     } else if (to.sse) {
       ok = co_await to.sse->send(std::string_view(buf.data(), n));
     } else {
-      ok = co_await write_piece(client, to, buf.data(), n, more, t);
+      to.res->body().data = n ? buf.data() : nullptr;
+      to.res->body().size = n;
+      to.res->body().more = more;
+      client.expires_after(t.client_write);
+      co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      ok = !ec;
       if (ok && !more && !to.sr->is_done()) continue;
     }
     if (!ok) {

@@ -45,9 +45,6 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   explicit ClientWatch(tcp::socket& client);
   void start();                      // begin watching (one pending read on the raw socket)
   net::awaitable<void> stop();       // cancel the read and wait for its handler
-  // Between requests the pending read doubles as the keep-alive wait: true once bytes of the next request came
-  // (take them with take_extra()), false when the client closed or `timeout` passed (the read is then stopped).
-  net::awaitable<bool> next_request(Duration timeout);
   bool pending() const { return pending_; }
   bool gone() const { return gone_; }
   std::string take_extra() { return std::exchange(extra_, {}); }  // bytes of a pipelined next request

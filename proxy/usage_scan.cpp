@@ -1,6 +1,5 @@
 #include "proxy/usage_scan.hpp"
 
-#include <nlohmann/json.hpp>
 
 namespace llmux {
 
@@ -9,12 +8,6 @@ namespace {
 constexpr std::string_view kKey = "\"usage\"";
 constexpr std::string_view kData = "data:";
 constexpr size_t kMaxCapture = 4096;
-
-std::optional<int64_t> int_at(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<int64_t>();
-}
 
 }  // namespace
 
@@ -61,24 +54,24 @@ size_t UsageScanner::find_key(std::string_view chunk) {
 }
 
 // Captures the value after the key: skips ':' and blanks, takes a balanced {...}; anything else (null) ends it.
+// Appends the captured span in one piece per chunk.
 size_t UsageScanner::capture(std::string_view chunk, size_t i) {
+  size_t from = i;
+  auto flush = [&](size_t to) {
+    if (to > from) captured_.append(chunk.substr(from, to - from));
+  };
   for (; i < chunk.size(); ++i) {
     char c = chunk[i];
     if (depth_ == 0) {
-      if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+      if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        from = i + 1;
+        continue;
+      }
       if (c != '{') {  // null or a non-object: not a usage report
         capturing_ = false;
         return i;
       }
     }
-    if (captured_.size() >= kMaxCapture) {
-      captured_.clear();
-      capturing_ = false;
-      depth_ = 0;
-      in_string_ = escaped_ = false;
-      return i;
-    }
-    captured_.push_back(c);
     if (in_string_) {
       if (escaped_) escaped_ = false;
       else if (c == '\\') escaped_ = true;
@@ -88,27 +81,52 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
     } else if (c == '{') {
       ++depth_;
     } else if (c == '}' && --depth_ == 0) {
+      flush(i + 1);
+      if (captured_.size() > kMaxCapture) captured_.clear();  // too big for a usage report: ignored
       finish_capture();
       return i + 1;
     }
   }
+  flush(i);
+  if (captured_.size() > kMaxCapture) {  // not a usage object worth reading: drop it
+    captured_.clear();
+    capturing_ = false;
+    depth_ = 0;
+    in_string_ = escaped_ = false;
+  }
   return i;
 }
 
+namespace {
+
+// The integer after `"key":` anywhere in `json` (usage objects are small and flat enough for this).
+std::optional<int64_t> find_int(std::string_view json, std::string_view key) {
+  std::string quoted = "\"" + std::string(key) + "\"";
+  auto pos = json.find(quoted);
+  if (pos == std::string_view::npos) return std::nullopt;
+  pos += quoted.size();
+  while (pos < json.size() && (json[pos] == ' ' || json[pos] == ':' || json[pos] == '\t' || json[pos] == '\n' ||
+                               json[pos] == '\r'))
+    ++pos;
+  if (pos >= json.size() || json[pos] < '0' || json[pos] > '9') return std::nullopt;
+  int64_t v = 0;
+  for (; pos < json.size() && json[pos] >= '0' && json[pos] <= '9' && v < (int64_t{1} << 50); ++pos)
+    v = v * 10 + (json[pos] - '0');
+  return v;
+}
+
+}  // namespace
+
 void UsageScanner::finish_capture() {
   capturing_ = false;
-  auto j = nlohmann::json::parse(captured_, nullptr, false);
-  captured_.clear();
-  if (!j.is_object()) return;
+  std::string_view j = captured_;
   TokenUsage u;
-  u.prompt = int_at(j, "prompt_tokens");
-  if (!u.prompt) u.prompt = int_at(j, "input_tokens");  // Responses API
-  u.completion = int_at(j, "completion_tokens");
-  if (!u.completion) u.completion = int_at(j, "output_tokens");
-  for (const char* details : {"prompt_tokens_details", "input_tokens_details"}) {
-    auto it = j.find(details);
-    if (it != j.end() && it->is_object() && !u.cached) u.cached = int_at(*it, "cached_tokens");
-  }
+  u.prompt = find_int(j, "prompt_tokens");
+  if (!u.prompt) u.prompt = find_int(j, "input_tokens");  // Responses API
+  u.completion = find_int(j, "completion_tokens");
+  if (!u.completion) u.completion = find_int(j, "output_tokens");
+  u.cached = find_int(j, "cached_tokens");  // in prompt_tokens_details / input_tokens_details
+  captured_.clear();
   if (!u.prompt && !u.completion) return;
   usage_ = u;
   have_usage_ = true;

@@ -166,6 +166,15 @@ TEST(Observability, PerfLinesCarryTheEnginesUsage) {
   EXPECT_GE(std::stoi(m[1]), 7);
 }
 
+TEST(Observability, LogRequestsFalseTurnsPerfLinesOff) {
+  auto ta = unique_tag("nolog"), tb = unique_tag("nologB");
+  Llmux l("logRequests: false\n" + two_models(ta, tb));
+  ASSERT_EQ(l.chat("a").status, 200);
+  EXPECT_EQ(perf_line(l, "a"), "");
+  auto m = http_get(l.port(), "/metrics").body;
+  EXPECT_EQ(metric_line(m, R"(llmux_requests_total{model="a",status="200"})"), "1");
+}
+
 TEST(Observability, HeartbeatsDuringASlowLoadKeepTheStreamValid) {
   auto ta = unique_tag("hbA"), tb = unique_tag("hbB");
   Llmux l(two_models(ta, tb, "--load-delay-ms 2600 --tokens 5"));
