@@ -102,11 +102,11 @@ int cli_status(const std::vector<std::string>& args) {
   if ((*s)["worker"].is_null()) std::printf("model      none resident\n");
   else print_worker((*s)["worker"]);
   std::printf("queue      %d waiting\n", (*s)["queue"].value("length", 0));
-  std::printf("swaps      %llu", static_cast<unsigned long long>(s->value("swaps", 0)));
-  if ((*s)["lastSwapSeconds"].is_number())
-    std::printf(", last took %s", duration_text((*s)["lastSwapSeconds"].get<double>()).c_str());
+  std::printf("loads      %llu", static_cast<unsigned long long>(s->value("swaps", 0)));
   if ((*s)["lastLoadSeconds"].is_number())
-    std::printf("; last load %s", duration_text((*s)["lastLoadSeconds"].get<double>()).c_str());
+    std::printf(", last took %s", duration_text((*s)["lastLoadSeconds"].get<double>()).c_str());
+  if ((*s)["lastSwapSeconds"].is_number())
+    std::printf("; last swap %s", duration_text((*s)["lastSwapSeconds"].get<double>()).c_str());
   if ((*s)["lastStopReason"].is_string())
     std::printf("; last unload: %s", (*s)["lastStopReason"].get<std::string>().c_str());
   std::printf("\n");

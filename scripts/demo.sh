@@ -45,6 +45,12 @@ m=$(mark); time chat smart false "swap" ; echo; show_log "$m"
 bold "llmux status (the same as GET /status, as a table; --json for the raw JSON)"
 build/proxy/llmux status --url "$url"
 
+bold "GET /metrics (Prometheus): requests, swaps, loads so far"
+curl -s "$url/metrics" | grep -E '^llmux_(requests_total|swaps_total|loads_total)' | sed 's/^/   /'
+
+bold "llmux logs --model small: llmux's and the engine's lines about one model; here its load and PERF lines"
+build/proxy/llmux logs --url "$url" --model small | grep -E 'ready in|PERF' | sed 's/^/   /'
+
 bold "Waiting for the idle TTL (6 s) to unload the model..."
 m=$(mark); sleep 7; show_log "$m"
 curl -s "$url/status" | grep -A1 '"worker"' || true

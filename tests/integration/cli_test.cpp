@@ -42,6 +42,9 @@ TEST(Cli, LoadStatusModelsUnload) {
   EXPECT_EQ(status.code, 0);
   EXPECT_NE(status.out.find("model      a (ready)"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("2.5 GiB estimated"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\nuptime     "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(", idle "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\nloads      1, last took "), std::string::npos) << status.out;
   auto status_json = nlohmann::json::parse(cli(l, {"status", "--json"}).out);
   EXPECT_EQ(status_json["worker"]["model"], "a");
 
