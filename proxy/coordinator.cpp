@@ -67,17 +67,27 @@ SchedulerOptions Coordinator::scheduler_options() const {
 }
 
 net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
+  if (auto decided = begin_acquire(t)) co_return std::move(*decided);
+  co_return co_await finish_acquire(std::move(t));
+}
+
+std::optional<Admission> Coordinator::begin_acquire(const std::shared_ptr<Ticket>& t) {
   if (scheduler_.model() != t->model) {  // a model that can never fit must not unload the resident one first
     if (const ModelConfig* m = config_->find_model(t->model); m && !memory_.fits_budget(memory_.footprint(*m))) {
       Admission refused;
       refused.error = *memory_.budget_refusal(*m);
-      co_return refused;
+      return refused;
     }
   }
   tickets_[t->id] = t;
-  const auto enqueued = SchedClock::now();
-  const bool was_ready = ready_for(t->model);
+  t->enqueued_ = SchedClock::now();
+  t->was_ready_ = ready_for(t->model);
   scheduler_.submit(t->id, t->model);
+  if (t->state == Ticket::State::waiting) return std::nullopt;
+  return admission(*t);
+}
+
+net::awaitable<Admission> Coordinator::finish_acquire(std::shared_ptr<Ticket> t) {
   if (t->state == Ticket::State::waiting) {
     const ModelConfig* m = config_->find_model(t->model);
     t->wake_.expires_after(m ? m->queue.timeout : Duration(300000));  // queue.timeout bounds the wait
@@ -93,20 +103,25 @@ net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
       t->error.retry_after = 5;
     }
   }
-  tickets_.erase(t->id);
+  co_return admission(*t);
+}
+
+// The outcome of a decided ticket, with its queue and load waits; the ticket leaves the table.
+Admission Coordinator::admission(Ticket& t) {
+  tickets_.erase(t.id);
   Admission a;
   const auto done = SchedClock::now();
-  if (!was_ready && loading_model_ == t->model) {  // a load of this model happened (or was joined) meanwhile
-    auto load_begin = std::max(enqueued, load_requested_at_);
-    a.queue_wait = std::chrono::duration_cast<Duration>(load_begin - enqueued);
+  if (!t.was_ready_ && loading_model_ == t.model) {  // a load of this model happened (or was joined) meanwhile
+    auto load_begin = std::max(t.enqueued_, load_requested_at_);
+    a.queue_wait = std::chrono::duration_cast<Duration>(load_begin - t.enqueued_);
     a.load_wait = std::chrono::duration_cast<Duration>(done - load_begin);
   } else {
-    a.queue_wait = std::chrono::duration_cast<Duration>(done - enqueued);
+    a.queue_wait = std::chrono::duration_cast<Duration>(done - t.enqueued_);
   }
-  switch (t->state) {
+  switch (t.state) {
     case Ticket::State::granted: {
       const auto& info = supervisor_.info();
-      a.lease = Lease{t->id, t->model, info.endpoint, info.generation};
+      a.lease = Lease{t.id, t.model, info.endpoint, info.generation};
       break;
     }
     case Ticket::State::abandoned:
@@ -114,10 +129,10 @@ net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
       break;
     case Ticket::State::denied:
     case Ticket::State::waiting:
-      a.error = t->error;
+      a.error = t.error;
       break;
   }
-  co_return a;
+  return a;
 }
 
 void Coordinator::abandon(Ticket& t) {

@@ -56,6 +56,8 @@ class Ticket {
  private:
   friend class Coordinator;
   net::steady_timer wake_;
+  SchedClock::time_point enqueued_{};
+  bool was_ready_ = false;  // its model was resident and ready when it was submitted
 };
 
 struct StartRecord {
@@ -70,6 +72,11 @@ class Coordinator final : private SchedulerEffects {
 
   std::shared_ptr<Ticket> make_ticket(const ModelConfig& model);
   net::awaitable<Admission> acquire(std::shared_ptr<Ticket> ticket);
+  // acquire() in two steps, for callers that do extra work only when a request must wait: begin_acquire()
+  // submits and returns the Admission when it was decided at once (granted or refused), else nullopt; then
+  // finish_acquire() waits for the decision.
+  std::optional<Admission> begin_acquire(const std::shared_ptr<Ticket>& ticket);
+  net::awaitable<Admission> finish_acquire(std::shared_ptr<Ticket> ticket);
   void abandon(Ticket& ticket);
   void release(const Lease& lease);
 
@@ -124,6 +131,7 @@ class Coordinator final : private SchedulerEffects {
   std::shared_ptr<net::steady_timer> add_stop_waiter();
   void wake_stop_waiters();
   ApiError start_error(const std::string& model) const;
+  Admission admission(Ticket& t);
 
   net::io_context& io_;
   std::shared_ptr<const Config> config_;

@@ -89,7 +89,28 @@ void EnginePool::give_chunk(std::unique_ptr<ChunkBuffer> c) {
 }
 
 ClientWatch::ClientWatch(tcp::socket& client)
-    : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()) {}
+    : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()),
+      arm_timer_(client.get_executor()) {}
+
+void ClientWatch::arm_after(Duration delay) {
+  arm_due_ = net::steady_timer::clock_type::now() + delay;
+  armed_ = true;
+  if (!arm_waiting_) wait_arm();  // else the waiting handler moves on to the new due time when it fires
+}
+
+void ClientWatch::wait_arm() {
+  arm_waiting_ = true;
+  arm_timer_.expires_at(arm_due_);
+  arm_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->arm_waiting_ = false;
+    if (ec || !self->armed_) return;
+    if (net::steady_timer::clock_type::now() < self->arm_due_) return self->wait_arm();
+    self->armed_ = false;
+    self->start();
+  });
+}
 
 void ClientWatch::start() {
   if (pending_) return;  // one read at a time (it may still be waiting from the last request)
@@ -159,7 +180,8 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, http::request<http::
   if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts);
   if (ec) co_return ec;
   ec = co_await send_and_read_header(x, req, job.timeouts);
-  if (!ec || !x.reused || x.parser->got_some() || x.buffer.size() > 0) co_return ec;
+  // Closed by the client watch (the client left): no retry, which would start the generation again.
+  if (!ec || !x.reused || x.parser->got_some() || x.buffer.size() > 0 || !x.stream->socket().is_open()) co_return ec;
   spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
   x.reused = false;
   ec = co_await connect_engine(x, job.lease, job.timeouts);

@@ -44,6 +44,10 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
  public:
   explicit ClientWatch(tcp::socket& client);
   void start();                      // begin watching (one pending read on the raw socket)
+  // Start watching only if the request is still running after `delay` (disarm() ends it): a quick request then
+  // costs no read, cancel or wake-up. One timer per connection, re-armed lazily, never cancelled per request.
+  void arm_after(Duration delay);
+  void disarm() { armed_ = false; }
   net::awaitable<void> stop();       // cancel the read and wait for its handler
   bool pending() const { return pending_; }
   bool gone() const { return gone_; }
@@ -57,6 +61,10 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   std::string extra_;
   bool pending_ = false;
   bool gone_ = false;
+  net::steady_timer arm_timer_;
+  net::steady_timer::time_point arm_due_{};
+  bool armed_ = false, arm_waiting_ = false;
+  void wait_arm();
 };
 
 struct RelayResult {

@@ -168,6 +168,28 @@ TEST(Lifecycle, ClientDisconnectMidStreamClosesTheEngineConnection) {
   EXPECT_TRUE(eventually([&] { return l.status()["inFlight"] == 0; }, 2s));
 }
 
+// A non-streamed request is watched once it has run for a moment: a client that leaves a long generation frees
+// the engine without waiting for the answer.
+TEST(Lifecycle, ClientDisconnectDuringANonStreamedGenerationClosesTheEngineConnection) {
+  auto tag = unique_tag("disconnectNS");
+  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 50 --tokens 200")}}));
+  ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
+  auto engine = static_cast<uint16_t>(l.worker()["port"].get<int>());
+  {
+    int fd = connect_tcp(l.port());
+    std::string body = R"({"model":"a","messages":[{"role":"user","content":"long"}]})";
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    ASSERT_TRUE(eventually([&] { return l.status()["inFlight"] == 1; }));
+    std::this_thread::sleep_for(400ms);  // past the moment llmux starts watching
+    ::close(fd);                         // 10 s of generation left
+  }
+  EXPECT_TRUE(eventually([&] { return http_get(engine, "/debug/stats").json()["cancelled"] == 1; }, 3s))
+      << http_get(engine, "/debug/stats").body;
+  EXPECT_TRUE(eventually([&] { return l.status()["inFlight"] == 0; }, 2s));
+}
+
 TEST(Lifecycle, QueuedClientThatDisconnectsNeverReachesTheEngine) {
   auto tag = unique_tag("queued");
   Llmux l(models({{"a", fake_cmd(tag, "--load-delay-ms 800 --readiness refuse")}}));
