@@ -344,13 +344,15 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
   }
   SseWriter early(stream_, cfg->timeouts);  // used only when a streaming request waits for a load
   Admission adm;
+  LoadingFeedback feedback{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
+                           ir.model->send_loading_state && chat_route(req.target())};
   if (ir.stream && !srv_.coordinator.ready_for(ir.model->id)) {
-    LoadingFeedback f{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
-                      ir.model->send_loading_state && chat_route(req.target())};
-    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(f));
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(feedback));
   } else if (auto decided = srv_.coordinator.begin_acquire(ticket)) {
     adm = std::move(*decided);
     if (!watching && adm.lease) watch->arm_after(std::chrono::milliseconds(200));
+  } else if (ir.stream) {  // queued behind the resident model's maxConcurrency: heartbeats too
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(feedback), true);
   } else {
     if (!watching) watch->start();
     watching = true;

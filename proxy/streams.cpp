@@ -79,19 +79,25 @@ struct PendingAdmission {
   net::steady_timer tick;
 };
 
-net::awaitable<void> run_acquire(Coordinator& c, std::shared_ptr<Ticket> t, std::shared_ptr<PendingAdmission> p) {
-  Admission a = co_await c.acquire(std::move(t));
+net::awaitable<void> run_acquire(Coordinator& c, std::shared_ptr<Ticket> t, std::shared_ptr<PendingAdmission> p,
+                                 bool submitted) {
+  Admission a;  // one co_await per statement (g++ 12)
+  if (submitted) a = co_await c.finish_acquire(std::move(t));
+  else a = co_await c.acquire(std::move(t));
   p->result = std::move(a);
   p->tick.cancel();
 }
 
 std::string feedback_text(const Coordinator& c, const LoadingFeedback& f, double elapsed) {
-  std::string state = c.supervisor().info().model == f.model ? to_string(c.supervisor().state()) : "waiting";
+  bool resident = c.supervisor().info().model == f.model;
+  WorkerState state = resident ? c.supervisor().state() : WorkerState::stopped;
+  const char* what = state == WorkerState::starting ? "loading"
+                     : state == WorkerState::ready  ? "queued for"  // behind the model's maxConcurrency
+                                                    : "waiting for";
   char head[160];
-  std::snprintf(head, sizeof head, "llmux: %s %s (%.0fs)", state == "waiting" ? "waiting for" : "loading",
-                f.model.c_str(), elapsed);
+  std::snprintf(head, sizeof head, "llmux: %s %s (%.0fs)", what, f.model.c_str(), elapsed);
   std::string text = head;
-  if (c.supervisor().info().model == f.model && !c.supervisor().log().empty())
+  if (state == WorkerState::starting && !c.supervisor().log().empty())
     text += ": " + c.supervisor().log().tail(1).front().substr(0, 200);
   return text;
 }
@@ -115,11 +121,12 @@ std::string feedback_event(const Coordinator& c, const LoadingFeedback& f, doubl
 }  // namespace
 
 net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<Ticket> t, SseWriter& w,
-                                                const http::request<http::string_body>& req, LoadingFeedback f) {
+                                                const http::request<http::string_body>& req, LoadingFeedback f,
+                                                bool submitted) {
   auto ex = co_await net::this_coro::executor;
   auto p = std::make_shared<PendingAdmission>(ex);
   auto started = std::chrono::steady_clock::now();
-  net::co_spawn(ex, run_acquire(c, t, p), [](std::exception_ptr e) {
+  net::co_spawn(ex, run_acquire(c, t, p, submitted), [](std::exception_ptr e) {
     if (e) spdlog::error("acquire ended by an exception");
   });
   bool writing = true;

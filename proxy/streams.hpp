@@ -45,8 +45,10 @@ struct LoadingFeedback {
 // acquire() for a streaming request that must wait for a load or swap: once a second without a grant it commits
 // the response to 200 text/event-stream (through `w`) and sends feedback, so clients do not time out. A failed
 // write abandons the ticket; the load itself goes on.
+// `submitted`: begin_acquire() already ran for `t` (it is waiting in the queue).
 net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<Ticket> t, SseWriter& w,
-                                                const http::request<http::string_body>& req, LoadingFeedback f);
+                                                const http::request<http::string_body>& req, LoadingFeedback f,
+                                                bool submitted = false);
 
 // POST /models/load with "stream": true: progress events each second, then a final state event.
 net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::request<http::string_body>& req,

@@ -145,7 +145,7 @@ void UsageScanner::count_events(std::string_view chunk) {
         else check_done_ = false, done_probe_.clear();
       }
     }
-    if (c == '\n') {
+    if (c == '\n' || c == '\r') {  // \r\n, \n and \r all end a line
       line_pos_ = 0;
       continue;
     }

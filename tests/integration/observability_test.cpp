@@ -200,6 +200,21 @@ TEST(Observability, HeartbeatsDuringASlowLoadKeepTheStreamValid) {
   EXPECT_EQ(count_content_events(r), 5u);
 }
 
+TEST(Observability, StreamQueuedBehindMaxConcurrencyGetsHeartbeats) {
+  auto ta = unique_tag("qhbA");
+  Llmux l("models:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 100 --tokens 25") + "\n    maxConcurrency: 1\n");
+  ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
+  std::thread first([&] { l.stream_chat("a"); });  // holds the one slot for ~2.5 s
+  ASSERT_TRUE(eventually([&] { return l.status()["inFlight"] == 1; }));
+  auto r = l.stream_chat("a", {}, R"(,"max_tokens":2)");
+  first.join();
+  ASSERT_EQ(r.status, 200);
+  ASSERT_FALSE(r.events.empty());
+  EXPECT_TRUE(r.events.front().data.starts_with(": llmux: queued for a")) << r.body;
+  EXPECT_TRUE(stream_done(r)) << r.body;
+  EXPECT_EQ(count_content_events(r), 2u);
+}
+
 TEST(Observability, SendLoadingStateShowsProgressAsReasoningContent) {
   auto ta = unique_tag("slsA"), tb = unique_tag("slsB");
   Llmux l("models:\n  a:\n    cmd: " + fake_cmd(ta, "--load-delay-ms 2300 --tokens 3") +

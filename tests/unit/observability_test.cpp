@@ -49,6 +49,13 @@ TEST(UsageScanner, CountsEventsWhenNoUsageIsSent) {
   EXPECT_FALSE(u.prompt);
 }
 
+TEST(UsageScanner, CountsEventsWithCarriageReturnLineEndings) {
+  UsageScanner s(true);
+  s.feed("data: {\"x\":1}\r\rdata: {\"x\":2}\r\rdata: [DONE]\r\r");
+  EXPECT_EQ(s.result().completion, 2);
+  EXPECT_EQ(s.events(), 3u);
+}
+
 TEST(UsageScanner, NonStreamBodyAndStringsThatLookLikeKeys) {
   UsageScanner s;
   s.feed(R"({"choices":[{"message":{"content":"the \"usage\": {\"x\"} word"}}],"usage":{"prompt_tokens":3,)");
