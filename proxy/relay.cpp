@@ -154,14 +154,18 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
   tcp::endpoint ep(address, lease.endpoint.port);
   co_await x.stream->async_connect(ep, net::redirect_error(net::use_awaitable, ec));
   if (!ec) x.stream->socket().set_option(tcp::no_delay(true), ec);
+  if (!ec) x.stream->socket().non_blocking(true, ec);  // for try-first writes (write_now)
   co_return ec;
 }
 
 net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request<http::string_body>& req,
                                                 const Timeouts& t) {
   error_code ec;
-  x.stream->expires_after(t.client_write);
-  co_await http::async_write(*x.stream, req, net::redirect_error(net::use_awaitable, ec));
+  http::request_serializer<http::string_body> sr{req};
+  if (!write_now(*x.stream, sr, ec)) {
+    x.stream->expires_after(t.client_write);
+    co_await http::async_write(*x.stream, sr, net::redirect_error(net::use_awaitable, ec));
+  }
   if (ec) co_return ec;
   x.parser.emplace();
   x.parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: broken in 1.74
@@ -219,6 +223,19 @@ net::awaitable<bool> send_error(beast::tcp_stream& client, const http::request<h
   client.expires_after(t.client_write);
   co_await http::async_write(client, res, net::redirect_error(net::use_awaitable, ec));
   co_return !ec && in.keep_alive();
+}
+
+// Writes what the (non-blocking) socket takes right now, without an async operation, its timer and their
+// wake-ups: small answers usually go out whole. False when the rest must be written asynchronously (the
+// serializer remembers how far it got); true when done or failed (`ec`).
+template <class Serializer>
+bool write_now(beast::tcp_stream& stream, Serializer& sr, error_code& ec) {
+  http::write(stream.socket(), sr, ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    ec = {};
+    return false;
+  }
+  return true;
 }
 
 struct Streamed {
@@ -305,8 +322,10 @@ net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x,
       to.res->body().data = n ? buf.data() : nullptr;
       to.res->body().size = n;
       to.res->body().more = more;
-      client.expires_after(t.client_write);
-      co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
+      if (!write_now(client, *to.sr, ec)) {
+        client.expires_after(t.client_write);
+        co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
+      }
       if (ec == http::error::need_buffer) ec = {};
       ok = !ec;
       if (ok && !more && !to.sr->is_done()) continue;

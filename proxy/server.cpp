@@ -418,6 +418,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // the relay tries writes at once before going asynchronous
     net::co_spawn(io, session(std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
       try {
