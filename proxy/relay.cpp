@@ -158,6 +158,19 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
   co_return ec;
 }
 
+// Writes what the (non-blocking) socket takes right now, without an async operation, its timer and their
+// wake-ups: small answers usually go out whole. False when the rest must be written asynchronously (the
+// serializer remembers how far it got); true when done or failed (`ec`).
+template <class Serializer>
+bool write_now(beast::tcp_stream& stream, Serializer& sr, error_code& ec) {
+  http::write(stream.socket(), sr, ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    ec = {};
+    return false;
+  }
+  return true;
+}
+
 net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request<http::string_body>& req,
                                                 const Timeouts& t) {
   error_code ec;
@@ -223,19 +236,6 @@ net::awaitable<bool> send_error(beast::tcp_stream& client, const http::request<h
   client.expires_after(t.client_write);
   co_await http::async_write(client, res, net::redirect_error(net::use_awaitable, ec));
   co_return !ec && in.keep_alive();
-}
-
-// Writes what the (non-blocking) socket takes right now, without an async operation, its timer and their
-// wake-ups: small answers usually go out whole. False when the rest must be written asynchronously (the
-// serializer remembers how far it got); true when done or failed (`ec`).
-template <class Serializer>
-bool write_now(beast::tcp_stream& stream, Serializer& sr, error_code& ec) {
-  http::write(stream.socket(), sr, ec);
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    ec = {};
-    return false;
-  }
-  return true;
 }
 
 struct Streamed {
