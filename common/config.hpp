@@ -179,6 +179,12 @@ struct Config {
 std::shared_ptr<const Config> load_config(const std::string& path);
 std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors);
 
+// The user's home: $HOME, else the password database ("" when neither says).
+std::string user_home();
+// Where `llmux serve` (and `config check`, `service install`) look without --config: $LLMUX_CONFIG, else
+// ~/.config/llmux/config.yaml.
+std::string default_config_path();
+
 // Durations: integer (seconds), or "<n>ms|s|m|h" (e.g. "500ms", "30s", "5m", "1h"). nullopt if malformed.
 std::optional<Duration> parse_duration(const std::string& text);
 // Sizes: integer bytes or "<n>[.<f>](B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)". nullopt if malformed.

@@ -1,4 +1,7 @@
 // Loading: reading the file, parsing YAML, the top-level keys. The `models` section is read by config_models.cpp.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -201,5 +204,16 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
 }
 
 std::shared_ptr<const Config> load_config(const std::string& path) { return load_config_text(read_file(path), path); }
+
+std::string user_home() {
+  if (const char* home = std::getenv("HOME"); home && *home) return home;
+  const passwd* pw = ::getpwuid(::getuid());
+  return pw && pw->pw_dir ? pw->pw_dir : "";
+}
+
+std::string default_config_path() {
+  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
+  return user_home() + "/.config/llmux/config.yaml";
+}
 
 }  // namespace llmux

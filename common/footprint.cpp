@@ -94,13 +94,17 @@ const char* env(const char* name) {
   return value != nullptr && *value != '\0' ? value : nullptr;
 }
 
-std::string hf_hub_dir() {
+}  // namespace
+
+std::string hf_hub_cache() {
   if (const char* hub = env("HF_HUB_CACHE")) return hub;
   if (const char* home = env("HF_HOME")) return std::string(home) + "/hub";
   if (const char* xdg = env("XDG_CACHE_HOME")) return std::string(xdg) + "/huggingface/hub";
   if (const char* home = env("HOME")) return std::string(home) + "/.cache/huggingface/hub";
   return "";
 }
+
+namespace {
 
 bool looks_like_repo_id(const std::string& s) {
   const size_t slash = s.find('/');
@@ -116,7 +120,7 @@ bool is_dir(const std::string& path) {
 
 // The snapshot `refs/main` points at, else the most recently modified one.
 std::string hf_snapshot(const std::string& repo_id) {
-  const std::string hub = hf_hub_dir();
+  const std::string hub = hf_hub_cache();
   if (hub.empty()) return "";
   std::string repo_dir = hub + "/models--" + repo_id;
   repo_dir.replace(repo_dir.rfind('/'), 1, "--");

@@ -40,6 +40,10 @@ Footprint estimate_footprint(const ModelConfig& m);
 // "4.2 GiB", "512 MiB", "900 KiB", "12 B": binary units, one decimal at most.
 std::string format_bytes(uint64_t bytes);
 
+// The Hugging Face hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub ("" when none can be told).
+std::string hf_hub_cache();
+
 // "~" and "~/..." with $HOME (unchanged when HOME is unset or the path does not start with ~).
 std::string expand_home(const std::string& path);
 

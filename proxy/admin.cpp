@@ -53,8 +53,8 @@ json worker_json(const Coordinator& c) {
   auto now = SchedClock::now();
   w["idleSeconds"] = h.idle_since && c.scheduler().in_flight() == 0 ? json(seconds(now - *h.idle_since)) : json(nullptr);
   w["ttlRemainingSeconds"] = h.ttl_expires ? json(std::max(0.0, seconds(*h.ttl_expires - now))) : json(nullptr);
-  if (info.state == WorkerState::starting && !c.supervisor().log().empty())
-    w["lastLine"] = c.supervisor().log().tail(1).front();
+  if (auto line = c.supervisor().log().last(); info.state == WorkerState::starting && !line.empty())
+    w["lastLine"] = std::string(line);
   if (const ModelConfig* m = c.config()->find_model(info.model)) {
     auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
     w["limits"] = {{"maxConcurrency", m->max_concurrency},

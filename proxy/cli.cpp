@@ -47,12 +47,6 @@ int usage_error(const std::string& msg) {
   return 2;
 }
 
-std::string default_config_path() {
-  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.config/llmux/config.yaml";
-}
-
 int cmd_serve(const std::vector<std::string>& args) {
   ServeOptions opts;
   for (size_t i = 0; i < args.size(); ++i) {

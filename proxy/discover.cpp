@@ -24,11 +24,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
-}
-
 bool is_dir(const fs::path& p) {
   std::error_code ec;
   return fs::is_directory(p, ec);
@@ -194,14 +189,6 @@ std::string snippet_entry(const FoundModel& m) {
 }
 
 }  // namespace
-
-std::string hf_hub_cache() {
-  if (const char* hub = env("HF_HUB_CACHE")) return hub;
-  if (const char* home = env("HF_HOME")) return std::string(home) + "/hub";
-  if (const char* xdg = env("XDG_CACHE_HOME")) return std::string(xdg) + "/huggingface/hub";
-  if (const char* home = env("HOME")) return std::string(home) + "/.cache/huggingface/hub";
-  return "";
-}
 
 std::vector<FoundModel> scan_hf_cache(const std::string& hub) {
   std::vector<FoundModel> out;

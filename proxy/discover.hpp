@@ -20,12 +20,9 @@ struct FoundModel {
   bool configured = false;
 };
 
-// $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
-std::string hf_hub_cache();
-
 // One entry per `models--ORG--NAME` repo (snapshot: refs/main, else the newest) holding *.safetensors, and one
 // per .gguf model in a snapshot without safetensors. "mlx" when the org is mlx-community, the repo name says mlx,
-// or config.json has a top-level "quantization" object.
+// or config.json has a top-level "quantization" object. `hub`: usually hf_hub_cache() (common/footprint.hpp).
 std::vector<FoundModel> scan_hf_cache(const std::string& hub);
 
 // .gguf models under `dirs` (searched 3 levels deep, symlinks followed). `mmproj*` projector files are skipped;

@@ -384,8 +384,7 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
   bool keep = r.keep_alive && !watch->gone();
   if (watch->pending()) co_await watch->stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
   record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
-  take_watch_bytes();
-  co_return keep;
+  co_return keep;  // bytes of a pipelined next request that the watch read: wait_for_bytes takes them
 }
 
 const ModelConfig* Session::wants_load_stream(Route route, const http::request<http::string_body>& req) const {

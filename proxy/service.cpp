@@ -1,6 +1,5 @@
 #include "proxy/service.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,18 +30,6 @@ constexpr const char* kServiceUsage =
 int usage(const std::string& msg) {
   std::fprintf(stderr, "llmux: service: %s\n%s", msg.c_str(), kServiceUsage);
   return 2;
-}
-
-std::string home_dir() {
-  if (const char* home = std::getenv("HOME"); home && *home) return home;
-  const passwd* pw = ::getpwuid(::getuid());
-  return pw && pw->pw_dir ? pw->pw_dir : "";
-}
-
-// Where `llmux serve` looks without --config: $LLMUX_CONFIG, else ~/.config/llmux/config.yaml.
-std::string default_config(const std::string& home) {
-  if (const char* env = std::getenv("LLMUX_CONFIG"); env && *env) return env;
-  return home + "/.config/llmux/config.yaml";
 }
 
 bool parse_options(const std::vector<std::string>& args, ServiceOptions& o, std::string& error) {
@@ -101,7 +88,7 @@ bool make_spec(const ServiceOptions& o, const ServiceContext& c, ServiceSpec& sp
   } catch (const std::exception& e) {
     return failure = e.what(), false;
   }
-  spec.config_path = fs::absolute(o.config.value_or(default_config(c.home))).lexically_normal().string();
+  spec.config_path = fs::absolute(o.config.value_or(default_config_path())).lexically_normal().string();
   spec.home = c.home;
   spec.listen = o.listen;
   report["binary"] = spec.binary;
@@ -208,7 +195,7 @@ int finish(const ServiceOptions& o, json report, const std::vector<std::string>&
 
 std::optional<ServiceContext> service_context(std::string& error) {
   ServiceContext c;
-  c.home = home_dir();
+  c.home = user_home();
   if (c.home.empty()) return error = "cannot find your home directory (HOME is not set)", std::nullopt;
   const char* manager = std::getenv("LLMUX_SERVICE_MANAGER");
   std::string m = manager ? manager : "";

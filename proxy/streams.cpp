@@ -97,8 +97,8 @@ std::string feedback_text(const Coordinator& c, const LoadingFeedback& f, double
   char head[160];
   std::snprintf(head, sizeof head, "llmux: %s %s (%.0fs)", what, f.model.c_str(), elapsed);
   std::string text = head;
-  if (state == WorkerState::starting && !c.supervisor().log().empty())
-    text += ": " + c.supervisor().log().tail(1).front().substr(0, 200);
+  if (auto line = c.supervisor().log().last(); state == WorkerState::starting && !line.empty())
+    text += ": " + std::string(line.substr(0, 200));
   return text;
 }
 
@@ -176,11 +176,12 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::reque
   bool ok = co_await w.begin(req.version(), req.keep_alive());
   while (!out->has_value()) {
     LoadingFeedback f{id, id, false};
+    double elapsed = since(started);
     json progress = {{"model", id}, {"state", c.supervisor().info().model == id ? to_string(c.supervisor().state())
                                                                                   : std::string("waiting")},
-                     {"elapsedSeconds", since(started)}, {"text", feedback_text(c, f, since(started))}};
-    if (c.supervisor().info().model == id && !c.supervisor().log().empty())
-      progress["lastLine"] = c.supervisor().log().tail(1).front();
+                     {"elapsedSeconds", elapsed}, {"text", feedback_text(c, f, elapsed)}};
+    if (auto line = c.supervisor().log().last(); c.supervisor().info().model == id && !line.empty())
+      progress["lastLine"] = std::string(line);
     std::string event = "data: " + dump(progress) + "\n\n";
     if (ok) ok = co_await w.send(event);  // a client that left does not cancel the load
     if (out->has_value()) break;          // finished during the write: its wake found nobody waiting
@@ -203,8 +204,8 @@ net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const http::request<
   LogFilter filter{query_param(req.target(), "source"), query_param(req.target(), "model")};
   size_t tail = 0;
   try {
-    tail = std::stoul(query_param(req.target(), "tail").empty() ? "0" : query_param(req.target(), "tail"));
-  } catch (...) {
+    if (auto v = query_param(req.target(), "tail"); !v.empty()) tail = std::stoul(v);
+  } catch (...) {  // not a number: no history, as without `tail`
   }
   auto wake = std::make_shared<net::steady_timer>(ex);
   std::weak_ptr<net::steady_timer> weak = wake;

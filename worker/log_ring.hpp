@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llmux {
@@ -19,7 +20,7 @@ class LogRing {
     return {lines_.end() - static_cast<std::ptrdiff_t>(n), lines_.end()};
   }
   void clear() { lines_.clear(); }
-  bool empty() const { return lines_.empty(); }
+  std::string_view last() const { return lines_.empty() ? std::string_view() : std::string_view(lines_.back()); }
 
  private:
   size_t capacity_;

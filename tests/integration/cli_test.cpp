@@ -8,19 +8,7 @@ using namespace llmux::test;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;
-};
-
-Run cli(const Llmux& l, std::vector<std::string> args) {
-  args.insert(args.begin(), LLMUX_BIN);
-  args.push_back("--url");
-  args.push_back("http://127.0.0.1:" + std::to_string(l.port()));
-  Process p(args);
-  auto st = p.wait_exit(30s);
-  return Run{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output()};
-}
+CliRun cli(const Llmux& l, std::vector<std::string> args) { return run_cli(l.port(), std::move(args)); }
 
 }  // namespace
 

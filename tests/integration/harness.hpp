@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -102,6 +103,22 @@ class Llmux {
   std::unique_ptr<Process> proc_;
   uint16_t port_ = 0;
 };
+
+// `llmux ARGS --url http://127.0.0.1:PORT` as a child process: its exit code (-1 if it did not exit normally
+// within 30 s) and everything it printed (stdout and stderr).
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+inline CliRun run_cli(uint16_t port, std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), LLMUX_BIN);
+  args.push_back("--url");
+  args.push_back("http://127.0.0.1:" + std::to_string(port));
+  Process p(args, std::move(env));
+  auto st = p.wait_exit(30s);
+  return CliRun{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output()};
+}
 
 // Children of `parent` in zombie state (exited, never reaped). Linux /proc.
 inline int zombie_children(pid_t parent) {

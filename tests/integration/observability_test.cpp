@@ -13,20 +13,6 @@ using namespace llmux::test;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;
-};
-
-Run cli(uint16_t port, std::vector<std::string> args, std::vector<std::string> env = {}) {
-  args.insert(args.begin(), LLMUX_BIN);
-  args.push_back("--url");
-  args.push_back("http://127.0.0.1:" + std::to_string(port));
-  Process p(args, std::move(env));
-  auto st = p.wait_exit(30s);
-  return Run{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output()};
-}
-
 std::string metric_line(const std::string& text, const std::string& prefix) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
@@ -270,17 +256,17 @@ TEST(Observability, CliLogsAndFollow) {
   auto ta = unique_tag("clA"), tb = unique_tag("clB");
   Llmux l(two_models(ta, tb));
   ASSERT_EQ(l.chat("a").status, 200);
-  auto table = cli(l.port(), {"logs", "--model", "a", "-n", "50"});
+  auto table = run_cli(l.port(), {"logs", "--model", "a", "-n", "50"});
   EXPECT_EQ(table.code, 0) << table.out;
   EXPECT_NE(table.out.find("engine [a] fake_engine: model loaded"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("llmux  [a] PERF status=200"), std::string::npos) << table.out;
-  auto js = cli(l.port(), {"logs", "--source", "engine", "--json", "-n", "3"});
+  auto js = run_cli(l.port(), {"logs", "--source", "engine", "--json", "-n", "3"});
   EXPECT_EQ(js.code, 0);
   std::istringstream in(js.out);
   int n = 0;
   for (std::string line; std::getline(in, line); ++n) EXPECT_EQ(nlohmann::json::parse(line)["source"], "engine");
   EXPECT_EQ(n, 3);
-  EXPECT_EQ(cli(l.port(), {"logs", "--source", "kernel"}).code, 2);
+  EXPECT_EQ(run_cli(l.port(), {"logs", "--source", "kernel"}).code, 2);
 
   Process follow({LLMUX_BIN, "logs", "-f", "-n", "0", "--model", "b", "--url",
                   "http://127.0.0.1:" + std::to_string(l.port())});
@@ -293,23 +279,23 @@ TEST(Observability, CliLogsAndFollow) {
 TEST(Observability, CliDefaultPreloadsTheDefaultModel) {
   auto ta = unique_tag("defA"), tb = unique_tag("defB");
   Llmux l("defaultModel: b\n" + two_models(ta, tb, "", "--load-delay-ms 1200"));
-  auto r = cli(l.port(), {"default"});
+  auto r = run_cli(l.port(), {"default"});
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("b ready"), std::string::npos) << r.out;
   EXPECT_EQ(l.worker()["model"], "b");
   EXPECT_EQ(l.worker()["state"], "ready");
-  auto js = cli(l.port(), {"default", "--json"});
+  auto js = run_cli(l.port(), {"default", "--json"});
   EXPECT_EQ(js.code, 0);
   EXPECT_EQ(nlohmann::json::parse(js.out)["state"], "ready");
 
   Llmux none(two_models(unique_tag("defC"), unique_tag("defD")));
-  auto missing = cli(none.port(), {"default"});
+  auto missing = run_cli(none.port(), {"default"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.out.find("no defaultModel"), std::string::npos) << missing.out;
 
   std::string home = l.dir() + "/home";
   std::filesystem::create_directories(home);
-  auto down = cli(1, {"default"}, {"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config"});
+  auto down = run_cli(1, {"default"}, {"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config"});
   EXPECT_EQ(down.code, 1);
   EXPECT_NE(down.out.find("llmux is not running at http://127.0.0.1:1"), std::string::npos) << down.out;
   EXPECT_EQ(std::count(down.out.begin(), down.out.end(), '\n'), 1) << down.out;
