@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <limits>
+#include <boost/container/small_vector.hpp>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
+#include "proxy/http_framing.hpp"
 #include "proxy/routes.hpp"
 #include "proxy/streams.hpp"
 
@@ -16,76 +18,47 @@ namespace {
 constexpr size_t kMaxPooled = 64;
 constexpr size_t kChunk = 16 * 1024;
 
-bool hop_by_hop(http::field f) {
-  switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::proxy_authenticate:
-    case http::field::proxy_authorization:
-    case http::field::proxy_connection:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::upgrade:
-    case http::field::content_length:
-    case http::field::host:
-    case http::field::expect:
-      return true;
-    default:
-      return false;
-  }
-}
-
-template <class Fields>
-void copy_end_to_end(const Fields& from, http::fields& to) {
-  for (const auto& f : from)
-    if (!hop_by_hop(f.name())) to.insert(f.name_string(), f.value());
-}
-
-// The body pump's chunk, borrowed from the pool for one relay: a fresh 16 KiB buffer (or coroutine frame) per
-// request is a large malloc on every relay.
-class Chunk {
- public:
-  explicit Chunk(EnginePool& pool) : pool_(pool), data_(pool.take_chunk()) {}
-  ~Chunk() { pool_.give_chunk(std::move(data_)); }
-  Chunk(const Chunk&) = delete;
-  Chunk& operator=(const Chunk&) = delete;
-  char* data() { return data_->data(); }
-  size_t size() const { return data_->size(); }
-
- private:
-  EnginePool& pool_;
-  std::unique_ptr<EnginePool::ChunkBuffer> data_;
-};
-
 }  // namespace
 
-std::unique_ptr<beast::tcp_stream> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
+void Deadline::arm(tcp::socket& s, Duration d) {
+  target_ = &s;
+  expired_ = false;
+  due_ = Clock::now() + d;
+  if (!waiting_ || due_ < waiting_until_) wait(due_);
+}
+
+void Deadline::wait(Clock::time_point at) {
+  waiting_ = true;
+  waiting_until_ = at;
+  timer_.expires_at(at);  // cancels a wait for a later time (its handler sees a stale generation)
+  timer_.async_wait([weak = weak_from_this(), gen = ++generation_](const error_code& ec) {
+    auto self = weak.lock();
+    if (!self || gen != self->generation_) return;
+    self->waiting_ = false;
+    if (ec || self->target_ == nullptr) return;  // nothing bounded now: the next arm() starts a wait
+    if (Clock::now() < self->due_) return self->wait(self->due_);
+    self->expired_ = true;
+    error_code ignored;
+    self->target_->close(ignored);  // the pending operation ends with operation_aborted
+    self->target_ = nullptr;
+  });
+}
+
+std::optional<tcp::socket> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
   if (generation != generation_) {
     idle_.clear();
     generation_ = generation;
   }
-  if (idle_.empty()) return nullptr;
-  auto s = std::move(idle_.back().stream);
+  if (idle_.empty()) return std::nullopt;
+  std::optional<tcp::socket> s(std::move(idle_.back().socket));
   buffer = std::move(idle_.back().buffer);
   idle_.pop_back();
   return s;
 }
 
-void EnginePool::give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s, beast::flat_buffer buffer) {
+void EnginePool::give(uint64_t generation, tcp::socket s, beast::flat_buffer buffer) {
   if (generation != generation_ || idle_.size() >= kMaxPooled) return;
   idle_.push_back(Idle{std::move(s), std::move(buffer)});
-}
-
-std::unique_ptr<EnginePool::ChunkBuffer> EnginePool::take_chunk() {
-  if (chunks_.empty()) return std::make_unique<ChunkBuffer>();
-  auto c = std::move(chunks_.back());
-  chunks_.pop_back();
-  return c;
-}
-
-void EnginePool::give_chunk(std::unique_ptr<ChunkBuffer> c) {
-  if (c && chunks_.size() < kMaxPooled) chunks_.push_back(std::move(c));
 }
 
 ClientWatch::ClientWatch(tcp::socket& client)
@@ -136,96 +109,145 @@ net::awaitable<void> ClientWatch::stop() {
 
 namespace {
 
-// One engine exchange: connect (or reuse), send, read the response header. On success `parser` holds the header.
+constexpr size_t kMaxHead = 64 * 1024;
+
+// One engine exchange: connect (or reuse), send, read the response head. On success `head` describes it (views
+// into `buffer`, valid until the head is consumed) and `body` follows the body's framing.
 struct EngineExchange {
-  std::unique_ptr<beast::tcp_stream> stream;
+  std::optional<tcp::socket> socket;
   beast::flat_buffer buffer;
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  ResponseHead head;
+  bool head_done = false;
+  BodyFraming body;
   bool reused = false;
+  std::string_view why;  // what was wrong with a malformed response
+  std::string_view bytes() const { return {static_cast<const char*>(buffer.data().data()), buffer.size()}; }
 };
 
-net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t) {
-  auto ex = co_await net::this_coro::executor;
-  x.stream = std::make_unique<beast::tcp_stream>(ex);
+// A message written in one gathering sendmsg (head, chunk size line, data pieces, CRLF, last chunk).
+using Gather = boost::container::small_vector<net::const_buffer, 8>;
+
+// Sends what the non-blocking socket takes right now: small messages usually go out whole in this one call, with
+// no asynchronous operation or wake-up. Returns the bytes sent; would-block is not an error.
+template <class Buffers>
+size_t send_now(tcp::socket& s, const Buffers& g, error_code& ec) {
+  size_t n = s.send(g, 0, ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    ec = {};
+    n = 0;
+  }
+  return n;
+}
+
+// What send_now() left of `g`, asynchronously, bounded by the deadline.
+template <class Buffers>
+net::awaitable<error_code> send_rest(tcp::socket& s, const Buffers& g, size_t sent, Deadline& d, Duration t) {
+  beast::buffers_suffix<Buffers> rest(g);
+  rest.consume(sent);
   error_code ec;
-  auto address = net::ip::make_address(lease.endpoint.host, ec);
-  if (ec) co_return ec;
-  x.stream->expires_after(t.engine_connect);
-  tcp::endpoint ep(address, lease.endpoint.port);
-  co_await x.stream->async_connect(ep, net::redirect_error(net::use_awaitable, ec));
-  if (!ec) x.stream->socket().set_option(tcp::no_delay(true), ec);
-  if (!ec) x.stream->socket().non_blocking(true, ec);  // for try-first writes (write_now)
+  d.arm(s, t);
+  co_await net::async_write(s, rest, net::redirect_error(net::use_awaitable, ec));
+  d.done(ec);
   co_return ec;
 }
 
-// Writes what the (non-blocking) socket takes right now, without an async operation, its timer and their
-// wake-ups: small answers usually go out whole. False when the rest must be written asynchronously (the
-// serializer remembers how far it got); true when done or failed (`ec`).
-template <class Serializer>
-bool write_now(beast::tcp_stream& stream, Serializer& sr, error_code& ec) {
-  http::write(stream.socket(), sr, ec);
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    ec = {};
-    return false;
-  }
-  return true;
+net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t, Deadline& d) {
+  auto ex = co_await net::this_coro::executor;
+  x.socket.emplace(ex);
+  error_code ec;
+  auto address = net::ip::make_address(lease.endpoint.host, ec);
+  if (ec) co_return ec;
+  tcp::endpoint ep(address, lease.endpoint.port);
+  d.arm(*x.socket, t.engine_connect);
+  co_await x.socket->async_connect(ep, net::redirect_error(net::use_awaitable, ec));
+  d.done(ec);
+  if (!ec) x.socket->set_option(tcp::no_delay(true), ec);
+  if (!ec) x.socket->non_blocking(true, ec);  // for send_now()
+  co_return ec;
 }
 
-net::awaitable<error_code> send_and_read_header(EngineExchange& x, http::request<http::string_body>& req,
-                                                const Timeouts& t) {
+// Reads from the engine into x.buffer (at most one chunk), bounded by the deadline.
+net::awaitable<error_code> read_engine(EngineExchange& x, Deadline& d, Duration t) {
   error_code ec;
-  http::request_serializer<http::string_body> sr{req};
-  if (!write_now(*x.stream, sr, ec)) {
-    x.stream->expires_after(t.client_write);
-    co_await http::async_write(*x.stream, sr, net::redirect_error(net::use_awaitable, ec));
+  d.arm(*x.socket, t);
+  size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk), net::redirect_error(net::use_awaitable, ec));
+  d.done(ec);
+  x.buffer.commit(n);
+  co_return ec;
+}
+
+net::awaitable<error_code> send_and_read_header(EngineExchange& x, const std::string& head, const std::string& body,
+                                                const Timeouts& t, Deadline& d) {
+  x.head_done = false;
+  error_code ec;
+  std::array<net::const_buffer, 2> g{net::buffer(head), net::buffer(body)};
+  size_t sent = send_now(*x.socket, g, ec);
+  if (!ec && sent < head.size() + body.size()) ec = co_await send_rest(*x.socket, g, sent, d, t.client_write);
+  while (!ec) {
+    if (x.buffer.size() > 0) {
+      HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
+      if (r == HeadParse::done) {
+        x.head_done = true;
+        break;
+      }
+      if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
+        if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
+        co_return net::error::make_error_code(net::error::invalid_argument);
+      }
+    }
+    ec = co_await read_engine(x, d, t.engine_first_byte);
   }
-  if (ec) co_return ec;
-  x.parser.emplace();
-  x.parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: broken in 1.74
-  x.buffer.reserve(kChunk);  // a flat_buffer left at its first 512 bytes would relay big bodies in 512 B reads
-  x.stream->expires_after(t.engine_first_byte);
-  co_await http::async_read_header(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
   co_return ec;
 }
 
 // Connects and sends, retrying once on a fresh connection when a pooled one turns out stale.
-net::awaitable<error_code> open_exchange(EngineExchange& x, http::request<http::string_body>& req,
-                                         const RelayJob& job, EnginePool& pool) {
-  x.stream = pool.take(job.lease.generation, x.buffer);
-  x.reused = x.stream != nullptr;
+net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& head, const RelayJob& job,
+                                         EnginePool& pool) {
+  x.socket = pool.take(job.lease.generation, x.buffer);
+  x.reused = x.socket.has_value();
   error_code ec;
-  if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts);
+  if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts, job.deadline);
   if (ec) co_return ec;
-  ec = co_await send_and_read_header(x, req, job.timeouts);
-  // Closed by the client watch (the client left): no retry, which would start the generation again.
-  if (!ec || !x.reused || x.parser->got_some() || x.buffer.size() > 0 || !x.stream->socket().is_open()) co_return ec;
+  ec = co_await send_and_read_header(x, head, job.body, job.timeouts, job.deadline);
+  // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation again.
+  if (!ec || !x.reused || x.buffer.size() > 0 || !x.socket->is_open()) co_return ec;
   spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
   x.reused = false;
-  ec = co_await connect_engine(x, job.lease, job.timeouts);
+  x.buffer.clear();
+  ec = co_await connect_engine(x, job.lease, job.timeouts, job.deadline);
   if (ec) co_return ec;
-  co_return co_await send_and_read_header(x, req, job.timeouts);
+  co_return co_await send_and_read_header(x, head, job.body, job.timeouts, job.deadline);
 }
 
-http::request<http::string_body> engine_request(RelayJob& job) {
-  http::request<http::string_body> req{job.request.method(),
-                                       job.lease.endpoint.base_path + engine_target(job.request.target()), 11};
-  copy_end_to_end(job.request, req.base());
-  req.set(http::field::host, job.lease.endpoint.host_header());
-  req.body() = std::move(job.body);
-  req.keep_alive(true);
-  req.prepare_payload();
-  return req;
+void append_field(std::string& h, std::string_view name, std::string_view value) {
+  h.append(name).append(": ").append(value).append("\r\n");
 }
 
-ApiError engine_failure(const Lease& lease, const std::string& what, const error_code& ec) {
+// The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
+// end-to-end fields, the engine's Host, the rewritten body's length.
+std::string engine_head(const RelayJob& job) {
+  const auto& in = job.request;
+  std::string h;
+  h.reserve(384);
+  h.append(in.method_string()).append(" ").append(job.lease.endpoint.base_path);
+  h.append(engine_target(in.target())).append(" HTTP/1.1\r\n");
+  for (const auto& f : in)
+    if (!hop_by_hop_field(f.name_string())) append_field(h, f.name_string(), f.value());
+  append_field(h, "Host", job.lease.endpoint.host_header());
+  append_field(h, "Content-Length", std::to_string(job.body.size()));
+  h.append("\r\n");
+  return h;
+}
+
+ApiError engine_failure(const Lease& lease, const std::string& what, const error_code& ec, std::string_view why = {}) {
   bool timeout = ec == beast::error::timeout;
   std::string msg = "engine for model '" + lease.model + "' " + what + ": " +
-                    (timeout ? std::string("timed out") : ec.message());
+                    (timeout ? std::string("timed out") : !why.empty() ? std::string(why) : ec.message());
   return server_error(timeout ? 504 : 502, msg, timeout ? "engine_timeout" : "engine_error");
 }
 
-net::awaitable<bool> send_error(beast::tcp_stream& client, const http::request<http::string_body>& in, const ApiError& e,
-                                const Timeouts& t) {
+net::awaitable<bool> send_error(tcp::socket& client, const RelayJob& job, const ApiError& e) {
+  const auto& in = job.request;
   http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};
   res.set(http::field::server, "llmux");
   res.set(http::field::content_type, "application/json");
@@ -233,8 +255,9 @@ net::awaitable<bool> send_error(beast::tcp_stream& client, const http::request<h
   res.body() = error_body(e);
   res.prepare_payload();
   error_code ec;
-  client.expires_after(t.client_write);
+  job.deadline.arm(client, job.timeouts.client_write);
   co_await http::async_write(client, res, net::redirect_error(net::use_awaitable, ec));
+  job.deadline.done(ec);
   co_return !ec && in.keep_alive();
 }
 
@@ -244,11 +267,62 @@ struct Streamed {
   error_code engine_ec;
 };
 
-// Where the pump puts the engine's body: through the client response's serializer, into an event stream already
-// committed to the client, or (bounded) into a string.
+// How the client response's body is delimited.
+enum class Framing { length, chunked, close, none };
+
+// The client response written by hand: its head goes out with the first piece of the body (one sendmsg for a
+// whole small answer), or alone when a stream's first event may be seconds away.
+struct ClientOut {
+  ClientOut(tcp::socket& s, Deadline& d, Duration t) : socket(s), deadline(d), timeout(t) {}
+  tcp::socket& socket;
+  Deadline& deadline;
+  Duration timeout;
+  Framing framing = Framing::length;
+  bool passthrough = false;  // the engine's body bytes go out as they are (both sides delimit it by length or close)
+  std::string head;
+  bool head_sent = false;
+  Gather g;
+  size_t sent = 0;
+  char size_line[24]{};
+};
+
+// Starts writing the next pieces of the body (and the head, if it has not gone out): true when it all went out at
+// once or failed (`ec`); false when send_rest() must write the rest. A chunked client body gets the pieces as one
+// chunk, so that the client's decoder is always at a chunk boundary between writes (an error event can follow
+// whatever the engine did). `last` ends a chunked body.
+template <class Pieces>
+bool send_pieces_now(ClientOut& o, const Pieces& pieces, bool last, error_code& ec) {
+  o.g.clear();
+  if (!o.head_sent) o.g.push_back(net::buffer(o.head));
+  o.head_sent = true;
+  size_t n = 0;
+  for (std::string_view p : pieces) n += p.size();
+  const bool chunked = o.framing == Framing::chunked;
+  if (chunked && n > 0) {
+    int k = std::snprintf(o.size_line, sizeof o.size_line, "%zx\r\n", n);
+    o.g.push_back(net::buffer(o.size_line, static_cast<size_t>(k)));
+  }
+  if (o.framing != Framing::none)
+    for (std::string_view p : pieces)
+      if (!p.empty()) o.g.push_back(net::buffer(p.data(), p.size()));
+  if (chunked && n > 0) o.g.push_back(net::buffer("\r\n", 2));
+  if (chunked && last) o.g.push_back(net::buffer("0\r\n\r\n", 5));
+  const size_t total = net::buffer_size(o.g);
+  o.sent = total == 0 ? 0 : send_now(o.socket, o.g, ec);
+  return ec || o.sent == total;
+}
+
+net::awaitable<bool> write_piece(ClientOut& o, std::string_view data, bool last) {
+  error_code ec;
+  std::array<std::string_view, 1> pieces{data};
+  if (!send_pieces_now(o, pieces, last, ec)) ec = co_await send_rest(o.socket, o.g, o.sent, o.deadline, o.timeout);
+  co_return !ec;
+}
+
+// Where the pump puts the engine's body: the hand-written client response, an event stream already committed to
+// the client, or (bounded) a string.
 struct PumpTarget {
-  http::response_serializer<http::buffer_body>* sr = nullptr;
-  http::response<http::buffer_body>* res = nullptr;
+  ClientOut* out = nullptr;
   SseWriter* sse = nullptr;
   std::string* collect = nullptr;
 };
@@ -263,101 +337,111 @@ struct BodyStats {
   }
 };
 
-// Writes one piece through the client response's serializer (more = false ends the body).
-net::awaitable<bool> write_piece(beast::tcp_stream& client, PumpTarget& to, char* data, size_t n, bool more,
-                                 const Timeouts& t) {
-  to.res->body().data = n ? data : nullptr;
-  to.res->body().size = n;
-  to.res->body().more = more;
-  error_code ec;
-  client.expires_after(t.client_write);
-  co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
-  if (ec == http::error::need_buffer) ec = {};
-  co_return !ec;
-}
-
-// Engine → client body pump: one fixed buffer, each chunk written as soon as it is read. The common path (read,
-// then write through the serializer) is inline: a nested coroutine per step costs a frame allocation each.
-net::awaitable<Streamed> pump_body(beast::tcp_stream& client, EngineExchange& x, PumpTarget to, const Timeouts& t,
-                                   EnginePool& pool, BodyStats& stats) {
+// Engine → client body pump: each piece is written as soon as it is read, straight from the read buffer when the
+// client gets the engine's own framing (no copy); otherwise decoded and framed anew. The common path (feed what
+// was read, write it) is inline: a nested coroutine per step costs a frame allocation each.
+net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeouts& t, Deadline& d, BodyStats& stats) {
   Streamed out;
-  Chunk buf(pool);
-  auto& engine_body = x.parser->get().body();
   error_code ec;
+  const bool pass = to.out && to.out->passthrough;
+  boost::container::small_vector<std::string_view, 8> pieces;  // decoded body data, views into x.buffer
+  std::string joined;
   for (;;) {
-    size_t n = 0;
-    if (!x.parser->is_done()) {
-      engine_body.data = buf.data();
-      engine_body.size = buf.size();
-      bool need_io = x.buffer.size() == 0;
-      if (!need_io) {  // bytes that came with the header (often the whole body): parse them without a posted read
-        const std::size_t used = x.parser->put(x.buffer.data(), ec);
-        x.buffer.consume(used);
-        if (ec == http::error::need_more || (!ec && used == 0)) {
-          ec = {};
-          need_io = true;
-        }
+    if (x.buffer.size() == 0 && !x.body.done()) {
+      ec = co_await read_engine(x, d, t.engine_idle);
+      if (ec == net::error::eof) {  // ends a body delimited by the connection's close, cuts any other
+        x.body.end_of_input();
+        if (x.body.done()) ec = {};
       }
-      if (need_io) {
-        x.stream->expires_after(t.engine_idle);
-        co_await http::async_read_some(*x.stream, x.buffer, *x.parser, net::redirect_error(net::use_awaitable, ec));
-      }
-      if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         out.engine_ok = false;
         out.engine_ec = ec;
         co_return out;
       }
-      n = buf.size() - engine_body.size;
-      stats.note(buf.data(), n);
-      if (n == 0 && !x.parser->is_done()) continue;
     }
-    bool more = !x.parser->is_done();
+    const std::string_view in = x.bytes();
+    pieces.clear();
+    const size_t used = x.body.feed(in, [&](std::string_view piece) {
+      stats.note(piece.data(), piece.size());
+      if (!pass) pieces.push_back(piece);
+    });
+    if (pass && used > 0) pieces.push_back(in.substr(0, used));
+    if (x.body.bad()) {
+      out.engine_ok = false;
+      out.engine_ec = net::error::make_error_code(net::error::invalid_argument);
+      x.why = "malformed chunked body";
+      co_return out;
+    }
+    const bool last = x.body.done();
     bool ok = true;
     if (to.collect) {
-      if (to.collect->size() < 64 * 1024) to.collect->append(buf.data(), std::min(n, 64 * 1024 - to.collect->size()));
+      for (std::string_view p : pieces)
+        if (to.collect->size() < 64 * 1024) to.collect->append(p.substr(0, 64 * 1024 - to.collect->size()));
     } else if (to.sse) {
-      ok = co_await to.sse->send(std::string_view(buf.data(), n));
+      joined.clear();
+      for (std::string_view p : pieces) joined.append(p);
+      if (!joined.empty()) ok = co_await to.sse->send(joined);
     } else {
-      to.res->body().data = n ? buf.data() : nullptr;
-      to.res->body().size = n;
-      to.res->body().more = more;
-      if (!write_now(client, *to.sr, ec)) {
-        client.expires_after(t.client_write);
-        co_await http::async_write(client, *to.sr, net::redirect_error(net::use_awaitable, ec));
-      }
-      if (ec == http::error::need_buffer) ec = {};
+      if (!send_pieces_now(*to.out, pieces, last, ec))
+        ec = co_await send_rest(to.out->socket, to.out->g, to.out->sent, d, to.out->timeout);
       ok = !ec;
-      if (ok && !more && !to.sr->is_done()) continue;
     }
+    x.buffer.consume(used);
     if (!ok) {
       out.client_ok = false;
       co_return out;
     }
-    if (!more) co_return out;
+    if (last) co_return out;
   }
 }
 
-http::response<http::buffer_body> client_response(const http::response_parser<http::buffer_body>& p,
-                                                  const http::request<http::string_body>& in, bool& keep_alive) {
-  const auto& eres = p.get();
-  http::response<http::buffer_body> res{eres.result(), in.version()};
-  copy_end_to_end(eres.base(), res.base());
-  if (eres[http::field::content_type].starts_with("text/event-stream")) res.set("X-Accel-Buffering", "no");
-  keep_alive = in.keep_alive();
-  if (p.content_length()) {
-    res.content_length(*p.content_length());
-  } else if (p.is_done() || eres.result() == http::status::no_content) {
-    if (eres.result() != http::status::no_content) res.content_length(0);
-  } else if (in.version() >= 11) {
-    res.chunked(true);
+// The client response's head (status line, the engine's end-to-end fields, framing for this client), and the
+// engine body's framing. Call before the engine's head is consumed (views into its buffer).
+void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& keep) {
+  const ResponseHead& e = x.head;
+  const auto& in = job.request;
+  const bool v11 = in.version() >= 11;
+  std::string& h = o.head;
+  h.reserve(256 + e.fields.size());
+  h.append(v11 ? "HTTP/1.1 " : "HTTP/1.0 ").append(std::to_string(e.status)).append(" ");
+  h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n");
+  for_each_field(e.fields, [&](std::string_view name, std::string_view value) {
+    if (!hop_by_hop_field(name) && !(e.event_stream && iequal(name, "X-Accel-Buffering"))) append_field(h, name, value);
+  });
+  if (e.event_stream) append_field(h, "X-Accel-Buffering", "no");
+  if (!job.clamp_note.empty()) append_field(h, "X-Llmux-Max-Tokens-Clamped", job.clamp_note);
+  keep = in.keep_alive();
+  if (e.bodiless()) {
+    x.body.start(BodyFraming::Kind::none);
+    o.framing = Framing::none;
+    if (e.content_length) append_field(h, "Content-Length", std::to_string(*e.content_length));
+  } else if (e.content_length) {
+    x.body.start(BodyFraming::Kind::length, *e.content_length);
+    o.framing = Framing::length;
+    o.passthrough = true;
+    append_field(h, "Content-Length", std::to_string(*e.content_length));
   } else {
-    keep_alive = false;  // HTTP/1.0 client: the body ends when the connection closes
+    x.body.start(e.chunked ? BodyFraming::Kind::chunked : BodyFraming::Kind::close);
+    if (v11) {
+      o.framing = Framing::chunked;
+      append_field(h, "Transfer-Encoding", "chunked");
+    } else {
+      o.framing = Framing::close;  // HTTP/1.0 client: the body ends when the connection closes
+      o.passthrough = !e.chunked;
+      keep = false;
+    }
   }
-  res.keep_alive(keep_alive);
-  res.body().data = nullptr;
-  res.body().more = true;
-  return res;
+  if (v11 && !keep) append_field(h, "Connection", "close");
+  if (!v11 && keep) append_field(h, "Connection", "keep-alive");
+  h.append("\r\n");
+}
+
+// The engine body's framing, without a client head (the committed event stream path).
+void start_body(EngineExchange& x) {
+  const ResponseHead& e = x.head;
+  if (e.bodiless()) x.body.start(BodyFraming::Kind::none);
+  else if (e.content_length) x.body.start(BodyFraming::Kind::length, *e.content_length);
+  else x.body.start(e.chunked ? BodyFraming::Kind::chunked : BodyFraming::Kind::close);
 }
 
 RelayResult finish(int status, bool keep, const BodyStats& stats) {
@@ -368,44 +452,40 @@ RelayResult finish(int status, bool keep, const BodyStats& stats) {
 }
 
 void recycle(EngineExchange& x, const RelayJob& job, EnginePool& pool) {
-  if (x.parser->keep_alive() && x.buffer.size() == 0)
-    pool.give(job.lease.generation, std::move(x.stream), std::move(x.buffer));
+  if (x.head.keep_alive && x.body.done() && x.buffer.size() == 0)
+    pool.give(job.lease.generation, std::move(*x.socket), std::move(x.buffer));
 }
 
 // Streams the engine's response to the client. On an engine failure after the header went out, an SSE stream is
 // ended with an `event: error` and the connection is closed; other bodies are cut (the client sees a short body).
-net::awaitable<RelayResult> stream_response(beast::tcp_stream& client, const RelayJob& job, EngineExchange& x,
+net::awaitable<RelayResult> stream_response(tcp::socket& client, const RelayJob& job, EngineExchange& x,
                                             EnginePool& pool, ClientWatch& watch) {
   bool keep = false;
-  auto res = client_response(*x.parser, job.request, keep);
-  if (!job.clamp_note.empty()) res.set("X-Llmux-Max-Tokens-Clamped", job.clamp_note);
-  bool sse = res[http::field::content_type].starts_with("text/event-stream");
-  int status = res.result_int();
+  const bool sse = x.head.event_stream;
+  const int status = x.head.status;
+  ClientOut out(client, job.deadline, job.timeouts.client_write);
+  client_head(out, x, job, keep);
+  x.buffer.consume(x.head.size);  // x.head's views end here
   BodyStats stats{UsageScanner(sse), std::nullopt};
-  http::response_serializer<http::buffer_body> sr{res};
-  error_code ec;
-  if (res.chunked() || !res.has_content_length()) {  // first token may be seconds away: send the header now
-    client.expires_after(job.timeouts.client_write);
-    co_await http::async_write_header(client, sr, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return finish(status, false, stats);
+  if ((out.framing == Framing::chunked || out.framing == Framing::close) && x.buffer.size() == 0) {
+    // The first event may be seconds away: the head goes now.
+    if (!co_await write_piece(out, {}, false)) co_return finish(status, false, stats);
   }
-  Streamed st = co_await pump_body(client, x, PumpTarget{&sr, &res}, job.timeouts, pool, stats);
+  Streamed st = co_await pump_body(x, PumpTarget{&out}, job.timeouts, job.deadline, stats);
   if (watch.gone() || !st.client_ok) co_return finish(status, false, stats);
   if (st.engine_ok) {
     recycle(x, job, pool);
     co_return finish(status, keep, stats);
   }
-  auto e = engine_failure(job.lease, "failed mid-response", st.engine_ec);
+  auto e = engine_failure(job.lease, "failed mid-response", st.engine_ec, x.why);
   spdlog::warn("{}", e.message);
-  if (!sr.is_header_done()) {
-    co_await send_error(client, job.request, e, job.timeouts);
+  if (!out.head_sent) {
+    co_await send_error(client, job, e);
     co_return finish(e.status, false, stats);
   }
-  if (sse && res.chunked()) {
+  if (sse && out.framing == Framing::chunked) {
     std::string event = sse_error_event(e);
-    PumpTarget to{&sr, &res};
-    if (co_await write_piece(client, to, event.data(), event.size(), true, job.timeouts))
-      co_await write_piece(client, to, nullptr, 0, false, job.timeouts);
+    co_await write_piece(out, event, true);
   }
   co_return finish(status, false, stats);
 }
@@ -428,21 +508,22 @@ std::string committed_tail(int status, const std::string& body, bool whole) {
 net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchange& x, EnginePool& pool,
                                                ClientWatch& watch) {
   SseWriter& w = *job.committed;
-  const auto& eres = x.parser->get();
-  int status = eres.result_int();
-  bool sse = status == 200 && eres[http::field::content_type].starts_with("text/event-stream");
+  const int status = x.head.status;
+  const bool sse = status == 200 && x.head.event_stream;
+  start_body(x);
+  x.buffer.consume(x.head.size);
   BodyStats stats{UsageScanner(true), std::nullopt};
   std::string collected;
   PumpTarget to;
   if (sse) to.sse = &w;
   else to.collect = &collected;
-  Streamed st = co_await pump_body(w.stream(), x, to, job.timeouts, pool, stats);
+  Streamed st = co_await pump_body(x, to, job.timeouts, job.deadline, stats);
   if (watch.gone() || !st.client_ok) co_return finish(status, false, stats);
   std::string tail;
   if (!st.engine_ok) {
-    tail = sse_error_event(engine_failure(job.lease, "failed mid-response", st.engine_ec));
+    tail = sse_error_event(engine_failure(job.lease, "failed mid-response", st.engine_ec, x.why));
   } else if (!sse) {
-    tail = committed_tail(status, collected, x.parser->is_done());
+    tail = committed_tail(status, collected, x.body.done());
   }
   if (st.engine_ok) recycle(x, job, pool);
   bool ok = true;
@@ -454,21 +535,22 @@ net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchan
 }  // namespace
 
 net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
-  auto req = engine_request(job);
+  const std::string head = engine_head(job);
   EngineExchange x;
   // Client gone → close the engine connection at once so the engine stops generating.
   watch.on_gone = [&x] {
     spdlog::debug("client disconnected; closing engine connection");
-    if (x.stream) x.stream->socket().close();
+    error_code ignored;
+    if (x.socket) x.socket->close(ignored);
   };
   struct Reset {
     ClientWatch& w;
     ~Reset() { w.on_gone = nullptr; }
   } reset{watch};
-  error_code ec = co_await open_exchange(x, req, job, pool);
+  error_code ec = co_await open_exchange(x, head, job, pool);
   if (watch.gone()) co_return RelayResult{0, false};
   if (ec) {
-    auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec);
+    auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec, x.why);
     spdlog::warn("{}", e.message);
     if (job.committed) {
       std::string event = sse_error_event(e);
@@ -476,11 +558,11 @@ net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, Engin
       if (ok) ok = co_await job.committed->end();
       co_return RelayResult{e.status, ok};
     }
-    bool keep = co_await send_error(client, job.request, e, job.timeouts);
+    bool keep = co_await send_error(client.socket(), job, e);
     co_return RelayResult{e.status, keep};
   }
   if (job.committed) co_return co_await continue_committed(job, x, pool, watch);
-  co_return co_await stream_response(client, job, x, pool, watch);
+  co_return co_await stream_response(client.socket(), job, x, pool, watch);
 }
 
 }  // namespace llmux

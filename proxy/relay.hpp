@@ -19,25 +19,54 @@
 
 namespace llmux {
 
+// Bounds a session's reads and writes (client and engine sockets alike, one at a time) with one lazily re-armed
+// timer, instead of a timer started and cancelled around every operation as beast::tcp_stream does (two more
+// handler runs per read or write). arm() only records when the operation must be done; the timer, once waiting,
+// stays armed and on waking waits again for the latest due time, so steady traffic costs no timer operation at all
+// (an earlier due time than the one waited for re-arms it). An overdue operation's socket is closed: the operation
+// ends with an error, which done() turns into beast::error::timeout.
+class Deadline : public std::enable_shared_from_this<Deadline> {
+ public:
+  explicit Deadline(const net::any_io_executor& ex) : timer_(ex) {}
+  void arm(tcp::socket& s, Duration d);
+  void done(error_code& ec) {  // the operation ended: no deadline now
+    target_ = nullptr;
+    if (ec && expired_) ec = beast::error::timeout;
+    expired_ = false;
+  }
+  void stop() {  // connection over: the timer handler must not touch a socket again
+    target_ = nullptr;
+    ++generation_;
+    timer_.cancel();
+    waiting_ = false;
+  }
+
+ private:
+  using Clock = net::steady_timer::clock_type;
+  net::steady_timer timer_;
+  Clock::time_point due_{};
+  Clock::time_point waiting_until_{};
+  tcp::socket* target_ = nullptr;
+  uint64_t generation_ = 0;  // a handler of a superseded wait does nothing
+  bool waiting_ = false;
+  bool expired_ = false;
+  void wait(Clock::time_point at);
+};
+
 class EnginePool {
  public:
   // A pooled connection comes with its (empty) read buffer, whose capacity is reused: no allocation per request.
-  std::unique_ptr<beast::tcp_stream> take(uint64_t generation, beast::flat_buffer& buffer);
-  void give(uint64_t generation, std::unique_ptr<beast::tcp_stream> s, beast::flat_buffer buffer);
+  std::optional<tcp::socket> take(uint64_t generation, beast::flat_buffer& buffer);
+  void give(uint64_t generation, tcp::socket s, beast::flat_buffer buffer);
   size_t idle() const { return idle_.size(); }
-  // The body pump's buffers, recycled likewise.
-  using ChunkBuffer = std::array<char, 16 * 1024>;
-  std::unique_ptr<ChunkBuffer> take_chunk();
-  void give_chunk(std::unique_ptr<ChunkBuffer> c);
 
  private:
   struct Idle {
-    std::unique_ptr<beast::tcp_stream> stream;
+    tcp::socket socket;
     beast::flat_buffer buffer;
   };
   uint64_t generation_ = 0;
   std::vector<Idle> idle_;
-  std::vector<std::unique_ptr<ChunkBuffer>> chunks_;
 };
 
 class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
@@ -85,6 +114,7 @@ struct RelayJob {
   std::string clamp_note;                 // non-empty: sent as X-Llmux-Max-Tokens-Clamped
   SseWriter* committed = nullptr;         // set: a 200 event stream already went out (loading feedback); the
                                           // engine's events continue it, an engine error becomes an error event
+  Deadline& deadline;                     // the session's: bounds every read and write of the relay
 };
 
 net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

@@ -64,7 +64,8 @@ namespace {
 
 class Session {
  public:
-  Session(Server::Impl& srv, tcp::socket socket) : srv_(srv), stream_(std::move(socket)) {}
+  Session(Server::Impl& srv, tcp::socket socket)
+      : srv_(srv), stream_(std::move(socket)), deadline_(std::make_shared<Deadline>(stream_.get_executor())) {}
   net::awaitable<void> run();
   beast::tcp_stream& stream() { return stream_; }
 
@@ -84,6 +85,7 @@ class Session {
   Server::Impl& srv_;
   beast::tcp_stream stream_;
   beast::flat_buffer buf_;
+  std::shared_ptr<Deadline> deadline_;  // bounds every read and write of the session's hot path (shared: its timer)
   std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
   bool first_ = true;
 };
@@ -96,6 +98,7 @@ net::awaitable<void> Session::run() {
     if (!co_await serve_one()) break;
   }
   if (watch_) watch_->disarm();
+  deadline_->stop();
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();
@@ -106,8 +109,9 @@ net::awaitable<bool> Session::wait_for_bytes(Duration timeout) {
   take_watch_bytes();  // bytes of this request that the last request's disconnect watch read (pipelining)
   if (buf_.size() > 0) co_return true;
   error_code ec;
-  stream_.expires_after(timeout);
-  size_t n = co_await stream_.async_read_some(buf_.prepare(4096), net::redirect_error(net::use_awaitable, ec));
+  deadline_->arm(stream_.socket(), timeout);
+  size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096), net::redirect_error(net::use_awaitable, ec));
+  deadline_->done(ec);
   buf_.commit(n);
   co_return !ec && n > 0;
 }
@@ -129,8 +133,9 @@ net::awaitable<bool> Session::serve_one() {
   parser.body_limit(cfg.max_request_body);
   error_code ec = parse_buffered(buf_, parser, true);  // usually the whole request is in buf_ already
   if (!ec && !parser.is_header_done()) {
-    stream_.expires_after(cfg.timeouts.header_read);
-    co_await http::async_read_header(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+    deadline_->arm(stream_.socket(), cfg.timeouts.header_read);
+    co_await http::async_read_header(stream_.socket(), buf_, parser, net::redirect_error(net::use_awaitable, ec));
+    deadline_->done(ec);
   }
   const auto& head = parser.get();
   if (ec == http::error::body_limit) {
@@ -153,15 +158,17 @@ net::awaitable<bool> Session::serve_one() {
   }
   if (beast::iequals(head[http::field::expect], "100-continue")) {
     static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
-    stream_.expires_after(cfg.timeouts.client_write);
-    co_await net::async_write(stream_, net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
+    deadline_->arm(stream_.socket(), cfg.timeouts.client_write);
+    co_await net::async_write(stream_.socket(), net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
+    deadline_->done(ec);
     if (ec) co_return false;
   }
   parser.eager(true);  // as http::async_read sets it
   ec = parse_buffered(buf_, parser, false);
   if (!ec && !parser.is_done()) {
-    stream_.expires_after(cfg.timeouts.body_read);
-    co_await http::async_read(stream_, buf_, parser, net::redirect_error(net::use_awaitable, ec));
+    deadline_->arm(stream_.socket(), cfg.timeouts.body_read);
+    co_await http::async_read(stream_.socket(), buf_, parser, net::redirect_error(net::use_awaitable, ec));
+    deadline_->done(ec);
   }
   if (ec == http::error::body_limit) {
     Reply r = error_reply(request_too_large(cfg.max_request_body));
@@ -259,8 +266,9 @@ net::awaitable<bool> Session::write_reply(const http::request<http::string_body>
   res.prepare_payload();
   if (req.method() == http::verb::head) res.content_length(r.body.size());
   error_code ec;
-  stream_.expires_after(srv_.coordinator.config()->timeouts.client_write);
-  co_await http::async_write(stream_, res, net::redirect_error(net::use_awaitable, ec));
+  deadline_->arm(stream_.socket(), srv_.coordinator.config()->timeouts.client_write);
+  co_await http::async_write(stream_.socket(), res, net::redirect_error(net::use_awaitable, ec));
+  deadline_->done(ec);
   co_return !ec && keep_alive;
 }
 
@@ -377,8 +385,8 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
     Lease lease;
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, *adm.lease};
-  RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note};  // named: g++ 12 double-destroys braced
-  job.committed = early.started() ? &early : nullptr;
+  RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
+               early.started() ? &early : nullptr, *deadline_};                        // a braced temporary
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();

@@ -101,10 +101,13 @@ namespace {
 
 // The integer after `"key":` anywhere in `json` (usage objects are small and flat enough for this).
 std::optional<int64_t> find_int(std::string_view json, std::string_view key) {
-  std::string quoted = "\"" + std::string(key) + "\"";
-  auto pos = json.find(quoted);
-  if (pos == std::string_view::npos) return std::nullopt;
-  pos += quoted.size();
+  size_t pos = 0;
+  for (;; ++pos) {
+    pos = json.find(key, pos);
+    if (pos == std::string_view::npos) return std::nullopt;
+    if (pos > 0 && json[pos - 1] == '"' && pos + key.size() < json.size() && json[pos + key.size()] == '"') break;
+  }
+  pos += key.size() + 1;
   while (pos < json.size() && (json[pos] == ' ' || json[pos] == ':' || json[pos] == '\t' || json[pos] == '\n' ||
                                json[pos] == '\r'))
     ++pos;

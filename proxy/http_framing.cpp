@@ -1,0 +1,214 @@
+#include "proxy/http_framing.hpp"
+
+#include <array>
+
+namespace llmux {
+
+namespace {
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// Calls fn(token) for each comma-separated token of a field value.
+template <class Fn>
+void for_each_token(std::string_view v, Fn&& fn) {
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view t = v.substr(0, comma);
+    v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (!t.empty()) fn(t);
+  }
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+bool hop_by_hop_field(std::string_view name) {
+  static constexpr std::array<std::string_view, 12> kNames{
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+      "trailer",    "transfer-encoding", "upgrade", "content-length", "host", "expect"};
+  for (auto n : kNames)
+    if (iequal(name, n)) return true;
+  return false;
+}
+
+HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::string_view& why) {
+  h = ResponseHead{};
+  size_t pos = 0;
+  size_t fields_begin = 0;
+  bool close = false, keep_alive_token = false;
+  for (;;) {
+    size_t eol = data.find('\n', pos);
+    if (eol == std::string_view::npos) return HeadParse::need_more;
+    std::string_view line = data.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t next = eol + 1;
+    if (pos == 0) {  // status line: HTTP/1.x NNN reason
+      if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ') {
+        why = "malformed status line";
+        return HeadParse::bad;
+      }
+      h.version = line[7] == '1' ? 11 : 10;
+      int status = 0;
+      for (size_t i = 9; i < 12; ++i) {
+        if (line[i] < '0' || line[i] > '9') {
+          why = "malformed status code";
+          return HeadParse::bad;
+        }
+        status = status * 10 + (line[i] - '0');
+      }
+      if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
+        why = "malformed status code";
+        return HeadParse::bad;
+      }
+      h.status = status;
+      h.reason = line.size() > 13 ? line.substr(13) : std::string_view();
+      fields_begin = next;
+      pos = next;
+      continue;
+    }
+    if (line.empty()) {  // end of the head
+      h.fields = data.substr(fields_begin, pos - fields_begin);
+      h.size = next;
+      break;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      why = "malformed header field";
+      return HeadParse::bad;
+    }
+    std::string_view name = line.substr(0, colon);
+    for (char c : name)
+      if (!token_char(c)) {
+        why = "malformed header field name";
+        return HeadParse::bad;
+      }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (iequal(name, "content-length")) {
+      if (value.empty() || value.size() > 18) {
+        why = "bad Content-Length";
+        return HeadParse::bad;
+      }
+      uint64_t n = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') {
+          why = "bad Content-Length";
+          return HeadParse::bad;
+        }
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (h.content_length && *h.content_length != n) {
+        why = "conflicting Content-Length fields";
+        return HeadParse::bad;
+      }
+      h.content_length = n;
+    } else if (iequal(name, "transfer-encoding")) {
+      bool last_chunked = false;
+      for_each_token(value, [&](std::string_view t) { last_chunked = iequal(t, "chunked"); });
+      h.chunked = last_chunked;
+      if (!last_chunked) close = true;  // another coding last: the body ends with the connection
+    } else if (iequal(name, "connection")) {
+      for_each_token(value, [&](std::string_view t) {
+        if (iequal(t, "close")) close = true;
+        if (iequal(t, "keep-alive")) keep_alive_token = true;
+      });
+    } else if (iequal(name, "content-type")) {
+      h.event_stream = starts_with_nocase(value, "text/event-stream");
+    }
+    pos = next;
+  }
+  if (h.chunked && h.content_length) {  // RFC 9112 §6.3: chunked wins, and the connection must not be reused
+    h.content_length.reset();
+    close = true;
+  }
+  h.keep_alive = !close && (h.version == 11 || keep_alive_token);
+  // A body ended only by the connection's close leaves nothing to reuse.
+  if (!h.bodiless() && !h.chunked && !h.content_length) h.keep_alive = false;
+  return HeadParse::done;
+}
+
+void BodyFraming::step(char c) {
+  switch (state_) {
+    case State::size: {
+      int v = hex_value(c);
+      if (v >= 0) {
+        if (++size_digits_ > 15) bad_ = true;
+        left_ = left_ * 16 + static_cast<uint64_t>(v);
+        return;
+      }
+      if (size_digits_ == 0) {
+        bad_ = true;
+        return;
+      }
+      if (c == ';' || c == ' ' || c == '\t') state_ = State::ext;
+      else if (c == '\r') state_ = State::size_lf;
+      else if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      else bad_ = true;
+      return;
+    }
+    case State::ext:
+      if (c == '\r') state_ = State::size_lf;
+      else if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      return;
+    case State::size_lf:
+      if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      else bad_ = true;
+      return;
+    case State::data:  // handled in feed()
+      return;
+    case State::data_end:
+      if (c == '\r') {
+        state_ = State::data_lf;
+        return;
+      }
+      [[fallthrough]];
+    case State::data_lf:
+      if (c == '\n') {
+        state_ = State::size;
+        size_digits_ = 0;
+        left_ = 0;
+      } else {
+        bad_ = true;
+      }
+      return;
+    case State::trailer_start:
+      if (c == '\r') state_ = State::final_lf;
+      else if (c == '\n') done_ = true;
+      else state_ = State::trailer;
+      return;
+    case State::trailer:
+      if (c == '\n') state_ = State::trailer_start;
+      return;
+    case State::final_lf:
+      if (c == '\n') done_ = true;
+      else bad_ = true;
+      return;
+  }
+}
+
+}  // namespace llmux

@@ -1,0 +1,117 @@
+// The relay's own reading of an engine's HTTP/1.x response: the head (status, the fields llmux acts on, the raw
+// field lines to pass on) and the body's framing (Content-Length, chunked, or ended by the connection's close).
+// Pure and allocation-free: views into the caller's buffer, so the relay can pass body bytes on without copying
+// them. Lenient where engines are sloppy (bare LF line ends), strict where a mistake would mis-frame the body.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace llmux {
+
+struct ResponseHead {
+  unsigned version = 11;  // 10 or 11
+  int status = 0;
+  std::string_view reason;
+  std::string_view fields;  // the field lines, as received (each ends with a line end)
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  bool keep_alive = true;    // the engine keeps the connection open after this response
+  bool event_stream = false; // Content-Type: text/event-stream
+  size_t size = 0;           // bytes of the head, blank line included
+  bool bodiless() const { return status < 200 || status == 204 || status == 304; }
+};
+
+enum class HeadParse { done, need_more, bad };
+
+// Parses the response head at the start of `data`. need_more: no blank line yet (the caller bounds how long it
+// waits and how much it buffers). bad: `why` says what was wrong.
+HeadParse parse_response_head(std::string_view data, ResponseHead& head, std::string_view& why);
+
+// Calls fn(name, value) for each field line of `fields` (values trimmed).
+template <class Fn>
+void for_each_field(std::string_view fields, Fn&& fn) {
+  while (!fields.empty()) {
+    size_t eol = fields.find('\n');
+    std::string_view line = fields.substr(0, eol);
+    fields.remove_prefix(eol == std::string_view::npos ? fields.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    fn(line.substr(0, colon), value);
+  }
+}
+
+// Fields a proxy does not pass on (RFC 9110 §7.6.1), plus the framing and Host fields llmux writes itself.
+bool hop_by_hop_field(std::string_view name);
+
+bool iequal(std::string_view a, std::string_view b);
+
+// Follows a body's framing through the bytes that arrive. feed() takes the next bytes read, reports each piece of
+// body data (views into `in`) to on_data, and returns how many bytes of `in` belong to the body (fewer than
+// in.size() only when the body ended inside `in`).
+class BodyFraming {
+ public:
+  enum class Kind { length, chunked, close, none };
+  void start(Kind k, uint64_t length = 0) {
+    kind_ = k;
+    left_ = length;
+    state_ = State::size;
+    size_digits_ = 0;
+    done_ = k == Kind::none || (k == Kind::length && length == 0);
+    bad_ = false;
+  }
+  Kind kind() const { return kind_; }
+  bool done() const { return done_; }
+  bool bad() const { return bad_; }  // malformed chunked framing: the connection is unusable
+  void end_of_input() {              // the connection closed: ends a close-delimited body
+    if (kind_ == Kind::close) done_ = true;
+  }
+
+  template <class OnData>
+  size_t feed(std::string_view in, OnData&& on_data) {
+    if (done_ || bad_) return 0;
+    if (kind_ == Kind::close) {
+      if (!in.empty()) on_data(in);
+      return in.size();
+    }
+    if (kind_ == Kind::length) {
+      size_t n = left_ < in.size() ? static_cast<size_t>(left_) : in.size();
+      if (n > 0) on_data(in.substr(0, n));
+      left_ -= n;
+      done_ = left_ == 0;
+      return n;
+    }
+    size_t i = 0;
+    while (i < in.size() && !done_ && !bad_) {
+      if (state_ == State::data) {
+        size_t n = left_ < in.size() - i ? static_cast<size_t>(left_) : in.size() - i;
+        on_data(in.substr(i, n));
+        i += n;
+        left_ -= n;
+        if (left_ == 0) state_ = State::data_end;
+        continue;
+      }
+      step(in[i++]);
+    }
+    return i;
+  }
+
+ private:
+  enum class State { size, ext, size_lf, data, data_end, data_lf, trailer_start, trailer, final_lf };
+  void step(char c);
+
+  Kind kind_ = Kind::none;
+  State state_ = State::size;
+  uint64_t left_ = 0;
+  int size_digits_ = 0;
+  bool done_ = true;
+  bool bad_ = false;
+};
+
+}  // namespace llmux

@@ -1,0 +1,168 @@
+// The relay's reading of engine responses: heads, field filtering, and body framing fed in arbitrary splits.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "proxy/http_framing.hpp"
+
+using namespace llmux;
+
+namespace {
+
+ResponseHead parse_ok(std::string_view text) {
+  ResponseHead h;
+  std::string_view why;
+  EXPECT_EQ(parse_response_head(text, h, why), HeadParse::done) << why;
+  return h;
+}
+
+std::string why_bad(std::string_view text) {
+  ResponseHead h;
+  std::string_view why;
+  EXPECT_EQ(parse_response_head(text, h, why), HeadParse::bad) << text;
+  return std::string(why);
+}
+
+// Feeds `wire` to a fresh framing in pieces of `step` bytes; returns the decoded body and how many bytes of the
+// wire belonged to it (stops at the end of the body).
+struct Fed {
+  std::string body;
+  size_t used = 0;
+  bool done = false;
+  bool bad = false;
+};
+Fed feed_in_steps(BodyFraming::Kind kind, uint64_t length, const std::string& wire, size_t step) {
+  BodyFraming f;
+  f.start(kind, length);
+  Fed out;
+  size_t pos = 0;
+  while (pos < wire.size() && !f.done() && !f.bad()) {
+    std::string_view piece(wire.data() + pos, std::min(step, wire.size() - pos));
+    size_t used = f.feed(piece, [&](std::string_view d) { out.body.append(d); });
+    pos += used;
+    if (used < piece.size()) break;
+  }
+  out.used = pos;
+  out.done = f.done();
+  out.bad = f.bad();
+  return out;
+}
+
+}  // namespace
+
+TEST(ResponseHead, StatusFieldsAndFraming) {
+  const std::string text =
+      "HTTP/1.1 200 OK\r\nContent-Type: Text/Event-Stream; charset=utf-8\r\nX-Id:  7 \r\n"
+      "Transfer-Encoding: chunked\r\n\r\nBODY";
+  auto h = parse_ok(text);
+  EXPECT_EQ(h.version, 11u);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.reason, "OK");
+  EXPECT_TRUE(h.chunked);
+  EXPECT_FALSE(h.content_length);
+  EXPECT_TRUE(h.event_stream);
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_EQ(text.substr(h.size), "BODY");
+  std::vector<std::pair<std::string, std::string>> fields;
+  for_each_field(h.fields, [&](std::string_view n, std::string_view v) { fields.emplace_back(n, v); });
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[1].first, "X-Id");
+  EXPECT_EQ(fields[1].second, "7");
+}
+
+TEST(ResponseHead, KeepAliveRules) {
+  EXPECT_FALSE(parse_ok("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n").keep_alive);
+  EXPECT_FALSE(parse_ok("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n").keep_alive);
+  EXPECT_TRUE(parse_ok("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n").keep_alive);
+  // A body that only the connection's close ends leaves nothing to reuse.
+  EXPECT_FALSE(parse_ok("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n").keep_alive);
+  EXPECT_TRUE(parse_ok("HTTP/1.1 204 No Content\r\n\r\n").keep_alive);
+  // chunked and Content-Length together: chunked wins and the connection is not reused.
+  auto both = parse_ok("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_TRUE(both.chunked);
+  EXPECT_FALSE(both.content_length);
+  EXPECT_FALSE(both.keep_alive);
+}
+
+TEST(ResponseHead, BareLineFeedsAndEmptyReason) {
+  auto h = parse_ok("HTTP/1.1 503\nContent-Length: 0\n\n");
+  EXPECT_EQ(h.status, 503);
+  EXPECT_TRUE(h.reason.empty());
+  EXPECT_EQ(h.content_length, 0u);
+}
+
+TEST(ResponseHead, NeedMoreUntilTheBlankLine) {
+  ResponseHead h;
+  std::string_view why;
+  EXPECT_EQ(parse_response_head("", h, why), HeadParse::need_more);
+  EXPECT_EQ(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", h, why), HeadParse::need_more);
+}
+
+TEST(ResponseHead, MalformedHeadsSayWhy) {
+  EXPECT_EQ(why_bad("HTTP/2 200 OK\r\n\r\n"), "malformed status line");
+  EXPECT_EQ(why_bad("HTTP/1.1 2x0 OK\r\n\r\n"), "malformed status code");
+  EXPECT_EQ(why_bad("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n"), "malformed header field");
+  EXPECT_EQ(why_bad("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"), "malformed header field name");
+  EXPECT_EQ(why_bad("HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n"), "bad Content-Length");
+  EXPECT_EQ(why_bad("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            "conflicting Content-Length fields");
+}
+
+TEST(HopByHop, FramingAndConnectionFieldsAreNotPassedOn) {
+  for (auto n : {"Connection", "keep-alive", "TRANSFER-ENCODING", "Content-Length", "Host", "TE", "Upgrade"})
+    EXPECT_TRUE(hop_by_hop_field(n)) << n;
+  for (auto n : {"Content-Type", "X-Request-Id", "Cache-Control", "Tee"}) EXPECT_FALSE(hop_by_hop_field(n)) << n;
+}
+
+TEST(BodyFraming, ChunkedInEverySplit) {
+  const std::string wire = "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+  for (size_t step = 1; step <= wire.size(); ++step) {
+    auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, wire, step);
+    ASSERT_TRUE(r.done) << "step " << step;
+    EXPECT_FALSE(r.bad);
+    EXPECT_EQ(r.body, "helloabcdefghijklmnopqrstuvwxyz") << "step " << step;
+    EXPECT_EQ(wire.substr(r.used), "NEXT") << "step " << step;
+  }
+}
+
+TEST(BodyFraming, ChunkedWithBareLineFeeds) {
+  auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, "3\nabc\n0\n\n", 2);
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, "abc");
+}
+
+TEST(BodyFraming, MalformedChunkedIsBad) {
+  EXPECT_TRUE(feed_in_steps(BodyFraming::Kind::chunked, 0, "zz\r\n", 1).bad);
+  EXPECT_TRUE(feed_in_steps(BodyFraming::Kind::chunked, 0, "3\r\nabcX\r\n", 1).bad);
+  EXPECT_TRUE(feed_in_steps(BodyFraming::Kind::chunked, 0, "1234567890abcdef0\r\n", 4).bad);  // size overflow
+  auto cut = feed_in_steps(BodyFraming::Kind::chunked, 0, "5\r\nhel", 3);
+  EXPECT_FALSE(cut.done);
+  EXPECT_FALSE(cut.bad);
+  EXPECT_EQ(cut.body, "hel");
+}
+
+TEST(BodyFraming, LengthStopsAtTheEnd) {
+  auto r = feed_in_steps(BodyFraming::Kind::length, 5, "helloEXTRA", 3);
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_EQ(r.used, 5u);
+  BodyFraming empty;
+  empty.start(BodyFraming::Kind::length, 0);
+  EXPECT_TRUE(empty.done());
+}
+
+TEST(BodyFraming, CloseDelimitedEndsWithTheConnection) {
+  BodyFraming f;
+  f.start(BodyFraming::Kind::close);
+  std::string body;
+  EXPECT_EQ(f.feed("abc", [&](std::string_view d) { body.append(d); }), 3u);
+  EXPECT_FALSE(f.done());
+  f.end_of_input();
+  EXPECT_TRUE(f.done());
+  EXPECT_EQ(body, "abc");
+  BodyFraming len;
+  len.start(BodyFraming::Kind::length, 4);
+  len.end_of_input();  // a cut Content-Length body stays unfinished
+  EXPECT_FALSE(len.done());
+}
