@@ -50,7 +50,17 @@ void for_each_field(std::string_view fields, Fn&& fn) {
 // Fields a proxy does not pass on (RFC 9110 §7.6.1), plus the framing and Host fields llmux writes itself.
 bool hop_by_hop_field(std::string_view name);
 
-bool iequal(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (header field names and tokens).
+inline bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 
 // Follows a body's framing through the bytes that arrive. feed() takes the next bytes read, reports each piece of
 // body data (views into `in`) to on_data, and returns how many bytes of `in` belong to the body (fewer than

@@ -4,6 +4,7 @@
 
 #include <boost/container/small_vector.hpp>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
@@ -20,10 +21,28 @@ constexpr size_t kChunk = 16 * 1024;
 
 }  // namespace
 
+namespace {
+
+// The steady clock read cheaply, to a few milliseconds: deadlines are seconds long, and arm() runs for every read and
+// write. CLOCK_MONOTONIC_COARSE is the clock steady_clock reads (CLOCK_MONOTONIC) without its fine interpolation.
+net::steady_timer::clock_type::time_point coarse_now() {
+#ifdef CLOCK_MONOTONIC_COARSE
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return net::steady_timer::clock_type::time_point(
+      std::chrono::duration_cast<net::steady_timer::clock_type::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                          std::chrono::nanoseconds(ts.tv_nsec)));
+#else
+  return net::steady_timer::clock_type::now();
+#endif
+}
+
+}  // namespace
+
 void Deadline::arm(tcp::socket& s, Duration d) {
   target_ = &s;
   expired_ = false;
-  due_ = Clock::now() + d;
+  due_ = coarse_now() + d;
   if (!waiting_ || due_ < waiting_until_) wait(due_);
 }
 

@@ -5,8 +5,11 @@
 namespace llmux {
 
 std::string_view normalize_path(std::string_view target) {
-  auto q = target.find_first_of("?#");
-  if (q != std::string_view::npos) target = target.substr(0, q);
+  for (size_t i = 0; i < target.size(); ++i)  // (find_first_of calls memchr once per character)
+    if (target[i] == '?' || target[i] == '#') {
+      target = target.substr(0, i);
+      break;
+    }
   while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
   return target;
 }

@@ -1,5 +1,7 @@
 #include "proxy/usage_scan.hpp"
 
+#include <string.h>  // memmem (glibc, macOS)
+
 
 namespace llmux {
 
@@ -43,10 +45,10 @@ size_t UsageScanner::find_key(std::string_view chunk) {
       return end;
     }
   }
-  auto pos = chunk.find(kKey);
-  if (pos != std::string_view::npos) {
+  // memmem: string_view::find stops at every '"' of the JSON to compare the rest of the key.
+  if (const void* hit = memmem(chunk.data(), chunk.size(), kKey.data(), kKey.size())) {
     tail_.clear();
-    return pos + kKey.size();
+    return static_cast<size_t>(static_cast<const char*>(hit) - chunk.data()) + kKey.size();
   }
   tail_.append(chunk.substr(chunk.size() > keep ? chunk.size() - keep : 0));
   if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
