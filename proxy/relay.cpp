@@ -136,7 +136,6 @@ struct EngineExchange {
   std::optional<tcp::socket> socket;
   beast::flat_buffer buffer;
   ResponseHead head;
-  bool head_done = false;
   BodyFraming body;
   bool reused = false;
   std::string_view why;  // what was wrong with a malformed response
@@ -185,57 +184,46 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
   co_return ec;
 }
 
-// Reads from the engine into x.buffer (at most one chunk), bounded by the deadline.
-net::awaitable<error_code> read_engine(EngineExchange& x, Deadline& d, Duration t) {
-  error_code ec;
-  d.arm(*x.socket, t);
-  size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk), net::redirect_error(net::use_awaitable, ec));
-  d.done(ec);
-  x.buffer.commit(n);
-  co_return ec;
-}
-
-net::awaitable<error_code> send_and_read_header(EngineExchange& x, const std::string& head, const std::string& body,
-                                                const Timeouts& t, Deadline& d) {
-  x.head_done = false;
-  error_code ec;
-  std::array<net::const_buffer, 2> g{net::buffer(head), net::buffer(body)};
-  size_t sent = send_now(*x.socket, g, ec);
-  if (!ec && sent < head.size() + body.size()) ec = co_await send_rest(*x.socket, g, sent, d, t.client_write);
-  while (!ec) {
-    if (x.buffer.size() > 0) {
-      HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
-      if (r == HeadParse::done) {
-        x.head_done = true;
-        break;
-      }
-      if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
-        if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
-        co_return net::error::make_error_code(net::error::invalid_argument);
-      }
-    }
-    ec = co_await read_engine(x, d, t.engine_first_byte);
-  }
-  co_return ec;
-}
-
-// Connects and sends, retrying once on a fresh connection when a pooled one turns out stale.
+// Connects (or reuses a pooled connection), sends the request and reads the response head, retrying once on a
+// fresh connection when a pooled one turns out stale. One coroutine for the common path (a nested coroutine per
+// step costs a frame and two resumptions); the connect is the rare case.
 net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& head, const RelayJob& job,
                                          EnginePool& pool) {
   x.socket = pool.take(job.lease.generation, x.buffer);
   x.reused = x.socket.has_value();
+  Deadline& d = job.deadline;
+  const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
   error_code ec;
-  if (!x.reused) ec = co_await connect_engine(x, job.lease, job.timeouts, job.deadline);
-  if (ec) co_return ec;
-  ec = co_await send_and_read_header(x, head, job.body, job.timeouts, job.deadline);
-  // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation again.
-  if (!ec || !x.reused || x.buffer.size() > 0 || !x.socket->is_open()) co_return ec;
-  spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
-  x.reused = false;
-  x.buffer.clear();
-  ec = co_await connect_engine(x, job.lease, job.timeouts, job.deadline);
-  if (ec) co_return ec;
-  co_return co_await send_and_read_header(x, head, job.body, job.timeouts, job.deadline);
+  for (;;) {
+    if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d);
+    if (ec) co_return ec;
+    const size_t sent = send_now(*x.socket, request, ec);
+    if (!ec && sent < head.size() + job.body.size())
+      ec = co_await send_rest(*x.socket, request, sent, d, job.timeouts.client_write);
+    while (!ec) {
+      if (x.buffer.size() > 0) {
+        const HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
+        if (r == HeadParse::done) co_return ec;
+        if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
+          if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
+          co_return net::error::make_error_code(net::error::invalid_argument);
+        }
+      }
+      d.arm(*x.socket, job.timeouts.engine_first_byte);
+      const size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk),
+                                                          net::redirect_error(net::use_awaitable, ec));
+      d.done(ec);
+      x.buffer.commit(n);
+    }
+    // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation
+    // again.
+    if (!x.reused || x.buffer.size() > 0 || !x.socket->is_open()) co_return ec;
+    spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
+    x.reused = false;
+    x.socket.reset();
+    x.buffer.clear();
+    ec = {};
+  }
 }
 
 void append_field(std::string& h, std::string_view name, std::string_view value) {
@@ -367,7 +355,11 @@ net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeo
   std::string joined;
   for (;;) {
     if (x.buffer.size() == 0 && !x.body.done()) {
-      ec = co_await read_engine(x, d, t.engine_idle);
+      d.arm(*x.socket, t.engine_idle);
+      const size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk),
+                                                          net::redirect_error(net::use_awaitable, ec));
+      d.done(ec);
+      x.buffer.commit(n);
       if (ec == net::error::eof) {  // ends a body delimited by the connection's close, cuts any other
         x.body.end_of_input();
         if (x.body.done()) ec = {};

@@ -70,7 +70,6 @@ class Session {
   beast::tcp_stream& stream() { return stream_; }
 
  private:
-  net::awaitable<bool> wait_for_bytes(Duration timeout);
   void take_watch_bytes();
   net::awaitable<bool> serve_one();
   net::awaitable<bool> write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive);
@@ -92,8 +91,19 @@ class Session {
 
 net::awaitable<void> Session::run() {
   for (;;) {
-    const auto& t = srv_.coordinator.config()->timeouts;
-    if (!co_await wait_for_bytes(first_ ? t.header_read : t.keep_alive)) break;
+    // Idle phase between requests: wait (bounded) for the first byte of the next request. Inline: a coroutine
+    // call per request costs a frame and two resumptions.
+    take_watch_bytes();  // bytes of this request that the last request's disconnect watch read (pipelining)
+    if (buf_.size() == 0) {
+      const auto& t = srv_.coordinator.config()->timeouts;
+      error_code ec;
+      deadline_->arm(stream_.socket(), first_ ? t.header_read : t.keep_alive);
+      const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
+                                                                 net::redirect_error(net::use_awaitable, ec));
+      deadline_->done(ec);
+      buf_.commit(n);
+      if (ec || n == 0) break;
+    }
     first_ = false;
     if (!co_await serve_one()) break;
   }
@@ -102,18 +112,6 @@ net::awaitable<void> Session::run() {
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();
-}
-
-// Idle phase between requests: wait (bounded) for the first byte of the next request.
-net::awaitable<bool> Session::wait_for_bytes(Duration timeout) {
-  take_watch_bytes();  // bytes of this request that the last request's disconnect watch read (pipelining)
-  if (buf_.size() > 0) co_return true;
-  error_code ec;
-  deadline_->arm(stream_.socket(), timeout);
-  size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096), net::redirect_error(net::use_awaitable, ec));
-  deadline_->done(ec);
-  buf_.commit(n);
-  co_return !ec && n > 0;
 }
 
 // Bytes of the next request that the disconnect watch read go in front of the parser's buffer.
@@ -392,7 +390,7 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
   bool keep = r.keep_alive && !watch->gone();
   if (watch->pending()) co_await watch->stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
   record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
-  co_return keep;  // bytes of a pipelined next request that the watch read: wait_for_bytes takes them
+  co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
 }
 
 const ModelConfig* Session::wants_load_stream(Route route, const http::request<http::string_body>& req) const {
