@@ -150,6 +150,130 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
   return HeadParse::done;
 }
 
+HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_view& why) {
+  h = RequestHead{};
+  size_t pos = 0;
+  while (pos < data.size() && (data[pos] == '\r' || data[pos] == '\n')) ++pos;  // stray line ends before a request
+  const size_t start = pos;
+  size_t fields_begin = 0;
+  bool close = false, keep_alive_token = false, other_coding = false;
+  for (;;) {
+    size_t eol = data.find('\n', pos);
+    if (eol == std::string_view::npos) return HeadParse::need_more;
+    std::string_view line = data.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t next = eol + 1;
+    if (pos == start) {  // request line: METHOD SP target SP HTTP/1.x
+      size_t sp1 = line.find(' ');
+      size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+      if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) {
+        why = "malformed request line";
+        return HeadParse::bad;
+      }
+      h.method = line.substr(0, sp1);
+      h.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+      std::string_view version = line.substr(sp2 + 1);
+      for (char c : h.method)
+        if (!token_char(c)) {
+          why = "malformed request method";
+          return HeadParse::bad;
+        }
+      for (char c : h.target)
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+          why = "malformed request target";
+          return HeadParse::bad;
+        }
+      if (version == "HTTP/1.1") h.version = 11;
+      else if (version == "HTTP/1.0") h.version = 10;
+      else {
+        why = version.starts_with("HTTP/") ? "unsupported HTTP version" : "malformed request line";
+        return HeadParse::bad;
+      }
+      fields_begin = next;
+      pos = next;
+      continue;
+    }
+    if (line.empty()) {
+      h.fields = data.substr(fields_begin, pos - fields_begin);
+      h.size = next;
+      break;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      why = "malformed header field";
+      return HeadParse::bad;
+    }
+    std::string_view name = line.substr(0, colon);
+    for (char c : name)
+      if (!token_char(c)) {
+        why = "malformed header field name";
+        return HeadParse::bad;
+      }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const char first = lower(name[0]);
+    if (first == 'c' && iequal(name, "content-length")) {
+      uint64_t n = 0;
+      bool ok = !value.empty() && value.size() <= 18;
+      for (char c : value) ok = ok && c >= '0' && c <= '9';
+      for (char c : value) n = ok ? n * 10 + static_cast<uint64_t>(c - '0') : 0;
+      if (!ok || (h.content_length && *h.content_length != n)) {
+        why = ok ? "conflicting Content-Length fields" : "bad Content-Length";
+        return HeadParse::bad;
+      }
+      h.content_length = n;
+    } else if (first == 't' && iequal(name, "transfer-encoding")) {
+      for_each_token(value, [&](std::string_view t) {
+        if (iequal(t, "chunked")) h.chunked = true;
+        else other_coding = true;
+      });
+    } else if (first == 'c' && iequal(name, "connection")) {
+      for_each_token(value, [&](std::string_view t) {
+        if (iequal(t, "close")) close = true;
+        if (iequal(t, "keep-alive")) keep_alive_token = true;
+      });
+    } else if (first == 'e' && iequal(name, "expect")) {
+      h.expect_continue = iequal(value, "100-continue");
+    }
+    pos = next;
+  }
+  if (other_coding) {
+    why = "unsupported Transfer-Encoding (only chunked)";
+    return HeadParse::bad;
+  }
+  if (h.chunked && h.content_length) {  // RFC 9112 §6.3: a request smuggling vector; refused
+    why = "both Content-Length and Transfer-Encoding";
+    return HeadParse::bad;
+  }
+  h.keep_alive = !close && (h.version == 11 || keep_alive_token);
+  return HeadParse::done;
+}
+
+std::string_view find_field(std::string_view fields, std::string_view name) {
+  std::string_view found;
+  bool have = false;
+  for_each_field(fields, [&](std::string_view n, std::string_view v) {
+    if (!have && iequal(n, name)) {
+      found = v;
+      have = true;
+    }
+  });
+  return found;
+}
+
+void Request::adopt(std::string_view bytes, const RequestHead& parsed) {
+  raw_.assign(bytes.data(), parsed.size);
+  head_ = parsed;
+  auto rebase = [&](std::string_view v) {
+    return v.empty() ? std::string_view() : std::string_view(raw_.data() + (v.data() - bytes.data()), v.size());
+  };
+  head_.method = rebase(parsed.method);
+  head_.target = rebase(parsed.target);
+  head_.fields = rebase(parsed.fields);
+  body_.clear();
+}
+
 void BodyFraming::step(char c) {
   switch (state_) {
     case State::size: {

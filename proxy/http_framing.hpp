@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace llmux {
@@ -24,11 +25,31 @@ struct ResponseHead {
   bool bodiless() const { return status < 200 || status == 204 || status == 304; }
 };
 
+// A client request's head, as the session reads it.
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;
+  unsigned version = 11;  // 10 or 11
+  std::string_view fields;  // the field lines, as received
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  bool keep_alive = true;
+  bool expect_continue = false;  // Expect: 100-continue
+  size_t size = 0;               // bytes of the head, blank line included
+};
+
 enum class HeadParse { done, need_more, bad };
 
 // Parses the response head at the start of `data`. need_more: no blank line yet (the caller bounds how long it
 // waits and how much it buffers). bad: `why` says what was wrong.
 HeadParse parse_response_head(std::string_view data, ResponseHead& head, std::string_view& why);
+
+// Parses the request head at the start of `data` (leading empty lines are skipped, as RFC 9112 §2.2 allows; they
+// count in `size`). bad: `why` says what was wrong (the session answers 400 and closes).
+HeadParse parse_request_head(std::string_view data, RequestHead& head, std::string_view& why);
+
+// The value of the first field named `name` (case-insensitive) in `fields`, or an empty view.
+std::string_view find_field(std::string_view fields, std::string_view name);
 
 // Calls fn(name, value) for each field line of `fields` (values trimmed).
 template <class Fn>
@@ -46,6 +67,31 @@ void for_each_field(std::string_view fields, Fn&& fn) {
     fn(line.substr(0, colon), value);
   }
 }
+
+// A client request as the session read it: its head's bytes, kept whole (the views point into them), and its body.
+// Neither copied nor moved: the views would dangle.
+class Request {
+ public:
+  Request() = default;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  // Keeps a copy of the head that `parsed` describes (parsed from `bytes`).
+  void adopt(std::string_view bytes, const RequestHead& parsed);
+  std::string_view method_string() const { return head_.method; }
+  std::string_view target() const { return head_.target; }
+  unsigned version() const { return head_.version; }
+  bool keep_alive() const { return head_.keep_alive; }
+  std::string_view fields() const { return head_.fields; }
+  std::string_view field(std::string_view name) const { return find_field(head_.fields, name); }
+  const RequestHead& head() const { return head_; }
+  std::string& body() { return body_; }
+  const std::string& body() const { return body_; }
+
+ private:
+  std::string raw_;
+  RequestHead head_;
+  std::string body_;
+};
 
 // Fields a proxy does not pass on (RFC 9110 §7.6.1), plus the framing and Host fields llmux writes itself.
 bool hop_by_hop_field(std::string_view name);

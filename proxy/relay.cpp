@@ -238,8 +238,9 @@ std::string engine_head(const RelayJob& job) {
   h.reserve(384);
   h.append(in.method_string()).append(" ").append(job.lease.endpoint.base_path);
   h.append(engine_target(in.target())).append(" HTTP/1.1\r\n");
-  for (const auto& f : in)
-    if (!hop_by_hop_field(f.name_string())) append_field(h, f.name_string(), f.value());
+  for_each_field(in.fields(), [&h](std::string_view name, std::string_view value) {
+    if (!hop_by_hop_field(name)) append_field(h, name, value);
+  });
   append_field(h, "Host", job.lease.endpoint.host_header());
   append_field(h, "Content-Length", std::to_string(job.body.size()));
   h.append("\r\n");
@@ -255,7 +256,7 @@ ApiError engine_failure(const Lease& lease, const std::string& what, const error
 
 net::awaitable<bool> send_error(tcp::socket& client, const RelayJob& job, const ApiError& e) {
   const auto& in = job.request;
-  http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};
+  http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};  // rare: Beast writes it
   res.set(http::field::server, "llmux");
   res.set(http::field::content_type, "application/json");
   res.keep_alive(in.keep_alive());

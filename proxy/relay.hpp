@@ -15,6 +15,7 @@
 #include "common/config.hpp"
 #include "common/http.hpp"
 #include "proxy/coordinator.hpp"
+#include "proxy/http_framing.hpp"
 #include "proxy/usage_scan.hpp"
 
 namespace llmux {
@@ -107,7 +108,7 @@ struct RelayResult {
 class SseWriter;
 
 struct RelayJob {
-  const http::request<http::string_body>& request;  // client's request line and headers (body already moved out)
+  const Request& request;  // client's request line and headers (body already moved out)
   std::string body;                       // body to send (model rewritten)
   const Lease& lease;
   const Timeouts& timeouts;

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "common/http.hpp"
+#include "proxy/http_framing.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/rewrite.hpp"
 #include "proxy/routes.hpp"
@@ -72,11 +73,14 @@ class Session {
  private:
   void take_watch_bytes();
   net::awaitable<bool> serve_one();
-  net::awaitable<bool> write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive);
-  net::awaitable<bool> inference(http::request<http::string_body>& req);
+  net::awaitable<bool> read_request(Request& req);
+  net::awaitable<bool> write_reply(const Request& req, const Reply& r, bool keep_alive);
+  net::awaitable<bool> write_response(unsigned version, bool head, const Reply& r, bool keep_alive);
+  net::awaitable<bool> write_error(unsigned version, bool keep_alive, const ApiError& e);
+  net::awaitable<bool> inference(Request& req);
   Reply admin(Route route, std::string_view target);
-  const ModelConfig* wants_load_stream(Route route, const http::request<http::string_body>& req) const;
-  net::awaitable<bool> log_stream(const http::request<http::string_body>& req);
+  const ModelConfig* wants_load_stream(Route route, const Request& req) const;
+  net::awaitable<bool> log_stream(const Request& req);
   void record(const std::string& model, int status, std::chrono::steady_clock::time_point started,
               const Admission* adm, const RelayResult* r) const;
   net::awaitable<Reply> model_admin(Route route, const std::string& body);
@@ -124,57 +128,91 @@ void Session::take_watch_bytes() {
   buf_.commit(extra.size());
 }
 
-net::awaitable<bool> Session::serve_one() {
+std::string_view bytes_of(const beast::flat_buffer& b) {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
+// Reads the request (head, then body) with llmux's own parser (http_framing): the head's fields stay one block of
+// text that the relay copies to the engine as it is, with no per-field allocation. Answers malformed requests
+// itself (false: the connection ends).
+net::awaitable<bool> Session::read_request(Request& req) {
   const auto& cfg = *srv_.coordinator.config();
-  http::request_parser<http::string_body> parser;
-  parser.header_limit(kHeaderLimit);
-  parser.body_limit(cfg.max_request_body);
-  error_code ec = parse_buffered(buf_, parser, true);  // usually the whole request is in buf_ already
-  if (!ec && !parser.is_header_done()) {
-    deadline_->arm(stream_.socket(), cfg.timeouts.header_read);
-    co_await http::async_read_header(stream_.socket(), buf_, parser, net::redirect_error(net::use_awaitable, ec));
-    deadline_->done(ec);
-  }
-  const auto& head = parser.get();
-  if (ec == http::error::body_limit) {
-    Reply r = error_reply(request_too_large(cfg.max_request_body));
-    co_await write_reply(head, r, false);
-    co_return false;
-  }
-  if (ec == http::error::header_limit) {
-    Reply r = error_reply(server_error(431, "request header too large", "header_too_large"));
-    co_await write_reply(head, r, false);
-    co_return false;
-  }
-  if (ec) {
-    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset)
+  RequestHead head;
+  std::string_view why;
+  error_code ec;
+  for (;;) {  // the head: usually whole in buf_ already
+    const HeadParse r = parse_request_head(bytes_of(buf_), head, why);
+    if (r == HeadParse::done && head.size <= kHeaderLimit) break;
+    if (r == HeadParse::bad) {
+      co_await write_error(11, false, bad_request("malformed HTTP request: " + std::string(why)));
       co_return false;
-    Reply r = error_reply(bad_request("malformed HTTP request: " + ec.message()));
-    co_await write_reply(head, r, false);
+    }
+    if (buf_.size() > kHeaderLimit) {
+      co_await write_error(11, false, server_error(431, "request header too large", "header_too_large"));
+      co_return false;
+    }
+    deadline_->arm(stream_.socket(), cfg.timeouts.header_read);
+    const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
+                                                               net::redirect_error(net::use_awaitable, ec));
+    deadline_->done(ec);
+    buf_.commit(n);
+    if (ec) co_return false;  // timeout (slowloris), reset or end of stream: nothing to answer
+  }
+  req.adopt(bytes_of(buf_), head);
+  buf_.consume(head.size);
+  const uint64_t length = head.content_length.value_or(0);
+  if (length > cfg.max_request_body) {
+    co_await write_error(head.version, false, request_too_large(cfg.max_request_body));
     co_return false;
   }
-  if (beast::iequals(head[http::field::expect], "100-continue")) {
+  if (head.expect_continue && (head.chunked || buf_.size() < length)) {
     static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
     deadline_->arm(stream_.socket(), cfg.timeouts.client_write);
     co_await net::async_write(stream_.socket(), net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
     deadline_->done(ec);
     if (ec) co_return false;
   }
-  parser.eager(true);  // as http::async_read sets it
-  ec = parse_buffered(buf_, parser, false);
-  if (!ec && !parser.is_done()) {
+  std::string& body = req.body();
+  if (!head.chunked) {  // Content-Length (or no body): the rest is read straight into the body
+    body.resize(static_cast<size_t>(length));
+    const size_t have = std::min<size_t>(buf_.size(), static_cast<size_t>(length));
+    net::buffer_copy(net::buffer(body.data(), have), buf_.data());
+    buf_.consume(have);
+    if (have < length) {
+      deadline_->arm(stream_.socket(), cfg.timeouts.body_read);
+      co_await net::async_read(stream_.socket(), net::buffer(body.data() + have, body.size() - have),
+                               net::redirect_error(net::use_awaitable, ec));
+      deadline_->done(ec);
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+  BodyFraming framing;  // chunked: decoded into the body, bounded by maxRequestBody
+  framing.start(BodyFraming::Kind::chunked);
+  for (;;) {
+    const size_t used = framing.feed(bytes_of(buf_), [&](std::string_view piece) { body.append(piece); });
+    buf_.consume(used);
+    if (framing.bad()) {
+      co_await write_error(head.version, false, bad_request("malformed chunked request body"));
+      co_return false;
+    }
+    if (body.size() > cfg.max_request_body) {
+      co_await write_error(head.version, false, request_too_large(cfg.max_request_body));
+      co_return false;
+    }
+    if (framing.done()) co_return true;
     deadline_->arm(stream_.socket(), cfg.timeouts.body_read);
-    co_await http::async_read(stream_.socket(), buf_, parser, net::redirect_error(net::use_awaitable, ec));
+    const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(16 * 1024),
+                                                               net::redirect_error(net::use_awaitable, ec));
     deadline_->done(ec);
+    buf_.commit(n);
+    if (ec) co_return false;
   }
-  if (ec == http::error::body_limit) {
-    Reply r = error_reply(request_too_large(cfg.max_request_body));
-    co_await write_reply(head, r, false);
-    co_return false;
-  }
-  if (ec) co_return false;
-  auto req = parser.release();
+}
+
+net::awaitable<bool> Session::serve_one() {
+  Request req;
+  if (!co_await read_request(req)) co_return false;
   RouteMatch m = match_route(req.method_string(), req.target());
   if (m.route == Route::inference) co_return co_await inference(req);
   if (m.route == Route::unload) {
@@ -253,16 +291,25 @@ Reply Session::admin(Route route, std::string_view target) {
                                "unknown_route"));
 }
 
-net::awaitable<bool> Session::write_reply(const http::request<http::string_body>& req, const Reply& r, bool keep_alive) {
-  http::response<http::string_body> res{r.status, req.version() ? req.version() : 11};
+net::awaitable<bool> Session::write_reply(const Request& req, const Reply& r, bool keep_alive) {
+  co_return co_await write_response(req.version(), req.method_string() == "HEAD", r, keep_alive);
+}
+
+net::awaitable<bool> Session::write_error(unsigned version, bool keep_alive, const ApiError& e) {
+  Reply r = error_reply(e);
+  co_return co_await write_response(version, false, r, keep_alive);
+}
+
+net::awaitable<bool> Session::write_response(unsigned version, bool head, const Reply& r, bool keep_alive) {
+  http::response<http::string_body> res{r.status, version};
   res.set(http::field::server, "llmux");
   res.set(http::field::content_type, r.content_type);
   if (!r.allow.empty()) res.set(http::field::allow, r.allow);
   if (!r.retry_after.empty()) res.set(http::field::retry_after, r.retry_after);
   res.keep_alive(keep_alive);
-  if (req.method() != http::verb::head) res.body() = r.body;
+  if (!head) res.body() = r.body;
   res.prepare_payload();
-  if (req.method() == http::verb::head) res.content_length(r.body.size());
+  if (head) res.content_length(r.body.size());
   error_code ec;
   deadline_->arm(stream_.socket(), srv_.coordinator.config()->timeouts.client_write);
   co_await http::async_write(stream_.socket(), res, net::redirect_error(net::use_awaitable, ec));
@@ -306,7 +353,7 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
                count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
 }
 
-net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
+net::awaitable<bool> Session::inference(Request& req) {
   const auto started = std::chrono::steady_clock::now();
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
@@ -393,16 +440,16 @@ net::awaitable<bool> Session::inference(http::request<http::string_body>& req) {
   co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
 }
 
-const ModelConfig* Session::wants_load_stream(Route route, const http::request<http::string_body>& req) const {
+const ModelConfig* Session::wants_load_stream(Route route, const Request& req) const {
   if (route != Route::model_load) return nullptr;
   auto j = nlohmann::json::parse(req.body().empty() ? "{}" : req.body(), nullptr, false);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_string()) return nullptr;
   bool stream = (j.contains("stream") && j["stream"] == true) ||
-                req[http::field::accept].find("text/event-stream") != std::string_view::npos;
+                req.field("accept").find("text/event-stream") != std::string_view::npos;
   return stream ? srv_.coordinator.config()->resolve(j["model"].get<std::string>()) : nullptr;
 }
 
-net::awaitable<bool> Session::log_stream(const http::request<http::string_body>& req) {
+net::awaitable<bool> Session::log_stream(const Request& req) {
   if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());
   watch_->start();
   co_await serve_log_stream(stream_, req, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_);

@@ -11,6 +11,7 @@
 #include "common/http.hpp"
 #include "common/log_hub.hpp"
 #include "proxy/coordinator.hpp"
+#include "proxy/http_framing.hpp"
 
 namespace llmux {
 
@@ -47,16 +48,16 @@ struct LoadingFeedback {
 // write abandons the ticket; the load itself goes on.
 // `submitted`: begin_acquire() already ran for `t` (it is waiting in the queue).
 net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<Ticket> t, SseWriter& w,
-                                                const http::request<http::string_body>& req, LoadingFeedback f,
+                                                const Request& req, LoadingFeedback f,
                                                 bool submitted = false);
 
 // POST /models/load with "stream": true: progress events each second, then a final state event.
-net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const http::request<http::string_body>& req,
+net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const Request& req,
                                          Coordinator& c, const ModelConfig& m);
 
 // GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
 // every 15 s; ends when the client goes away (watch) or a write fails.
-net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const http::request<http::string_body>& req,
+net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const Request& req,
                                       std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch);
 
 }  // namespace llmux

@@ -2,7 +2,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/harness.hpp"
 
@@ -189,4 +191,86 @@ TEST(Relay, PipelinedAndSplitRequestsOnOneConnectionAreAnsweredInOrder) {
   ASSERT_NE(first_ok, std::string::npos) << got;
   EXPECT_LT(got.find("\"finish_reason\""), first_ok) << "the health answer came second";
   EXPECT_EQ(count("HTTP/1.1 200"), 4u) << got;
+}
+
+namespace {
+
+// Sends raw bytes on a fresh connection and collects the answer until llmux closes the connection or `until`
+// appears (then a little more time is not waited for).
+std::string raw_exchange(uint16_t port, const std::string& bytes, const std::string& until = {}) {
+  int fd = connect_tcp(port);
+  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!until.empty() && got.find(until) != std::string::npos) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[8192];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return got;
+}
+
+}  // namespace
+
+// llmux reads requests with its own parser: chunked bodies are decoded (and sent on with a Content-Length),
+// Expect: 100-continue is answered, HTTP/1.0 is spoken back, and malformed or ambiguous framing is refused with an
+// OpenAI-shaped 400 (or 431) and the connection closed.
+TEST(Relay, RequestFramingEdgeCases) {
+  auto tag = unique_tag("framing");
+  Llmux l(one_model(tag, "--tokens 2"));
+  const std::string body = R"({"model":"a","messages":[{"role":"user","content":"hi"}]})";
+
+  auto chunked = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                        "Connection: close\r\n\r\n7;ext=1\r\n" + body.substr(0, 7) + "\r\n" +
+                                            [&] {
+                                              char size[16];
+                                              std::snprintf(size, sizeof size, "%zx", body.size() - 7);
+                                              return std::string(size);
+                                            }() + "\r\n" + body.substr(7) + "\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << chunked;
+  EXPECT_NE(chunked.find("\"finish_reason\""), std::string::npos) << chunked;
+
+  std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  int fd = connect_tcp(l.port());
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[256];
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "no 100 Continue before the body";
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ::close(fd);
+
+  auto old = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.0\r\nContent-Length: " +
+                                        std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(old.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << old;
+  EXPECT_NE(old.find("\"finish_reason\""), std::string::npos) << old;
+
+  struct Bad {
+    std::string request, status, message;
+  };
+  const std::vector<Bad> bad = {
+      {"GARBAGE\r\n\r\n", "400", "malformed request line"},
+      {"POST /v1/chat/completions HTTP/2.0\r\n\r\n", "400", "unsupported HTTP version"},
+      {"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "400",
+       "both Content-Length and Transfer-Encoding"},
+      {"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "400", "unsupported Transfer-Encoding"},
+      {"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", "400", "bad Content-Length"},
+      {"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400",
+       "malformed chunked request body"},
+      {"GET /health HTTP/1.1\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n", "431", "request header too large"},
+  };
+  for (const auto& b : bad) {
+    auto got = raw_exchange(l.port(), b.request);  // llmux closes the connection after the error
+    EXPECT_EQ(got.rfind("HTTP/1.1 " + b.status + " ", 0), 0u) << got;
+    EXPECT_NE(got.find("\"error\":{"), std::string::npos) << got;
+    EXPECT_NE(got.find(b.message), std::string::npos) << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  }
 }

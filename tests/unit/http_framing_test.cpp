@@ -166,3 +166,68 @@ TEST(BodyFraming, CloseDelimitedEndsWithTheConnection) {
   len.end_of_input();  // a cut Content-Length body stays unfinished
   EXPECT_FALSE(len.done());
 }
+
+TEST(RequestHead, LineFieldsAndFraming) {
+  const std::string text =
+      "\r\nPOST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nExpect: 100-Continue\r\n"
+      "Connection: keep-alive, Upgrade\r\n\r\n{\"model\":1}";
+  RequestHead h;
+  std::string_view why;
+  ASSERT_EQ(parse_request_head(text, h, why), HeadParse::done) << why;
+  EXPECT_EQ(h.method, "POST");
+  EXPECT_EQ(h.target, "/v1/chat/completions?x=1");
+  EXPECT_EQ(h.version, 11u);
+  EXPECT_EQ(h.content_length, 12u);
+  EXPECT_TRUE(h.expect_continue);
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_FALSE(h.chunked);
+  EXPECT_EQ(text.substr(h.size), "{\"model\":1}");
+  EXPECT_EQ(find_field(h.fields, "HOST"), "h");
+  EXPECT_EQ(find_field(h.fields, "accept"), "");
+
+  // The head outlives the read buffer it was parsed from.
+  Request req;
+  {
+    std::string buffer = text;
+    RequestHead parsed;
+    ASSERT_EQ(parse_request_head(buffer, parsed, why), HeadParse::done);
+    req.adopt(buffer, parsed);
+    buffer.assign(buffer.size(), 'x');
+  }
+  EXPECT_EQ(req.method_string(), "POST");
+  EXPECT_EQ(req.target(), "/v1/chat/completions?x=1");
+  EXPECT_EQ(req.field("content-length"), "12");
+}
+
+TEST(RequestHead, VersionsAndKeepAlive) {
+  RequestHead h;
+  std::string_view why;
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.0\r\n\r\n", h, why), HeadParse::done);
+  EXPECT_FALSE(h.keep_alive);
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", h, why), HeadParse::done);
+  EXPECT_TRUE(h.keep_alive);
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", h, why), HeadParse::done);
+  EXPECT_FALSE(h.keep_alive);
+  ASSERT_EQ(parse_request_head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", h, why), HeadParse::done);
+  EXPECT_TRUE(h.chunked);
+  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", h, why), HeadParse::need_more);
+}
+
+TEST(RequestHead, MalformedOrAmbiguousRequestsAreRefused) {
+  auto bad = [](std::string_view text) {
+    RequestHead h;
+    std::string_view why;
+    EXPECT_EQ(parse_request_head(text, h, why), HeadParse::bad) << text;
+    return std::string(why);
+  };
+  EXPECT_EQ(bad("GET\r\n\r\n"), "malformed request line");
+  EXPECT_EQ(bad("GET  / HTTP/1.1\r\n\r\n"), "malformed request line");
+  EXPECT_EQ(bad("G(T / HTTP/1.1\r\n\r\n"), "malformed request method");
+  EXPECT_EQ(bad("GET / HTTP/2\r\n\r\n"), "unsupported HTTP version");
+  EXPECT_EQ(bad("GET / HTTP/1.1\r\n folded: x\r\n\r\n"), "malformed header field name");
+  EXPECT_EQ(bad("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "both Content-Length and Transfer-Encoding");
+  EXPECT_EQ(bad("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            "unsupported Transfer-Encoding (only chunked)");
+  EXPECT_EQ(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), "bad Content-Length");
+}
