@@ -29,21 +29,25 @@ class Scanner {
     return i_ == s_.size();
   }
 
-  // A string starting at '"'; decodes into *out when given.
+  // A string starting at '"'; decodes into *out when given. Plain runs are skipped (and appended) whole: request
+  // bodies are mostly string content (prompts, images).
   bool string(std::string* out) {
     if (i_ >= s_.size() || s_[i_] != '"') return false;
     ++i_;
-    while (i_ < s_.size()) {
-      char c = s_[i_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c != '\\') {
-        if (out) out->push_back(c);
-        continue;
+    for (;;) {
+      const size_t run = i_;
+      while (i_ < s_.size()) {
+        const auto c = static_cast<unsigned char>(s_[i_]);
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        ++i_;
       }
+      if (out) out->append(s_.data() + run, i_ - run);
+      if (i_ >= s_.size()) return false;
+      const char c = s_[i_++];
+      if (c == '"') return true;
+      if (c != '\\') return false;  // a control character
       if (i_ >= s_.size() || !escape(out)) return false;
     }
-    return false;
   }
 
   bool value(int depth = 0) {
