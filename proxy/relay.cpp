@@ -85,7 +85,7 @@ ClientWatch::ClientWatch(tcp::socket& client)
       arm_timer_(client.get_executor()) {}
 
 void ClientWatch::arm_after(Duration delay) {
-  arm_due_ = net::steady_timer::clock_type::now() + delay;
+  arm_due_ = coarse_now() + delay;  // a 200 ms delay: the coarse clock is fine
   armed_ = true;
   if (!arm_waiting_) wait_arm();  // else the waiting handler moves on to the new due time when it fires
 }

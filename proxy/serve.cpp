@@ -53,7 +53,9 @@ bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
 }
 
 struct Daemon {
-  net::io_context io{1};
+  // One thread runs everything and nothing else touches the io_context: no locking in the scheduler or the reactor.
+  // (It also rules out asynchronous name resolution, which llmux does not use: engine addresses are IP literals.)
+  net::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
   ChildReaper reaper{io};
   std::shared_ptr<const Config> config;
   DaemonInfo info;
