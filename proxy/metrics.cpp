@@ -76,16 +76,31 @@ std::string Metrics::escape_label(const std::string& v) {
   return out;
 }
 
+Metrics::PerModel& Metrics::per_model(const std::string& model) {
+  auto it = models_.find(model);
+  if (it == models_.end()) it = models_.emplace(model, PerModel{}).first;
+  return it->second;
+}
+
 void Metrics::request(const std::string& model, int status, double seconds, std::optional<double> ttft) {
-  ++requests_[{model, status}];
-  hist(duration_, model, kRequestBuckets).observe(seconds);
-  if (ttft) hist(ttft_, model, kRequestBuckets).observe(*ttft);
+  PerModel& m = per_model(model);
+  ++m.requests[status];
+  if (!m.duration) m.duration.emplace(kRequestBuckets);
+  m.duration->observe(seconds);
+  if (!ttft) return;
+  if (!m.ttft) m.ttft.emplace(kRequestBuckets);
+  m.ttft->observe(*ttft);
 }
 
 void Metrics::tokens(const std::string& model, const TokenUsage& u) {
-  if (u.prompt) tokens_[{model, "prompt"}] += static_cast<uint64_t>(std::max<int64_t>(0, *u.prompt));
-  if (u.cached) tokens_[{model, "cached"}] += static_cast<uint64_t>(std::max<int64_t>(0, *u.cached));
-  if (u.completion) tokens_[{model, "completion"}] += static_cast<uint64_t>(std::max<int64_t>(0, *u.completion));
+  if (!u.prompt && !u.cached && !u.completion) return;
+  PerModel& m = per_model(model);
+  const std::optional<int64_t>* kinds[3] = {&u.cached, &u.completion, &u.prompt};
+  for (size_t k = 0; k < 3; ++k) {
+    if (!*kinds[k]) continue;
+    m.tokens[k] += static_cast<uint64_t>(std::max<int64_t>(0, **kinds[k]));
+    m.token_kinds[k] = true;
+  }
 }
 
 void Metrics::load(const std::string& model, double seconds, bool ok) {
@@ -99,17 +114,24 @@ std::string Metrics::render(const MetricsGauges& g) const {
   std::string out;
   out.reserve(4096);
   header(out, "llmux_requests_total", "counter", "Requests answered, by model and HTTP status.");
-  for (const auto& [k, v] : requests_)
-    sample(out, "llmux_requests_total", model_label(k.first) + ",status=\"" + std::to_string(k.second) + "\"",
-           std::to_string(v));
+  for (const auto& [model, m] : models_)
+    for (const auto& [status, n] : m.requests)
+      sample(out, "llmux_requests_total", model_label(model) + ",status=\"" + std::to_string(status) + "\"",
+             std::to_string(n));
   header(out, "llmux_request_duration_seconds", "histogram", "Time from request to the end of the response.");
-  for (const auto& [m, h] : duration_) h.render(out, "llmux_request_duration_seconds", model_label(m));
+  for (const auto& [model, m] : models_)
+    if (m.duration) m.duration->render(out, "llmux_request_duration_seconds", model_label(model));
   header(out, "llmux_time_to_first_token_seconds", "histogram",
          "Time from request to the first response body byte from the engine (queue and load included).");
-  for (const auto& [m, h] : ttft_) h.render(out, "llmux_time_to_first_token_seconds", model_label(m));
+  for (const auto& [model, m] : models_)
+    if (m.ttft) m.ttft->render(out, "llmux_time_to_first_token_seconds", model_label(model));
   header(out, "llmux_tokens_total", "counter", "Tokens reported by engines (kind: prompt, cached, completion).");
-  for (const auto& [k, v] : tokens_)
-    sample(out, "llmux_tokens_total", model_label(k.first) + ",kind=\"" + k.second + "\"", std::to_string(v));
+  static constexpr const char* kKinds[3] = {"cached", "completion", "prompt"};
+  for (const auto& [model, m] : models_)
+    for (size_t k = 0; k < 3; ++k)
+      if (m.token_kinds[k])
+        sample(out, "llmux_tokens_total", model_label(model) + ",kind=\"" + kKinds[k] + "\"",
+               std::to_string(m.tokens[k]));
   header(out, "llmux_swaps_total", "counter", "Worker swaps from one model to another.");
   sample(out, "llmux_swaps_total", "", std::to_string(evictions_.at("swap")));
   header(out, "llmux_loads_total", "counter", "Engine starts, by model and outcome.");

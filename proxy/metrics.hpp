@@ -49,9 +49,17 @@ class Metrics {
   static std::string escape_label(const std::string& v);
 
  private:
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::map<std::string, Histogram> duration_, ttft_, load_;
-  std::map<std::pair<std::string, std::string>, uint64_t> tokens_;  // (model, kind) → count
+  // What is recorded per request, found with one lookup by name (no key built per request).
+  struct PerModel {
+    std::map<int, uint64_t> requests;  // HTTP status → count
+    std::optional<Histogram> duration, ttft;
+    uint64_t tokens[3] = {0, 0, 0};     // cached, completion, prompt (the label order)
+    bool token_kinds[3] = {false, false, false};
+  };
+  PerModel& per_model(const std::string& model);
+
+  std::map<std::string, PerModel, std::less<>> models_;
+  std::map<std::string, Histogram> load_;
   std::map<std::pair<std::string, bool>, uint64_t> loads_;
   std::map<std::string, uint64_t> evictions_{{"ttl", 0}, {"pressure", 0}, {"ceiling", 0}, {"swap", 0}, {"manual", 0}};
 };
