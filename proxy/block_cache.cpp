@@ -35,6 +35,7 @@ struct Cache {  // zero-initialized and trivially destructible: usable before an
 thread_local Cache cache;
 
 void* allocate(std::size_t n) {
+  if (n > SIZE_MAX - sizeof(Header)) return nullptr;  // an overflowed new[] size must fail, not wrap
   std::size_t total = n + sizeof(Header);
   std::size_t cls = (total + kGranule - 1) / kGranule;
   if (cls < kClasses) {
@@ -89,8 +90,21 @@ void* operator new[](std::size_t n) {
   if (void* p = allocate(n)) return p;
   throw std::bad_alloc();
 }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+// A new_handler may throw bad_alloc: the nothrow forms turn that into nullptr.
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept { release(p); }
 void operator delete[](void* p) noexcept { release(p); }
 void operator delete(void* p, std::size_t) noexcept { release(p); }

@@ -19,21 +19,18 @@ constexpr std::array<bool, 256> kTokenChars = [] {
 
 bool token_char(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
-// Calls fn(token) for each comma-separated token of a field value.
-template <class Fn>
-void for_each_token(std::string_view v, Fn&& fn) {
-  while (!v.empty()) {
-    size_t comma = v.find(',');
-    std::string_view t = v.substr(0, comma);
-    v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (!t.empty()) fn(t);
-  }
-}
-
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
+}
+
+// RFC 9110 §5.5: no control characters in field values (HTAB aside): a bare CR could end the head early for a
+// lenient parser on the other side.
+bool clean_value(std::string_view v) {
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
 }
 
 int hex_value(char c) {
@@ -63,7 +60,7 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
   h = ResponseHead{};
   size_t pos = 0;
   size_t fields_begin = 0;
-  bool close = false, keep_alive_token = false;
+  bool close = false, keep_alive_token = false, has_te = false;
   for (;;) {
     size_t eol = data.find('\n', pos);
     if (eol == std::string_view::npos) return HeadParse::need_more;
@@ -113,6 +110,10 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (!clean_value(value)) {
+      why = "control character in a header field value";
+      return HeadParse::bad;
+    }
     if (iequal(name, "content-length")) {
       if (value.empty() || value.size() > 18) {
         why = "bad Content-Length";
@@ -135,8 +136,10 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
       bool last_chunked = false;
       for_each_token(value, [&](std::string_view t) { last_chunked = iequal(t, "chunked"); });
       h.chunked = last_chunked;
+      has_te = true;
       if (!last_chunked) close = true;  // another coding last: the body ends with the connection
     } else if (iequal(name, "connection")) {
+      h.connection = value;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "close")) close = true;
         if (iequal(t, "keep-alive")) keep_alive_token = true;
@@ -146,7 +149,7 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
     }
     pos = next;
   }
-  if (h.chunked && h.content_length) {  // RFC 9112 §6.3: chunked wins, and the connection must not be reused
+  if (has_te && h.content_length) {  // RFC 9112 §6.3: Transfer-Encoding wins, and the connection is not reused
     h.content_length.reset();
     close = true;
   }
@@ -162,7 +165,8 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   while (pos < data.size() && (data[pos] == '\r' || data[pos] == '\n')) ++pos;  // stray line ends before a request
   const size_t start = pos;
   size_t fields_begin = 0;
-  bool close = false, keep_alive_token = false, other_coding = false;
+  bool close = false, keep_alive_token = false, other_coding = false, has_te = false;
+  int chunked_codings = 0;
   for (;;) {
     size_t eol = data.find('\n', pos);
     if (eol == std::string_view::npos) return HeadParse::need_more;
@@ -218,6 +222,10 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (!clean_value(value)) {
+      why = "control character in a header field value";
+      return HeadParse::bad;
+    }
     const char first = lower(name[0]);
     if (first == 'c' && iequal(name, "content-length")) {
       uint64_t n = 0;
@@ -230,11 +238,13 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
       }
       h.content_length = n;
     } else if (first == 't' && iequal(name, "transfer-encoding")) {
+      has_te = true;
       for_each_token(value, [&](std::string_view t) {
-        if (iequal(t, "chunked")) h.chunked = true;
+        if (iequal(t, "chunked")) ++chunked_codings;
         else other_coding = true;
       });
     } else if (first == 'c' && iequal(name, "connection")) {
+      h.connection = value;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "close")) close = true;
         if (iequal(t, "keep-alive")) keep_alive_token = true;
@@ -244,10 +254,15 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
     }
     pos = next;
   }
-  if (other_coding) {
-    why = "unsupported Transfer-Encoding (only chunked)";
+  if (has_te && h.version == 10) {  // RFC 9112 §6.1: faulty framing
+    why = "Transfer-Encoding in an HTTP/1.0 request";
     return HeadParse::bad;
   }
+  if (has_te && (other_coding || chunked_codings != 1)) {
+    why = "unsupported Transfer-Encoding (only chunked, once)";
+    return HeadParse::bad;
+  }
+  h.chunked = chunked_codings == 1;
   if (h.chunked && h.content_length) {  // RFC 9112 §6.3: a request smuggling vector; refused
     why = "both Content-Length and Transfer-Encoding";
     return HeadParse::bad;
@@ -277,10 +292,17 @@ void Request::adopt(std::string_view bytes, const RequestHead& parsed) {
   head_.method = rebase(parsed.method);
   head_.target = rebase(parsed.target);
   head_.fields = rebase(parsed.fields);
+  head_.connection = rebase(parsed.connection);
   body_.clear();
 }
 
 void BodyFraming::step(char c) {
+  // Framing bytes between two chunks' data (size line, extensions, CRLF, trailers) are bounded: a peer dripping an
+  // endless chunk extension would otherwise hold the connection without ever adding a byte of body.
+  if (++meta_ > kMaxMeta) {
+    bad_ = true;
+    return;
+  }
   switch (state_) {
     case State::size: {
       int v = hex_value(c);
@@ -295,16 +317,16 @@ void BodyFraming::step(char c) {
       }
       if (c == ';' || c == ' ' || c == '\t') state_ = State::ext;
       else if (c == '\r') state_ = State::size_lf;
-      else if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      else if (c == '\n') end_size_line();
       else bad_ = true;
       return;
     }
     case State::ext:
       if (c == '\r') state_ = State::size_lf;
-      else if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      else if (c == '\n') end_size_line();
       return;
     case State::size_lf:
-      if (c == '\n') state_ = left_ == 0 ? State::trailer_start : State::data;
+      if (c == '\n') end_size_line();
       else bad_ = true;
       return;
     case State::data:  // handled in feed()
@@ -336,6 +358,15 @@ void BodyFraming::step(char c) {
       if (c == '\n') done_ = true;
       else bad_ = true;
       return;
+  }
+}
+
+void BodyFraming::end_size_line() {
+  if (left_ == 0) {
+    state_ = State::trailer_start;
+  } else {
+    state_ = State::data;
+    meta_ = 0;
   }
 }
 

@@ -17,6 +17,7 @@ struct ResponseHead {
   int status = 0;
   std::string_view reason;
   std::string_view fields;  // the field lines, as received (each ends with a line end)
+  std::string_view connection;  // the (last) Connection field's value
   std::optional<uint64_t> content_length;
   bool chunked = false;
   bool keep_alive = true;    // the engine keeps the connection open after this response
@@ -31,6 +32,7 @@ struct RequestHead {
   std::string_view target;
   unsigned version = 11;  // 10 or 11
   std::string_view fields;  // the field lines, as received
+  std::string_view connection;  // the (last) Connection field's value
   std::optional<uint64_t> content_length;
   bool chunked = false;
   bool keep_alive = true;
@@ -50,6 +52,19 @@ HeadParse parse_request_head(std::string_view data, RequestHead& head, std::stri
 
 // The value of the first field named `name` (case-insensitive) in `fields`, or an empty view.
 std::string_view find_field(std::string_view fields, std::string_view name);
+
+// Calls fn(token) for each comma-separated token of a field value (blanks trimmed, empty tokens skipped).
+template <class Fn>
+void for_each_token(std::string_view v, Fn&& fn) {
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view t = v.substr(0, comma);
+    v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (!t.empty()) fn(t);
+  }
+}
 
 // Calls fn(name, value) for each field line of `fields` (values trimmed).
 template <class Fn>
@@ -121,6 +136,7 @@ class BodyFraming {
     size_digits_ = 0;
     done_ = k == Kind::none || (k == Kind::length && length == 0);
     bad_ = false;
+    meta_ = 0;
   }
   Kind kind() const { return kind_; }
   bool done() const { return done_; }
@@ -160,12 +176,15 @@ class BodyFraming {
 
  private:
   enum class State { size, ext, size_lf, data, data_end, data_lf, trailer_start, trailer, final_lf };
+  static constexpr uint32_t kMaxMeta = 8192;  // framing bytes between two chunks' data
   void step(char c);
+  void end_size_line();
 
   Kind kind_ = Kind::none;
   State state_ = State::size;
   uint64_t left_ = 0;
   int size_digits_ = 0;
+  uint32_t meta_ = 0;
   bool done_ = true;
   bool bad_ = false;
 };

@@ -39,10 +39,12 @@ net::steady_timer::clock_type::time_point coarse_now() {
 
 }  // namespace
 
-void Deadline::arm(tcp::socket& s, Duration d) {
+Deadline::Clock::time_point Deadline::now() { return coarse_now(); }
+
+void Deadline::arm_at(tcp::socket& s, Clock::time_point due) {
   target_ = &s;
   expired_ = false;
-  due_ = coarse_now() + d;
+  due_ = due;
   if (!waiting_ || due_ < waiting_until_) wait(due_);
 }
 
@@ -194,6 +196,7 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
   Deadline& d = job.deadline;
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
   error_code ec;
+  bool answered = false;  // some response byte came (even an interim response): a retry could repeat the request
   for (;;) {
     if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d);
     if (ec) co_return ec;
@@ -203,6 +206,10 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
     while (!ec) {
       if (x.buffer.size() > 0) {
         const HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
+        if (r == HeadParse::done && x.head.status >= 100 && x.head.status < 200 && x.head.status != 101) {
+          x.buffer.consume(x.head.size);  // an interim response (100 Continue, 103 Early Hints): the final one follows
+          continue;
+        }
         if (r == HeadParse::done) co_return ec;
         if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
           if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
@@ -214,10 +221,11 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
                                                           net::redirect_error(net::use_awaitable, ec));
       d.done(ec);
       x.buffer.commit(n);
+      answered = answered || n > 0;
     }
     // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation
     // again.
-    if (!x.reused || x.buffer.size() > 0 || !x.socket->is_open()) co_return ec;
+    if (!x.reused || answered || !x.socket->is_open()) co_return ec;
     spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
     x.reused = false;
     x.socket.reset();
@@ -232,14 +240,22 @@ void append_field(std::string& h, std::string_view name, std::string_view value)
 
 // The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
 // end-to-end fields, the engine's Host, the rewritten body's length.
+// Whether `name` is one of the tokens of a Connection field value (RFC 9110 §7.6.1: such fields are hop-by-hop too).
+bool listed_in(std::string_view connection, std::string_view name) {
+  bool listed = false;
+  for_each_token(connection, [&](std::string_view t) { listed = listed || iequal(t, name); });
+  return listed;
+}
+
 std::string engine_head(const RelayJob& job) {
   const auto& in = job.request;
   std::string h;
   h.reserve(384);
   h.append(in.method_string()).append(" ").append(job.lease.endpoint.base_path);
   h.append(engine_target(in.target())).append(" HTTP/1.1\r\n");
-  for_each_field(in.fields(), [&h](std::string_view name, std::string_view value) {
-    if (!hop_by_hop_field(name)) append_field(h, name, value);
+  const std::string_view connection = in.head().connection;
+  for_each_field(in.fields(), [&](std::string_view name, std::string_view value) {
+    if (!hop_by_hop_field(name) && (connection.empty() || !listed_in(connection, name))) append_field(h, name, value);
   });
   append_field(h, "Host", job.lease.endpoint.host_header());
   append_field(h, "Content-Length", std::to_string(job.body.size()));
@@ -417,8 +433,10 @@ void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& kee
   h.reserve(256 + e.fields.size());
   h.append(v11 ? "HTTP/1.1 " : "HTTP/1.0 ").append(std::to_string(e.status)).append(" ");
   h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n");
+  const std::string_view connection = e.connection;
   for_each_field(e.fields, [&](std::string_view name, std::string_view value) {
-    if (!hop_by_hop_field(name) && !(e.event_stream && iequal(name, "X-Accel-Buffering"))) append_field(h, name, value);
+    if (hop_by_hop_field(name) || (!connection.empty() && listed_in(connection, name))) return;
+    if (!(e.event_stream && iequal(name, "X-Accel-Buffering"))) append_field(h, name, value);
   });
   if (e.event_stream) append_field(h, "X-Accel-Buffering", "no");
   if (!job.clamp_note.empty()) append_field(h, "X-Llmux-Max-Tokens-Clamped", job.clamp_note);
@@ -464,7 +482,7 @@ RelayResult finish(int status, bool keep, const BodyStats& stats) {
 }
 
 void recycle(EngineExchange& x, const RelayJob& job, EnginePool& pool) {
-  if (x.head.keep_alive && x.body.done() && x.buffer.size() == 0)
+  if (x.head.keep_alive && x.body.done() && x.buffer.size() == 0 && x.socket->is_open())
     pool.give(job.lease.generation, std::move(*x.socket), std::move(x.buffer));
 }
 

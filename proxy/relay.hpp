@@ -28,11 +28,15 @@ namespace llmux {
 // ends with an error, which done() turns into beast::error::timeout.
 class Deadline : public std::enable_shared_from_this<Deadline> {
  public:
+  using Clock = net::steady_timer::clock_type;
   explicit Deadline(const net::any_io_executor& ex) : timer_(ex) {}
-  void arm(tcp::socket& s, Duration d);
+  static Clock::time_point now();  // the coarse monotonic clock deadlines are counted on
+  void arm(tcp::socket& s, Duration d) { arm_at(s, now() + d); }
+  void arm_at(tcp::socket& s, Clock::time_point due);  // several reads under one bound (a whole request head)
   void done(error_code& ec) {  // the operation ended: no deadline now
     target_ = nullptr;
-    if (ec && expired_) ec = beast::error::timeout;
+    // Expired: the socket is closed, even when the operation itself completed in the same reactor pass.
+    if (expired_) ec = beast::error::timeout;
     expired_ = false;
   }
   void stop() {  // connection over: the timer handler must not touch a socket again
@@ -43,7 +47,6 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
   }
 
  private:
-  using Clock = net::steady_timer::clock_type;
   net::steady_timer timer_;
   Clock::time_point due_{};
   Clock::time_point waiting_until_{};

@@ -53,9 +53,13 @@ bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
 }
 
 struct Daemon {
+#ifdef __APPLE__
+  net::io_context io{1};  // the memory-pressure dispatch source posts from a GCD thread (worker/pressure_macos.cpp)
+#else
   // One thread runs everything and nothing else touches the io_context: no locking in the scheduler or the reactor.
   // (It also rules out asynchronous name resolution, which llmux does not use: engine addresses are IP literals.)
   net::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
+#endif
   ChildReaper reaper{io};
   std::shared_ptr<const Config> config;
   DaemonInfo info;

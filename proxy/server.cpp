@@ -136,10 +136,12 @@ std::string_view bytes_of(const beast::flat_buffer& b) {
 // text that the relay copies to the engine as it is, with no per-field allocation. Answers malformed requests
 // itself (false: the connection ends).
 net::awaitable<bool> Session::read_request(Request& req) {
-  const auto& cfg = *srv_.coordinator.config();
+  const auto config = srv_.coordinator.config();  // held: a reload while this request is read must not free it
+  const Config& cfg = *config;
   RequestHead head;
   std::string_view why;
   error_code ec;
+  const auto head_due = Deadline::now() + cfg.timeouts.header_read;  // the whole head, not each read (slowloris)
   for (;;) {  // the head: usually whole in buf_ already
     const HeadParse r = parse_request_head(bytes_of(buf_), head, why);
     if (r == HeadParse::done && head.size <= kHeaderLimit) break;
@@ -151,7 +153,7 @@ net::awaitable<bool> Session::read_request(Request& req) {
       co_await write_error(11, false, server_error(431, "request header too large", "header_too_large"));
       co_return false;
     }
-    deadline_->arm(stream_.socket(), cfg.timeouts.header_read);
+    deadline_->arm_at(stream_.socket(), head_due);
     const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
                                                                net::redirect_error(net::use_awaitable, ec));
     deadline_->done(ec);
@@ -165,7 +167,7 @@ net::awaitable<bool> Session::read_request(Request& req) {
     co_await write_error(head.version, false, request_too_large(cfg.max_request_body));
     co_return false;
   }
-  if (head.expect_continue && (head.chunked || buf_.size() < length)) {
+  if (head.expect_continue && head.version >= 11 && (head.chunked || buf_.size() < length)) {
     static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
     deadline_->arm(stream_.socket(), cfg.timeouts.client_write);
     co_await net::async_write(stream_.socket(), net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
@@ -173,16 +175,21 @@ net::awaitable<bool> Session::read_request(Request& req) {
     if (ec) co_return false;
   }
   std::string& body = req.body();
+  const auto body_due = Deadline::now() + cfg.timeouts.body_read;  // the whole body
   if (!head.chunked) {  // Content-Length (or no body): the rest is read straight into the body
-    body.resize(static_cast<size_t>(length));
-    const size_t have = std::min<size_t>(buf_.size(), static_cast<size_t>(length));
+    size_t have = std::min<size_t>(buf_.size(), static_cast<size_t>(length));
+    body.resize(have);
     net::buffer_copy(net::buffer(body.data(), have), buf_.data());
     buf_.consume(have);
-    if (have < length) {
-      deadline_->arm(stream_.socket(), cfg.timeouts.body_read);
-      co_await net::async_read(stream_.socket(), net::buffer(body.data() + have, body.size() - have),
-                               net::redirect_error(net::use_awaitable, ec));
+    while (have < length) {  // grown as bytes arrive: a stalled client claiming 32 MiB does not get 32 MiB
+      const size_t want = std::min<size_t>(static_cast<size_t>(length) - have, std::max<size_t>(64 * 1024, have));
+      body.resize(have + want);
+      deadline_->arm_at(stream_.socket(), body_due);
+      const size_t n = co_await stream_.socket().async_read_some(net::buffer(body.data() + have, want),
+                                                                 net::redirect_error(net::use_awaitable, ec));
       deadline_->done(ec);
+      have += n;
+      body.resize(have);
       if (ec) co_return false;
     }
     co_return true;
@@ -201,7 +208,7 @@ net::awaitable<bool> Session::read_request(Request& req) {
       co_return false;
     }
     if (framing.done()) co_return true;
-    deadline_->arm(stream_.socket(), cfg.timeouts.body_read);
+    deadline_->arm_at(stream_.socket(), body_due);
     const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(16 * 1024),
                                                                net::redirect_error(net::use_awaitable, ec));
     deadline_->done(ec);

@@ -150,6 +150,19 @@ TEST(Relay, IncompleteRequestHeaderIsCutAfterTheHeaderTimeout) {
   EXPECT_LE(n, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   ::close(fd);
+
+  // headerRead bounds the whole head: a client dripping a byte every 100 ms is cut all the same.
+  fd = connect_tcp(l.port());
+  start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {
+    if (::send(fd, "X", 1, MSG_NOSIGNAL) != 1) closed = true;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) == 1 && ::recv(fd, &c, 1, 0) <= 0) closed = true;
+  }
+  EXPECT_TRUE(closed) << "a dripping client kept the connection for 4 s";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  ::close(fd);
 }
 
 // Keep-alive with pipelining: the bytes of the next request may arrive with the last one, in pieces, or after a
@@ -265,6 +278,9 @@ TEST(Relay, RequestFramingEdgeCases) {
       {"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400",
        "malformed chunked request body"},
       {"GET /health HTTP/1.1\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n", "431", "request header too large"},
+      {"GET /health HTTP/1.1\r\nX-A: one\rtwo\r\n\r\n", "400", "control character in a header field value"},
+      {"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(9000, 'e'), "400",
+       "malformed chunked request body"},
   };
   for (const auto& b : bad) {
     auto got = raw_exchange(l.port(), b.request);  // llmux closes the connection after the error

@@ -7,6 +7,7 @@
 #include "proxy/http_framing.hpp"
 
 using namespace llmux;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -85,6 +86,19 @@ TEST(ResponseHead, KeepAliveRules) {
   EXPECT_FALSE(both.keep_alive);
 }
 
+TEST(ResponseHead, TransferEncodingOverridesContentLength) {
+  auto gz = parse_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_FALSE(gz.chunked);
+  EXPECT_FALSE(gz.content_length);  // delimited by the connection's close
+  EXPECT_FALSE(gz.keep_alive);
+  EXPECT_EQ(why_bad("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"), "control character in a header field value");
+  auto h = parse_ok("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(h.connection, "keep-alive, X-Hop");
+  std::vector<std::string> tokens;
+  for_each_token(h.connection, [&](std::string_view t) { tokens.emplace_back(t); });
+  EXPECT_EQ(tokens, (std::vector<std::string>{"keep-alive", "X-Hop"}));
+}
+
 TEST(ResponseHead, BareLineFeedsAndEmptyReason) {
   auto h = parse_ok("HTTP/1.1 503\nContent-Length: 0\n\n");
   EXPECT_EQ(h.status, 503);
@@ -140,6 +154,15 @@ TEST(BodyFraming, MalformedChunkedIsBad) {
   EXPECT_FALSE(cut.done);
   EXPECT_FALSE(cut.bad);
   EXPECT_EQ(cut.body, "hel");
+}
+
+TEST(BodyFraming, EndlessChunkExtensionIsCut) {
+  // A peer dripping a chunk extension never adds a byte of body: past 8 KiB of framing it is refused.
+  auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, "1;" + std::string(10000, 'a'), 100);
+  EXPECT_TRUE(r.bad);
+  auto ok = feed_in_steps(BodyFraming::Kind::chunked, 0, "1;" + std::string(4000, 'a') + "\r\nx\r\n0\r\n\r\n", 100);
+  EXPECT_TRUE(ok.done);
+  EXPECT_EQ(ok.body, "x");
 }
 
 TEST(BodyFraming, LengthStopsAtTheEnd) {
@@ -228,6 +251,11 @@ TEST(RequestHead, MalformedOrAmbiguousRequestsAreRefused) {
   EXPECT_EQ(bad("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
             "both Content-Length and Transfer-Encoding");
   EXPECT_EQ(bad("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-            "unsupported Transfer-Encoding (only chunked)");
+            "unsupported Transfer-Encoding (only chunked, once)");
+  EXPECT_EQ(bad("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+            "unsupported Transfer-Encoding (only chunked, once)");
+  EXPECT_EQ(bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), "Transfer-Encoding in an HTTP/1.0 request");
+  EXPECT_EQ(bad("GET / HTTP/1.1\r\nX-A: one\rtwo\r\n\r\n"), "control character in a header field value");
+  EXPECT_EQ(bad("GET / HTTP/1.1\r\nX-A: nul\0x\r\n\r\n"sv), "control character in a header field value");
   EXPECT_EQ(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), "bad Content-Length");
 }
