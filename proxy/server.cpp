@@ -404,15 +404,19 @@ net::awaitable<bool> Session::inference(Request& req) {
   }
   SseWriter early(stream_, cfg->timeouts);  // used only when a streaming request waits for a load
   Admission adm;
-  LoadingFeedback feedback{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
+  auto feedback = [&] {  // built only when a stream has to wait
+    return LoadingFeedback{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
                            ir.model->send_loading_state && chat_route(req.target())};
+  };
   if (ir.stream && !srv_.coordinator.ready_for(ir.model->id)) {
-    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(feedback));
+    LoadingFeedback fb = feedback();  // named: no temporaries in a co_await expression (g++ 12)
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb));
   } else if (auto decided = srv_.coordinator.begin_acquire(ticket)) {
     adm = std::move(*decided);
     if (!watching && adm.lease) watch->arm_after(std::chrono::milliseconds(200));
   } else if (ir.stream) {  // queued behind the resident model's maxConcurrency: heartbeats too
-    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(feedback), true);
+    LoadingFeedback fb = feedback();
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb), true);
   } else {
     if (!watching) watch->start();
     watching = true;
