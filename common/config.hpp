@@ -103,8 +103,8 @@ struct ModelConfig {
 };
 
 struct Timeouts {
-  Duration header_read{10000};       // client request header (slowloris bound)
-  Duration body_read{60000};         // client request body
+  Duration header_read{10000};       // whole client request head (slowloris bound)
+  Duration body_read{60000};         // whole client request body
   Duration keep_alive{60000};        // idle client connection between requests
   Duration client_write{60000};      // one write to the client making no progress
   Duration engine_connect{5000};     // TCP connect to the engine
