@@ -74,6 +74,8 @@ struct Options {
   bool quiet = false;  // no per-request log lines (benches)
   std::optional<std::string> squat_port_once;  // marker file: see squat_port()
   std::int64_t cached_tokens = -1;  // >= 0: usage reports prompt_tokens_details.cached_tokens
+  bool interim = false;          // a 103 Early Hints interim response before every final one
+  bool close_delimited = false;  // non-streamed answers without Content-Length, ended by closing the connection
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -90,7 +92,8 @@ void log_line(std::string_view text) {
 constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
-    "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n";
+    "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
+    "       [--interim] [--close-delimited]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -136,6 +139,8 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--cached-tokens") o.cached_tokens = parse_number(flag, value(), big);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
+    else if (flag == "--interim" && !inline_value) o.interim = true;
+    else if (flag == "--close-delimited" && !inline_value) o.close_delimited = true;
     else if (flag == "--readiness") {
       const std::string v = value();
       if (v == "503") o.readiness = Readiness::http503;
@@ -260,26 +265,36 @@ struct Conn {
   std::string out;
 };
 
+constexpr std::string_view kInterim = "HTTP/1.1 103 Early Hints\r\nLink: </hint>; rel=preload\r\n\r\n";
+
+// content_length nullopt: no length, the body ends when the connection closes (keep_alive must be false).
 void append_head(const Engine& e, std::string& out, int status, std::string_view content_type,
-                 std::size_t content_length, bool keep_alive) {
+                 std::optional<std::size_t> content_length, bool keep_alive) {
   out += "HTTP/1.1 ";
   append_int(out, status);
   out.push_back(' ');
   out += reason(status);
   out += "\r\nContent-Type: ";
   out += content_type;
-  out += "\r\nContent-Length: ";
-  append_int(out, static_cast<std::int64_t>(content_length));
+  if (content_length) {
+    out += "\r\nContent-Length: ";
+    append_int(out, static_cast<std::int64_t>(*content_length));
+  }
   out += "\r\n";
   out += e.extra_headers;
   out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
 }
 
 // Sends `c.body` with its header in one gathered write. Returns whether the connection stays open.
+// `inference`: a completion or embedding answer, where --interim and --close-delimited apply.
 net::awaitable<bool> send(const Engine& e, Conn& c, int status, bool keep_alive,
-                          std::string_view content_type = "application/json") {
+                          std::string_view content_type = "application/json", bool inference = false) {
   c.out.clear();
-  append_head(e, c.out, status, content_type, c.body.size(), keep_alive);
+  const bool unframed = inference && e.opt.close_delimited;
+  if (unframed) keep_alive = false;
+  if (inference && e.opt.interim) c.out += kInterim;
+  append_head(e, c.out, status, content_type, unframed ? std::nullopt : std::optional<std::size_t>(c.body.size()),
+              keep_alive);
   const std::array<net::const_buffer, 2> buffers = {net::buffer(c.out), net::buffer(c.body)};
   beast::error_code ec;
   co_await net::async_write(c.sock, buffers, net::redirect_error(net::use_awaitable, ec));
@@ -526,8 +541,9 @@ void append_stream_end(std::string& out, const Gen& g, std::string_view envelope
 net::awaitable<bool> stream_reply(Engine& e, Conn& c, const Gen& g, bool keep_alive) {
   std::string envelope;
   append_envelope(e, g, g.kind == Kind::chat ? "chat.completion.chunk" : "text_completion", envelope);
-  c.out = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-          "Transfer-Encoding: chunked\r\n";
+  c.out = e.opt.interim ? std::string(kInterim) : std::string();
+  c.out += "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+           "Transfer-Encoding: chunked\r\n";
   c.out += e.extra_headers;
   c.out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   if (g.kind == Kind::chat)
@@ -578,7 +594,7 @@ net::awaitable<bool> complete_reply(Engine& e, Conn& c, const Gen& g, bool keep_
   }
   if (crash) crash_now();
   build_completion_body(e, g, c.body);
-  const bool keep = co_await send(e, c, 200, keep_alive);
+  const bool keep = co_await send(e, c, 200, keep_alive, "application/json", true);
   co_return keep;
 }
 
@@ -615,7 +631,7 @@ net::awaitable<bool> serve_inference(Engine& e, Conn& c, Request& req, Kind kind
     keep = co_await send_error(e, c, 404, "not_found_error", message, keep_alive);
   } else if (kind == Kind::embed) {
     build_embedding_body(j, g, c.body);
-    keep = co_await send(e, c, 200, keep_alive);
+    keep = co_await send(e, c, 200, keep_alive, "application/json", true);
   } else if (g.stream) {
     keep = co_await stream_reply(e, c, g, keep_alive);
   } else {

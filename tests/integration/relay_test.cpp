@@ -290,3 +290,37 @@ TEST(Relay, RequestFramingEdgeCases) {
     EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
   }
 }
+
+// Engines frame their answers in every way HTTP/1.1 allows; the client gets a well-framed answer for its own HTTP
+// version: interim 1xx responses are not passed on, a close-delimited body is re-chunked for HTTP/1.1 clients, and
+// a chunked stream reaches an HTTP/1.0 client as plain bytes ended by the connection's close.
+TEST(Relay, EngineFramingReachesClientsOfEitherVersion) {
+  auto tag = unique_tag("engframing");
+  Llmux l("models:\n  i:\n    cmd: " + fake_cmd(tag + "-i", "--interim --tokens 3") + "\n  c:\n    cmd: " +
+          fake_cmd(tag + "-c", "--close-delimited --tokens 3") + "\n");
+  auto post = [](const std::string& model, const std::string& version, bool stream) {
+    const std::string body = R"({"model":")" + model + R"(","stream":)" + (stream ? "true" : "false") +
+                             R"(,"messages":[{"role":"user","content":"hi"}]})";
+    return "POST /v1/chat/completions HTTP/" + version + "\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  for (bool stream : {false, true}) {
+    auto got = raw_exchange(l.port(), post("i", "1.1", stream));
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+    EXPECT_EQ(got.find(" 103 "), std::string::npos) << got;
+    EXPECT_NE(got.find(stream ? "[DONE]" : "\"finish_reason\""), std::string::npos) << got;
+  }
+  auto rechunked = raw_exchange(l.port(), post("c", "1.1", false));
+  EXPECT_EQ(rechunked.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << rechunked;
+  EXPECT_NE(rechunked.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << rechunked;
+  EXPECT_NE(rechunked.find("\"finish_reason\""), std::string::npos) << rechunked;
+  EXPECT_TRUE(rechunked.ends_with("\r\n0\r\n\r\n")) << rechunked;
+
+  auto old = raw_exchange(l.port(), post("i", "1.0", true));
+  EXPECT_EQ(old.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << old;
+  EXPECT_EQ(old.find("Transfer-Encoding"), std::string::npos) << old;
+  const auto body_at = old.find("\r\n\r\n");
+  ASSERT_NE(body_at, std::string::npos);
+  EXPECT_EQ(old.compare(body_at + 4, 6, "data: "), 0) << "chunk framing leaked to an HTTP/1.0 client:\n" << old;
+  EXPECT_TRUE(old.ends_with("data: [DONE]\n\n")) << old;
+}
