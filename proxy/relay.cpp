@@ -575,8 +575,12 @@ net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, Engin
   };
   struct Reset {
     ClientWatch& w;
-    ~Reset() { w.on_gone = nullptr; }
-  } reset{watch};
+    Deadline& d;
+    ~Reset() {
+      w.on_gone = nullptr;
+      d.forget();  // the engine socket it may bound dies with `x`
+    }
+  } reset{watch, job.deadline};
   error_code ec = co_await open_exchange(x, head, job, pool);
   if (watch.gone()) co_return RelayResult{0, false};
   if (ec) {

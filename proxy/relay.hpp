@@ -39,6 +39,10 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
     if (expired_) ec = beast::error::timeout;
     expired_ = false;
   }
+  void forget() {  // the bounded socket is going away (even by an exception): no operation of this session is pending
+    target_ = nullptr;
+    expired_ = false;
+  }
   void stop() {  // connection over: the timer handler must not touch a socket again
     target_ = nullptr;
     ++generation_;
