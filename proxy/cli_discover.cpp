@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ using nlohmann::json;
 
 struct DiscoverOptions {
   std::string url = default_daemon_url();
+  std::string config;  // read when the daemon is down (default: $LLMUX_CONFIG, ~/.config/llmux/config.yaml)
   bool json_out = false;
   std::vector<std::string> dirs;
   std::vector<std::string> table_args;  // what `llmux models` gets for the configured table
@@ -35,6 +37,8 @@ bool parse(const std::vector<std::string>& args, DiscoverOptions& o, std::string
     else if (a == "--json") o.json_out = true;
     else if (a == "--url" && i + 1 < args.size()) o.url = args[++i];
     else if (a.starts_with("--url=")) o.url = a.substr(6);
+    else if ((a == "--config" || a == "-c") && i + 1 < args.size()) o.config = expand_home(args[++i]);
+    else if (a.starts_with("--config=")) o.config = expand_home(a.substr(9));
     else return error = "unknown option or argument '" + a + "'", false;
   }
   o.table_args = {"--url", o.url};
@@ -60,17 +64,31 @@ void read_config(const std::string& url, DaemonView& v) {
   }
 }
 
-DaemonView ask_daemon(const std::string& url) {
+// The daemon is down: the configured models come from the config file it would read, when there is one.
+std::string read_local_config(const std::string& path, DaemonView& v) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::is_regular_file(path, ec)) return "configured models not checked";
+  try {
+    auto cfg = load_config(path);
+    for (const auto& m : cfg->models) v.argvs.push_back(m.argv);
+    return "configured models read from " + path;
+  } catch (const std::exception& e) {
+    return "configured models not checked: " + std::string(e.what());
+  }
+}
+
+DaemonView ask_daemon(const DiscoverOptions& o) {
   DaemonView v;
   try {
-    auto r = http_call(url, "GET", "/status", "", std::chrono::seconds(5));
+    auto r = http_call(o.url, "GET", "/status", "", std::chrono::seconds(5));
     auto s = json::parse(r.body, nullptr, false);
     v.reachable = r.status == 200;
     if (s.is_object() && s["system"].is_object() && s["system"]["budgetBytes"].is_number())
       v.budget = s["system"]["budgetBytes"].get<uint64_t>();
-    if (v.reachable) read_config(url, v);
+    if (v.reachable) read_config(o.url, v);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "llmux: %s (fit unknown, configured models not checked)\n", e.what());
+    const std::string source = read_local_config(o.config.empty() ? default_config_path() : o.config, v);
+    std::fprintf(stderr, "llmux: %s (fit unknown; %s)\n", e.what(), source.c_str());
   }
   return v;
 }
@@ -131,7 +149,7 @@ int cli_discover(const std::vector<std::string>& args) {
     std::fprintf(stderr, "llmux: models --discover: %s\n", err.c_str());
     return 2;
   }
-  const DaemonView v = ask_daemon(o.url);
+  const DaemonView v = ask_daemon(o);
   const std::string hub = hf_hub_cache();
   const std::vector<std::string> dirs = search_dirs(o, v);
   std::vector<FoundModel> found = scan_hf_cache(hub);

@@ -284,5 +284,19 @@ TEST(CliDiscover, FindsPlantedGgufFiles) {
   auto oj = nlohmann::json::parse(offline.out);
   ASSERT_EQ(oj["found"].size(), 2u);
   EXPECT_TRUE(oj["found"][0]["fits"].is_null());
+
+  // llmux down, its config file at hand: configured models are marked from the file.
+  const std::string config = dir + "/llmux.yaml";
+  write_file(config, "models:\n  q:\n    cmd: llama-server --port ${PORT} -m " + dir + "/configured-Q4.gguf\n");
+  auto local = run({"models", "--discover", "--dir", other, "--json", "--url", "http://127.0.0.1:1", "--config", config},
+                   "", env);
+  EXPECT_EQ(local.code, 0) << local.err;
+  EXPECT_NE(local.err.find("configured models read from " + config), std::string::npos) << local.err;
+  auto lj = nlohmann::json::parse(local.out);
+  std::map<std::string, nlohmann::json> local_by_name;
+  for (const auto& m : lj["found"]) local_by_name[m["name"]] = m;
+  ASSERT_EQ(local_by_name.size(), 3u) << local.out;
+  EXPECT_TRUE(local_by_name["configured-Q4"]["configured"]) << local.out;
+  EXPECT_FALSE(local_by_name["new-model-Q8_0"]["configured"]);
   for (const auto& d : {dir, other, hub}) fs::remove_all(d);
 }
