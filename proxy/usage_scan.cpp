@@ -137,21 +137,41 @@ void UsageScanner::finish_capture() {
   have_usage_ = true;
 }
 
-// Counts lines starting with "data:" (and those that are "data: [DONE]", which carry no token).
+namespace {
+
+constexpr size_t kMaxEventLine = 2048;
+
+// Whether an event's data carries generated text: `"KEY": "` followed by something else than the closing quote,
+// for the delta keys of chat, text completions, the Responses API and tool calls.
+bool carries_text(std::string_view data) {
+  for (std::string_view key : {"\"content\"", "\"reasoning_content\"", "\"text\"", "\"delta\"", "\"arguments\""}) {
+    for (size_t at = data.find(key); at != std::string_view::npos; at = data.find(key, at + 1)) {
+      size_t i = at + key.size();
+      while (i < data.size() && data[i] == ' ') ++i;
+      if (i >= data.size() || data[i] != ':') continue;
+      ++i;
+      while (i < data.size() && data[i] == ' ') ++i;
+      if (i + 1 < data.size() && data[i] == '"' && data[i + 1] != '"') return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// Counts lines starting with "data:", and those of them that carry generated text.
 void UsageScanner::count_events(std::string_view chunk) {
   for (char c : chunk) {
-    if (check_done_) {
-      if (c == '\n' || c == '\r') {
-        if (done_probe_ == "[DONE]") ++done_events_;
-        check_done_ = false;
-        done_probe_.clear();
-      } else if (c != ' ' || !done_probe_.empty()) {
-        if (done_probe_.size() < 8) done_probe_.push_back(c);
-        else check_done_ = false, done_probe_.clear();
-      }
-    }
     if (c == '\n' || c == '\r') {  // \r\n, \n and \r all end a line
+      if (in_data_ && (data_overflow_ || carries_text(data_))) ++token_events_;
+      in_data_ = data_overflow_ = false;
+      data_.clear();
       line_pos_ = 0;
+      continue;
+    }
+    if (in_data_) {
+      if (data_.size() < kMaxEventLine) data_.push_back(c);
+      else data_overflow_ = true;
       continue;
     }
     if (line_pos_ < 0) continue;
@@ -159,8 +179,7 @@ void UsageScanner::count_events(std::string_view chunk) {
       if (++line_pos_ == static_cast<int>(kData.size())) {
         ++events_;
         line_pos_ = -1;
-        check_done_ = true;
-        done_probe_.clear();
+        in_data_ = true;
       }
     } else {
       line_pos_ = -1;
@@ -172,7 +191,7 @@ TokenUsage UsageScanner::result() const {
   if (have_usage_) return usage_;
   TokenUsage u;
   if (sse_ && events_ > 0) {
-    u.completion = static_cast<int64_t>(events_ - done_events_);
+    u.completion = static_cast<int64_t>(token_events_);
     u.approximate = true;
   }
   return u;

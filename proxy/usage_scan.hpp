@@ -1,7 +1,8 @@
 // UsageScanner: finds the engine's token counts in a response body while it streams through the relay, without
 // holding the body: it looks for the JSON key "usage" across chunk boundaries and captures only that object
-// (bounded at 4 KiB). For SSE bodies it also counts `data:` events, the fallback when an engine sends no usage
-// (each delta is then counted as one token and marked approximate). Pure; feed() never throws.
+// (bounded at 4 KiB). For SSE bodies it also counts the `data:` events that carry generated text (a content,
+// reasoning, text or tool-argument delta; not the role, finish or [DONE] events), the fallback when an engine sends
+// no usage (each is then counted as one token and marked approximate). Pure; feed() never throws.
 #pragma once
 
 #include <cstdint>
@@ -41,11 +42,12 @@ class UsageScanner {
   std::string captured_;
   TokenUsage usage_;
   bool have_usage_ = false;
-  uint64_t events_ = 0;
-  uint64_t done_events_ = 0;  // `data: [DONE]`
-  int line_pos_ = 0;          // SSE: how many bytes of "data:" matched at the current line start (-1: not at start)
-  bool check_done_ = false;
-  std::string done_probe_;
+  uint64_t events_ = 0;        // data: events (the end marker included)
+  uint64_t token_events_ = 0;  // those that carry generated text (a content, text or argument delta)
+  int line_pos_ = 0;           // SSE: how many bytes of "data:" matched at the current line start (-1: not at start)
+  bool in_data_ = false;       // inside a data: line, collecting it
+  bool data_overflow_ = false; // longer than kMaxEventLine: counted as text
+  std::string data_;
 };
 
 }  // namespace llmux

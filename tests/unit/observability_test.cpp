@@ -40,18 +40,35 @@ TEST(UsageScanner, FindsUsageFedByteByByteAndInEverySplit) {
   EXPECT_EQ(s.events(), 4u);
 }
 
-TEST(UsageScanner, CountsEventsWhenNoUsageIsSent) {
+TEST(UsageScanner, CountsTextEventsWhenNoUsageIsSent) {
+  // The role chunk, the finish chunk, comments and [DONE] carry no token; spaced JSON (Python engines) does count.
   UsageScanner s(true);
-  s.feed("data: {\"x\":1}\n\ndata: {\"x\":2}\r\n\r\n: heartbeat\n\ndata: {\"x\":3}\n\ndata: [DONE]\n\n");
+  s.feed("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+         "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n: heartbeat\n\n"
+         "data: {\"choices\": [{\"delta\": {\"content\": \"lo\"}}]}\n\n"
+         "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\"}}]}\n\n"
+         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
   auto u = s.result();
   EXPECT_TRUE(u.approximate);
   EXPECT_EQ(u.completion, 3);
   EXPECT_FALSE(u.prompt);
+  EXPECT_EQ(s.events(), 6u);
+}
+
+TEST(UsageScanner, CountsTextCompletionResponsesAndToolCallDeltas) {
+  UsageScanner s(true);
+  const std::string stream =
+      "data: {\"choices\":[{\"text\":\"a\"}]}\n\n"
+      "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"b\"}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{\\\"x\"}}]}}]}\n\n"
+      "data: {\"choices\":[{\"text\":\"" + std::string(3000, 'z') + "\"}]}\n\n";
+  for (char c : stream) s.feed(std::string_view(&c, 1));  // split anywhere
+  EXPECT_EQ(s.result().completion, 4);
 }
 
 TEST(UsageScanner, CountsEventsWithCarriageReturnLineEndings) {
   UsageScanner s(true);
-  s.feed("data: {\"x\":1}\r\rdata: {\"x\":2}\r\rdata: [DONE]\r\r");
+  s.feed("data: {\"text\":\"a\"}\r\rdata: {\"text\":\"b\"}\r\rdata: [DONE]\r\r");
   EXPECT_EQ(s.result().completion, 2);
   EXPECT_EQ(s.events(), 3u);
 }
