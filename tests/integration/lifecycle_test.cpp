@@ -1,4 +1,6 @@
 // Worker lifecycle: swaps, TTL, crashes, failed starts, stop escalation, shutdown, client disconnects.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -188,6 +190,32 @@ TEST(Lifecycle, ClientDisconnectDuringANonStreamedGenerationClosesTheEngineConne
   EXPECT_TRUE(eventually([&] { return http_get(engine, "/debug/stats").json()["cancelled"] == 1; }, 3s))
       << http_get(engine, "/debug/stats").body;
   EXPECT_TRUE(eventually([&] { return l.status()["inFlight"] == 0; }, 2s));
+}
+
+// A client that stops reading a stream (but keeps its connection) is cut once a write to it makes no progress for
+// clientWrite; the engine connection closes with it, so the engine stops generating.
+TEST(Lifecycle, ClientThatStopsReadingIsCutAfterClientWrite) {
+  auto tag = unique_tag("stalled");
+  Llmux l("timeouts:\n  clientWrite: 300ms\n" + models({{"a", fake_cmd(tag, "--token-ms 0 --tokens 100000")}}));
+  ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
+  auto engine = static_cast<uint16_t>(l.worker()["port"].get<int>());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(l.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string body = R"({"model":"a","stream":true,"messages":[{"role":"user","content":"long"}]})";
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  // Never read: llmux's writes stall once the socket buffers are full.
+  EXPECT_TRUE(eventually([&] { return http_get(engine, "/debug/stats").json()["cancelled"] == 1; }, 10s))
+      << http_get(engine, "/debug/stats").body;
+  EXPECT_TRUE(eventually([&] { return l.status()["inFlight"] == 0; }, 2s));
+  ::close(fd);
 }
 
 TEST(Lifecycle, QueuedClientThatDisconnectsNeverReachesTheEngine) {
