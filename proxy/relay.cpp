@@ -478,6 +478,7 @@ RelayResult finish(int status, bool keep, const BodyStats& stats) {
   RelayResult r{status, keep};
   r.first_byte = stats.first_byte;
   r.usage = stats.scan.result();
+  r.streamed = stats.scan.sse();
   return r;
 }
 

@@ -110,6 +110,7 @@ struct RelayResult {
   bool keep_alive = false;    // the client connection can serve another request
   std::optional<std::chrono::steady_clock::time_point> first_byte;  // first engine body byte
   TokenUsage usage;           // what the engine reported (or SSE events counted)
+  bool streamed = false;      // the client got an event stream (tokens arrived as they were generated)
 };
 
 class SseWriter;

@@ -351,7 +351,9 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;
   std::string rate = "-";
   if (u.completion && *u.completion > 0 && ttft) {
-    double gen = r->usage.approximate || total - *ttft > 0.001 ? total - *ttft : total - queue - load;
+    // Streamed: tokens over the time after the first one. Not streamed, the answer arrives whole once generated:
+    // tokens over the engine's time (prompt processing included).
+    double gen = r->streamed ? total - *ttft : total - queue - load;
     if (gen > 0.001) rate = fmt::format("{:.1f}", static_cast<double>(*u.completion) / gen);
   }
   spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "

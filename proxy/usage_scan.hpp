@@ -26,6 +26,7 @@ class UsageScanner {
   // The last non-null usage object seen, else (for SSE) the event count as approximate completion tokens.
   TokenUsage result() const;
   uint64_t events() const { return events_; }
+  bool sse() const { return sse_; }
 
  private:
   void scan(std::string_view chunk);
