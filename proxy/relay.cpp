@@ -19,10 +19,6 @@ namespace {
 constexpr size_t kMaxPooled = 64;
 constexpr size_t kChunk = 16 * 1024;
 
-}  // namespace
-
-namespace {
-
 // The steady clock read cheaply, to a few milliseconds: deadlines are seconds long, and arm() runs for every read and
 // write. CLOCK_MONOTONIC_COARSE is the clock steady_clock reads (CLOCK_MONOTONIC) without its fine interpolation.
 net::steady_timer::clock_type::time_point coarse_now() {
