@@ -37,8 +37,7 @@ net::steady_timer::clock_type::time_point coarse_now() {
 
 Deadline::Clock::time_point Deadline::now() { return coarse_now(); }
 
-void Deadline::arm_at(tcp::socket& s, Clock::time_point due) {
-  target_ = &s;
+void Deadline::set_due(Clock::time_point due) {
   expired_ = false;
   due_ = due;
   if (!waiting_ || due_ < waiting_until_) wait(due_);
@@ -55,25 +54,24 @@ void Deadline::wait(Clock::time_point at) {
     if (ec || self->target_ == nullptr) return;  // nothing bounded now: the next arm() starts a wait
     if (Clock::now() < self->due_) return self->wait(self->due_);
     self->expired_ = true;
-    error_code ignored;
-    self->target_->close(ignored);  // the pending operation ends with operation_aborted
+    self->close_(self->target_);  // the pending operation ends with operation_aborted
     self->target_ = nullptr;
   });
 }
 
-std::optional<tcp::socket> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
+std::optional<EngineSocket> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
   if (generation != generation_) {
     idle_.clear();
     generation_ = generation;
   }
   if (idle_.empty()) return std::nullopt;
-  std::optional<tcp::socket> s(std::move(idle_.back().socket));
+  std::optional<EngineSocket> s(std::move(idle_.back().socket));
   buffer = std::move(idle_.back().buffer);
   idle_.pop_back();
   return s;
 }
 
-void EnginePool::give(uint64_t generation, tcp::socket s, beast::flat_buffer buffer) {
+void EnginePool::give(uint64_t generation, EngineSocket s, beast::flat_buffer buffer) {
   if (generation != generation_ || idle_.size() >= kMaxPooled) return;
   idle_.push_back(Idle{std::move(s), std::move(buffer)});
 }
@@ -131,7 +129,7 @@ constexpr size_t kMaxHead = 64 * 1024;
 // One engine exchange: connect (or reuse), send, read the response head. On success `head` describes it (views
 // into `buffer`, valid until the head is consumed) and `body` follows the body's framing.
 struct EngineExchange {
-  std::optional<tcp::socket> socket;
+  std::optional<EngineSocket> socket;
   beast::flat_buffer buffer;
   ResponseHead head;
   BodyFraming body;
@@ -145,8 +143,8 @@ using Gather = boost::container::small_vector<net::const_buffer, 8>;
 
 // Sends what the non-blocking socket takes right now: small messages usually go out whole in this one call, with
 // no asynchronous operation or wake-up. Returns the bytes sent; would-block is not an error.
-template <class Buffers>
-size_t send_now(tcp::socket& s, const Buffers& g, error_code& ec) {
+template <class Socket, class Buffers>
+size_t send_now(Socket& s, const Buffers& g, error_code& ec) {
   size_t n = s.send(g, 0, ec);
   if (ec == net::error::would_block || ec == net::error::try_again) {
     ec = {};
@@ -156,8 +154,8 @@ size_t send_now(tcp::socket& s, const Buffers& g, error_code& ec) {
 }
 
 // What send_now() left of `g`, asynchronously, bounded by the deadline.
-template <class Buffers>
-net::awaitable<error_code> send_rest(tcp::socket& s, const Buffers& g, size_t sent, Deadline& d, Duration t) {
+template <class Socket, class Buffers>
+net::awaitable<error_code> send_rest(Socket& s, const Buffers& g, size_t sent, Deadline& d, Duration t) {
   beast::buffers_suffix<Buffers> rest(g);
   rest.consume(sent);
   error_code ec;
@@ -167,8 +165,8 @@ net::awaitable<error_code> send_rest(tcp::socket& s, const Buffers& g, size_t se
   co_return ec;
 }
 
-net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t, Deadline& d) {
-  auto ex = co_await net::this_coro::executor;
+net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t, Deadline& d,
+                                          const net::io_context::executor_type& ex) {
   x.socket.emplace(ex);
   error_code ec;
   auto address = net::ip::make_address(lease.endpoint.host, ec);
@@ -194,7 +192,7 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
   error_code ec;
   bool answered = false;  // some response byte came (even an interim response): a retry could repeat the request
   for (;;) {
-    if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d);
+    if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d, pool.executor());
     if (ec) co_return ec;
     const size_t sent = send_now(*x.socket, request, ec);
     if (!ec && sent < head.size() + job.body.size())

@@ -31,8 +31,19 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
   using Clock = net::steady_timer::clock_type;
   explicit Deadline(const net::any_io_executor& ex) : timer_(ex) {}
   static Clock::time_point now();  // the coarse monotonic clock deadlines are counted on
-  void arm(tcp::socket& s, Duration d) { arm_at(s, now() + d); }
-  void arm_at(tcp::socket& s, Clock::time_point due);  // several reads under one bound (a whole request head)
+  template <class Socket>
+  void arm(Socket& s, Duration d) {
+    arm_at(s, now() + d);
+  }
+  template <class Socket>
+  void arm_at(Socket& s, Clock::time_point due) {  // several reads under one bound (a whole request head)
+    target_ = &s;
+    close_ = [](void* p) {
+      error_code ignored;
+      static_cast<Socket*>(p)->close(ignored);
+    };
+    set_due(due);
+  }
   void done(error_code& ec) {  // the operation ended: no deadline now
     target_ = nullptr;
     // Expired: the socket is closed, even when the operation itself completed in the same reactor pass.
@@ -54,23 +65,32 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
   net::steady_timer timer_;
   Clock::time_point due_{};
   Clock::time_point waiting_until_{};
-  tcp::socket* target_ = nullptr;
+  void* target_ = nullptr;           // the socket the pending operation uses
+  void (*close_)(void*) = nullptr;  // closes it (sockets of either executor type)
   uint64_t generation_ = 0;  // a handler of a superseded wait does nothing
   bool waiting_ = false;
   bool expired_ = false;
+  void set_due(Clock::time_point due);
   void wait(Clock::time_point at);
 };
 
+// Engine connections are bound to the io_context's own executor type: their operations skip the type-erased
+// executor's work tracking (they are the relay's hottest I/O).
+using EngineSocket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+
 class EnginePool {
  public:
+  explicit EnginePool(net::io_context& io) : executor_(io.get_executor()) {}
+  const net::io_context::executor_type& executor() const { return executor_; }
   // A pooled connection comes with its (empty) read buffer, whose capacity is reused: no allocation per request.
-  std::optional<tcp::socket> take(uint64_t generation, beast::flat_buffer& buffer);
-  void give(uint64_t generation, tcp::socket s, beast::flat_buffer buffer);
+  std::optional<EngineSocket> take(uint64_t generation, beast::flat_buffer& buffer);
+  void give(uint64_t generation, EngineSocket s, beast::flat_buffer buffer);
   size_t idle() const { return idle_.size(); }
 
  private:
+  net::io_context::executor_type executor_;
   struct Idle {
-    tcp::socket socket;
+    EngineSocket socket;
     beast::flat_buffer buffer;
   };
   uint64_t generation_ = 0;

@@ -47,7 +47,7 @@ ApiError request_too_large(uint64_t limit) {
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(net::io_context& io, Coordinator& c, DaemonInfo& d) : io(io), acceptor(io), coordinator(c), info(d) {}
+  Impl(net::io_context& io, Coordinator& c, DaemonInfo& d) : io(io), acceptor(io), coordinator(c), info(d), pool(io) {}
 
   net::io_context& io;
   tcp::acceptor acceptor;
