@@ -76,7 +76,7 @@ void EnginePool::give(uint64_t generation, EngineSocket s, beast::flat_buffer bu
   idle_.push_back(Idle{std::move(s), std::move(buffer)});
 }
 
-ClientWatch::ClientWatch(tcp::socket& client)
+ClientWatch::ClientWatch(ClientSocket& client)
     : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()),
       arm_timer_(client.get_executor()) {}
 
@@ -264,7 +264,7 @@ ApiError engine_failure(const Lease& lease, const std::string& what, const error
   return server_error(timeout ? 504 : 502, msg, timeout ? "engine_timeout" : "engine_error");
 }
 
-net::awaitable<bool> send_error(tcp::socket& client, const RelayJob& job, const ApiError& e) {
+net::awaitable<bool> send_error(ClientSocket& client, const RelayJob& job, const ApiError& e) {
   const auto& in = job.request;
   http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};  // rare: Beast writes it
   res.set(http::field::server, "llmux");
@@ -291,8 +291,8 @@ enum class Framing { length, chunked, close, none };
 // The client response written by hand: its head goes out with the first piece of the body (one sendmsg for a
 // whole small answer), or alone when a stream's first event may be seconds away.
 struct ClientOut {
-  ClientOut(tcp::socket& s, Deadline& d, Duration t) : socket(s), deadline(d), timeout(t) {}
-  tcp::socket& socket;
+  ClientOut(ClientSocket& s, Deadline& d, Duration t) : socket(s), deadline(d), timeout(t) {}
+  ClientSocket& socket;
   Deadline& deadline;
   Duration timeout;
   Framing framing = Framing::length;
@@ -483,7 +483,7 @@ void recycle(EngineExchange& x, const RelayJob& job, EnginePool& pool) {
 
 // Streams the engine's response to the client. On an engine failure after the header went out, an SSE stream is
 // ended with an `event: error` and the connection is closed; other bodies are cut (the client sees a short body).
-net::awaitable<RelayResult> stream_response(tcp::socket& client, const RelayJob& job, EngineExchange& x,
+net::awaitable<RelayResult> stream_response(ClientSocket& client, const RelayJob& job, EngineExchange& x,
                                             EnginePool& pool, ClientWatch& watch) {
   bool keep = false;
   const bool sse = x.head.event_stream;
@@ -559,7 +559,7 @@ net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchan
 
 }  // namespace
 
-net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
+net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
   const std::string head = engine_head(job);
   EngineExchange x;
   // Client gone → close the engine connection at once so the engine stops generating.

@@ -99,7 +99,7 @@ class EnginePool {
 
 class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
  public:
-  explicit ClientWatch(tcp::socket& client);
+  explicit ClientWatch(ClientSocket& client);
   void start();                      // begin watching (one pending read on the raw socket)
   // Start watching only if the request is still running after `delay` (disarm() ends it): a quick request then
   // costs no read, cancel or wake-up. One timer per connection, re-armed lazily, never cancelled per request.
@@ -112,7 +112,7 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   std::function<void()> on_gone;     // called once, on the io_context, when the client disconnects
 
  private:
-  tcp::socket& client_;
+  ClientSocket& client_;
   net::steady_timer done_;
   std::array<char, 4096> scratch_{};  // holds a typical next request whole
   std::string extra_;
@@ -146,6 +146,6 @@ struct RelayJob {
   Deadline& deadline;                     // the session's: bounds every read and write of the relay
 };
 
-net::awaitable<RelayResult> relay(beast::tcp_stream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);
+net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);
 
 }  // namespace llmux

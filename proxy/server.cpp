@@ -54,21 +54,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Coordinator& coordinator;
   DaemonInfo& info;
   EnginePool pool;
-  std::list<beast::tcp_stream*> live;  // open client connections, for close_sessions()
+  std::list<ClientStream*> live;  // open client connections, for close_sessions()
   bool accepting = false;
 
   net::awaitable<void> accept_loop();
-  net::awaitable<void> session(tcp::socket socket);
+  net::awaitable<void> session(ClientSocket socket);
 };
 
 namespace {
 
 class Session {
  public:
-  Session(Server::Impl& srv, tcp::socket socket)
+  Session(Server::Impl& srv, ClientSocket socket)
       : srv_(srv), stream_(std::move(socket)), deadline_(std::make_shared<Deadline>(stream_.get_executor())) {}
   net::awaitable<void> run();
-  beast::tcp_stream& stream() { return stream_; }
+  ClientStream& stream() { return stream_; }
 
  private:
   void take_watch_bytes();
@@ -86,7 +86,7 @@ class Session {
   net::awaitable<Reply> model_admin(Route route, const std::string& body);
 
   Server::Impl& srv_;
-  beast::tcp_stream stream_;
+  ClientStream stream_;
   beast::flat_buffer buf_;
   std::shared_ptr<Deadline> deadline_;  // bounds every read and write of the session's hot path (shared: its timer)
   std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
@@ -476,7 +476,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
   auto self = shared_from_this();
   while (accepting) {
     error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+    ClientSocket socket = co_await acceptor.async_accept(io.get_executor(), net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       if (!accepting || ec == net::error::operation_aborted) break;
       spdlog::warn("accept: {}", ec.message());
@@ -495,13 +495,13 @@ net::awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
-net::awaitable<void> Server::Impl::session(tcp::socket socket) {
+net::awaitable<void> Server::Impl::session(ClientSocket socket) {
   auto self = shared_from_this();
   Session s(*this, std::move(socket));
   auto it = live.insert(live.end(), &s.stream());
   struct Unlist {
-    std::list<beast::tcp_stream*>& l;
-    std::list<beast::tcp_stream*>::iterator it;
+    std::list<ClientStream*>& l;
+    std::list<ClientStream*>::iterator it;
     ~Unlist() { l.erase(it); }
   } unlist{live, it};
   co_await s.run();

@@ -161,7 +161,7 @@ net::awaitable<void> run_load(Coordinator& c, std::shared_ptr<const Config> cfg,
 
 }  // namespace
 
-net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const Request& req,
+net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
                                          Coordinator& c, const ModelConfig& m) {
   auto ex = co_await net::this_coro::executor;
   auto out = std::make_shared<std::optional<std::optional<ApiError>>>();
@@ -197,7 +197,7 @@ net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const Request& re
   co_return ok;
 }
 
-net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const Request& req,
+net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
                                       std::shared_ptr<LogHub> hub_ptr, const Timeouts& t, ClientWatch& watch) {
   LogHub& hub = *hub_ptr;
   auto ex = co_await net::this_coro::executor;

@@ -19,7 +19,7 @@ class ClientWatch;
 
 class SseWriter {
  public:
-  SseWriter(beast::tcp_stream& stream, const Timeouts& t) : stream_(stream), timeouts_(t) {}  // copies: a reload
+  SseWriter(ClientStream& stream, const Timeouts& t) : stream_(stream), timeouts_(t) {}  // copies: a reload
                                                                                            // may free the config
   // Sends the 200 header; HTTP/1.0 clients get an unframed body that ends with the connection.
   net::awaitable<bool> begin(unsigned version, bool keep_alive);
@@ -27,10 +27,10 @@ class SseWriter {
   net::awaitable<bool> end();                        // the last chunk
   bool started() const { return started_; }
   bool keep_alive() const { return keep_alive_ && chunked_ && ok_; }
-  beast::tcp_stream& stream() { return stream_; }
+  ClientStream& stream() { return stream_; }
 
  private:
-  beast::tcp_stream& stream_;
+  ClientStream& stream_;
   Timeouts timeouts_;
   bool started_ = false, chunked_ = true, keep_alive_ = false, ok_ = true;
 };
@@ -52,12 +52,12 @@ net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<
                                                 bool submitted = false);
 
 // POST /models/load with "stream": true: progress events each second, then a final state event.
-net::awaitable<bool> serve_load_progress(beast::tcp_stream& s, const Request& req,
+net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
                                          Coordinator& c, const ModelConfig& m);
 
 // GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
 // every 15 s; ends when the client goes away (watch) or a write fails.
-net::awaitable<bool> serve_log_stream(beast::tcp_stream& s, const Request& req,
+net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
                                       std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch);
 
 }  // namespace llmux
