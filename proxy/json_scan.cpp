@@ -1,10 +1,35 @@
 #include "proxy/json_scan.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace llmux {
 
 namespace {
+
+// Where the run of plain string characters starting at `i` ends: at a quote, a backslash or a control character
+// (or the end). Eight bytes at a time while none of them is special (bit tricks on a 64-bit word): prompts and
+// base64 images make most of a request body.
+size_t plain_run_end(std::string_view s, size_t i) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  while (i + 8 <= s.size()) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    const uint64_t quote = has_zero(w ^ (kOnes * '"'));
+    const uint64_t slash = has_zero(w ^ (kOnes * '\\'));
+    const uint64_t control = (w - kOnes * 0x20) & ~w & kHighs;  // a byte below 0x20
+    if (quote | slash | control) break;
+    i += 8;
+  }
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\' || c < 0x20) break;
+    ++i;
+  }
+  return i;
+}
 
 class Scanner {
  public:
@@ -36,11 +61,7 @@ class Scanner {
     ++i_;
     for (;;) {
       const size_t run = i_;
-      while (i_ < s_.size()) {
-        const auto c = static_cast<unsigned char>(s_[i_]);
-        if (c == '"' || c == '\\' || c < 0x20) break;
-        ++i_;
-      }
+      i_ = plain_run_end(s_, i_);
       if (out) out->append(s_.data() + run, i_ - run);
       if (i_ >= s_.size()) return false;
       const char c = s_[i_++];

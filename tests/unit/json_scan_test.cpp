@@ -42,6 +42,22 @@ TEST(JsonScan, RejectsBrokenStructure) {
     EXPECT_FALSE(scan_top_level(bad)) << bad;
 }
 
+// Strings are skipped eight bytes at a time: a quote, backslash or control character at every offset of a long
+// string must still be seen (the model name after it decodes right, or the body is refused).
+TEST(JsonScan, LongStringsWithSpecialsAtEveryOffset) {
+  for (size_t pad = 0; pad < 24; ++pad) {
+    const std::string text = std::string(pad, 'a') + "\\\"q\\\\" + std::string(17, 'b') + "\u00e9\xC3\xA9";
+    std::string body = R"({"messages":[{"content":")" + text + R"("}],"model":"m)" + std::string(pad, 'x') + R"("})";
+    auto s = scan_top_level(body);
+    ASSERT_TRUE(s) << "pad " << pad;
+    EXPECT_EQ(s->model, "m" + std::string(pad, 'x'));
+    std::string bad = R"({"content":")" + std::string(pad, 'a') + "\x01" + std::string(9, 'b') + R"(","model":"m"})";
+    EXPECT_FALSE(scan_top_level(bad)) << "control character at offset " << pad;
+    std::string open = R"({"model":")" + std::string(pad + 9, 'a');
+    EXPECT_FALSE(scan_top_level(open)) << "unterminated string, pad " << pad;
+  }
+}
+
 TEST(JsonScan, SurrogatePairsDecode) {
   auto s = scan_top_level(R"({"model":"\ud83d\ude00"})");
   ASSERT_TRUE(s);
