@@ -43,17 +43,20 @@ int hex_value(char c) {
 }  // namespace
 
 bool hop_by_hop_field(std::string_view name) {
-  // Runs for every field of every relayed message: most names are rejected by their length and first letter.
-  static constexpr std::array<std::string_view, 12> kNames{
-      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-      "trailer",    "transfer-encoding", "upgrade", "content-length", "host", "expect"};
-  if (name.size() < 2 || name.size() > 19) return false;
-  const char first = lower(name[0]);
-  if (first != 'c' && first != 'k' && first != 'p' && first != 't' && first != 'u' && first != 'h' && first != 'e')
-    return false;
-  for (auto n : kNames)
-    if (n.size() == name.size() && n[0] == first && iequal(name, n)) return true;
-  return false;
+  // Runs for every field of every relayed message: the length picks the one or two names to compare.
+  switch (name.size()) {
+    case 2: return iequal(name, "te");
+    case 4: return iequal(name, "host");
+    case 6: return iequal(name, "expect");
+    case 7: return iequal(name, "trailer") || iequal(name, "upgrade");
+    case 10: return iequal(name, "connection") || iequal(name, "keep-alive");
+    case 14: return iequal(name, "content-length");
+    case 16: return iequal(name, "proxy-connection");
+    case 17: return iequal(name, "transfer-encoding");
+    case 18: return iequal(name, "proxy-authenticate");
+    case 19: return iequal(name, "proxy-authorization");
+    default: return false;
+  }
 }
 
 HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::string_view& why) {

@@ -14,6 +14,8 @@
 
 namespace llmux {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr size_t kMaxPooled = 64;
@@ -229,7 +231,7 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
 }
 
 void append_field(std::string& h, std::string_view name, std::string_view value) {
-  h.append(name).append(": ").append(value).append("\r\n");
+  h.append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 // The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
@@ -245,15 +247,15 @@ std::string engine_head(const RelayJob& job) {
   const auto& in = job.request;
   std::string h;
   h.reserve(384);
-  h.append(in.method_string()).append(" ").append(job.lease.endpoint.base_path);
-  h.append(engine_target(in.target())).append(" HTTP/1.1\r\n");
+  h.append(in.method_string()).append(" "sv).append(job.lease.endpoint.base_path);
+  h.append(engine_target(in.target())).append(" HTTP/1.1\r\n"sv);
   const std::string_view connection = in.head().connection;
   for_each_field(in.fields(), [&](std::string_view name, std::string_view value) {
     if (!hop_by_hop_field(name) && (connection.empty() || !listed_in(connection, name))) append_field(h, name, value);
   });
   append_field(h, "Host", job.lease.endpoint.host_header());
   append_field(h, "Content-Length", std::to_string(job.body.size()));
-  h.append("\r\n");
+  h.append("\r\n"sv);
   return h;
 }
 
@@ -425,8 +427,8 @@ void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& kee
   const bool v11 = in.version() >= 11;
   std::string& h = o.head;
   h.reserve(256 + e.fields.size());
-  h.append(v11 ? "HTTP/1.1 " : "HTTP/1.0 ").append(std::to_string(e.status)).append(" ");
-  h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n");
+  h.append(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv).append(std::to_string(e.status)).append(" "sv);
+  h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n"sv);
   const std::string_view connection = e.connection;
   for_each_field(e.fields, [&](std::string_view name, std::string_view value) {
     if (hop_by_hop_field(name) || (!connection.empty() && listed_in(connection, name))) return;
@@ -457,7 +459,7 @@ void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& kee
   }
   if (v11 && !keep) append_field(h, "Connection", "close");
   if (!v11 && keep) append_field(h, "Connection", "keep-alive");
-  h.append("\r\n");
+  h.append("\r\n"sv);
 }
 
 // The engine body's framing, without a client head (the committed event stream path).

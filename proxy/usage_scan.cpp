@@ -62,33 +62,47 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
   auto flush = [&](size_t to) {
     if (to > from) captured_.append(chunk.substr(from, to - from));
   };
+  // The state in locals for the loop (written back on every exit): members would be reloaded each byte.
+  int depth = depth_;
+  bool in_string = in_string_, escaped = escaped_;
+  auto save = [&] {
+    depth_ = depth;
+    in_string_ = in_string;
+    escaped_ = escaped;
+  };
+  const char* p = chunk.data();
   for (; i < chunk.size(); ++i) {
-    char c = chunk[i];
-    if (depth_ == 0) {
+    const char c = p[i];
+    if (depth == 0) {
       if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
         from = i + 1;
         continue;
       }
       if (c != '{') {  // null or a non-object: not a usage report
         capturing_ = false;
+        save();
         return i;
       }
     }
-    if (in_string_) {
-      if (escaped_) escaped_ = false;
-      else if (c == '\\') escaped_ = true;
-      else if (c == '"') in_string_ = false;
-    } else if (c == '"') {
-      in_string_ = true;
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
     } else if (c == '{') {
-      ++depth_;
-    } else if (c == '}' && --depth_ == 0) {
+      ++depth;
+    } else if (c == '}' && --depth == 0) {
       flush(i + 1);
+      save();
       if (captured_.size() > kMaxCapture) captured_.clear();  // too big for a usage report: ignored
       finish_capture();
       return i + 1;
     }
   }
+  save();
   flush(i);
   if (captured_.size() > kMaxCapture) {  // not a usage object worth reading: drop it
     captured_.clear();
