@@ -1,6 +1,7 @@
 #include "proxy/http_framing.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace llmux {
 
@@ -26,8 +27,17 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
 // RFC 9110 §5.5: no control characters in field values (HTAB aside): a bare CR could end the head early for a
 // lenient parser on the other side.
 bool clean_value(std::string_view v) {
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {  // eight bytes at a time while none is below 0x20 or DEL
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    const uint64_t low = (w - kOnes * 0x20) & ~w & kHighs;
+    const uint64_t del = ((w ^ (kOnes * 0x7f)) - kOnes) & ~(w ^ (kOnes * 0x7f)) & kHighs;
+    if (low | del) break;
+  }
+  for (; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
     if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
   }
   return true;
@@ -45,16 +55,16 @@ int hex_value(char c) {
 bool hop_by_hop_field(std::string_view name) {
   // Runs for every field of every relayed message: the length picks the one or two names to compare.
   switch (name.size()) {
-    case 2: return iequal(name, "te");
-    case 4: return iequal(name, "host");
-    case 6: return iequal(name, "expect");
-    case 7: return iequal(name, "trailer") || iequal(name, "upgrade");
-    case 10: return iequal(name, "connection") || iequal(name, "keep-alive");
-    case 14: return iequal(name, "content-length");
-    case 16: return iequal(name, "proxy-connection");
-    case 17: return iequal(name, "transfer-encoding");
-    case 18: return iequal(name, "proxy-authenticate");
-    case 19: return iequal(name, "proxy-authorization");
+    case 2: return iequal_lower(name, "te");
+    case 4: return iequal_lower(name, "host");
+    case 6: return iequal_lower(name, "expect");
+    case 7: return iequal_lower(name, "trailer") || iequal_lower(name, "upgrade");
+    case 10: return iequal_lower(name, "connection") || iequal_lower(name, "keep-alive");
+    case 14: return iequal_lower(name, "content-length");
+    case 16: return iequal_lower(name, "proxy-connection");
+    case 17: return iequal_lower(name, "transfer-encoding");
+    case 18: return iequal_lower(name, "proxy-authenticate");
+    case 19: return iequal_lower(name, "proxy-authorization");
     default: return false;
   }
 }
@@ -117,7 +127,7 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
       why = "control character in a header field value";
       return HeadParse::bad;
     }
-    if (iequal(name, "content-length")) {
+    if (iequal_lower(name, "content-length")) {
       if (value.empty() || value.size() > 18) {
         why = "bad Content-Length";
         return HeadParse::bad;
@@ -135,19 +145,19 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
         return HeadParse::bad;
       }
       h.content_length = n;
-    } else if (iequal(name, "transfer-encoding")) {
+    } else if (iequal_lower(name, "transfer-encoding")) {
       bool last_chunked = false;
       for_each_token(value, [&](std::string_view t) { last_chunked = iequal(t, "chunked"); });
       h.chunked = last_chunked;
       has_te = true;
       if (!last_chunked) close = true;  // another coding last: the body ends with the connection
-    } else if (iequal(name, "connection")) {
+    } else if (iequal_lower(name, "connection")) {
       h.connection = value;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "close")) close = true;
         if (iequal(t, "keep-alive")) keep_alive_token = true;
       });
-    } else if (iequal(name, "content-type")) {
+    } else if (iequal_lower(name, "content-type")) {
       h.event_stream = starts_with_nocase(value, "text/event-stream");
     }
     pos = next;
@@ -230,7 +240,7 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
       return HeadParse::bad;
     }
     const char first = lower(name[0]);
-    if (first == 'c' && iequal(name, "content-length")) {
+    if (first == 'c' && iequal_lower(name, "content-length")) {
       uint64_t n = 0;
       bool ok = !value.empty() && value.size() <= 18;
       for (char c : value) ok = ok && c >= '0' && c <= '9';
@@ -240,19 +250,19 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
         return HeadParse::bad;
       }
       h.content_length = n;
-    } else if (first == 't' && iequal(name, "transfer-encoding")) {
+    } else if (first == 't' && iequal_lower(name, "transfer-encoding")) {
       has_te = true;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "chunked")) ++chunked_codings;
         else other_coding = true;
       });
-    } else if (first == 'c' && iequal(name, "connection")) {
+    } else if (first == 'c' && iequal_lower(name, "connection")) {
       h.connection = value;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "close")) close = true;
         if (iequal(t, "keep-alive")) keep_alive_token = true;
       });
-    } else if (first == 'e' && iequal(name, "expect")) {
+    } else if (first == 'e' && iequal_lower(name, "expect")) {
       h.expect_continue = iequal(value, "100-continue");
     }
     pos = next;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +111,23 @@ class Request {
 
 // Fields a proxy does not pass on (RFC 9110 §7.6.1), plus the framing and Host fields llmux writes itself.
 bool hop_by_hop_field(std::string_view name);
+
+// `token` (a field name or token, already checked to hold token characters only) equals `lower`, a lowercase
+// literal of letters, digits and '-', ignoring case: eight bytes at a time with the 0x20 bit forced, no branch per
+// character. (For token characters only '-' and letters differ in that bit, and no token character maps to '-'.)
+inline bool iequal_lower(std::string_view token, std::string_view lower) {
+  if (token.size() != lower.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= token.size(); i += 8) {
+    uint64_t a, b;
+    std::memcpy(&a, token.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | 0x2020202020202020ull) != b) return false;
+  }
+  for (; i < token.size(); ++i)
+    if ((token[i] | 0x20) != lower[i]) return false;
+  return true;
+}
 
 // ASCII case-insensitive equality (header field names and tokens).
 inline bool iequal(std::string_view a, std::string_view b) {

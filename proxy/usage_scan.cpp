@@ -85,9 +85,14 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
       }
     }
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped) {
+        escaped = false;
+        continue;
+      }
+      while (i < chunk.size() && p[i] != '"' && p[i] != '\\') ++i;  // the plain run of the string at once
+      if (i == chunk.size()) break;
+      if (p[i] == '\\') escaped = true;
+      else in_string = false;
       continue;
     }
     if (c == '"') {
