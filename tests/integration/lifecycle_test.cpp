@@ -68,6 +68,20 @@ TEST(Lifecycle, IdleTtlUnloadsTheWorker) {
   EXPECT_EQ(l.chat("a").status, 200);  // and it comes back on demand
 }
 
+// The TTL counts from the end of the last request: a request within the TTL pushes the unload back.
+TEST(Lifecycle, RequestWithinTheTtlPostponesTheUnload) {
+  auto tag = unique_tag("ttl2");
+  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}, "    ttl: 1\n"));
+  ASSERT_EQ(l.chat("a").status, 200);
+  std::this_thread::sleep_for(700ms);
+  ASSERT_EQ(l.chat("a").status, 200);
+  const auto last = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(600ms);  // 1.3 s after the first request, 0.6 s after the last
+  EXPECT_TRUE(l.worker().is_object()) << "unloaded 1 s after the first request, not the last";
+  ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 3s)) << l.status().dump();
+  EXPECT_GE(std::chrono::steady_clock::now() - last, 900ms);
+}
+
 TEST(Lifecycle, EngineCrashMidStreamEndsWithAnSseErrorEvent) {
   auto tag = unique_tag("crash");
   Llmux l(models({{"a", fake_cmd(tag, "--token-ms 10 --tokens 10 --crash-after-tokens 3")}}));
