@@ -162,9 +162,19 @@ class Scanner {
 };
 
 bool member(Scanner& sc, TopLevelScan& out) {
-  std::string key;
   sc.ws();
-  if (!sc.string(&key) || !sc.eat(':')) return false;
+  const size_t key_at = sc.pos();
+  if (!sc.string(nullptr)) return false;
+  // The key as written; decoded only when it has escapes (almost never): no string built per member.
+  const std::string_view quoted = sc.literal_at(key_at);
+  std::string_view key = quoted.substr(1, quoted.size() - 2);
+  std::string decoded;
+  if (key.find('\\') != std::string_view::npos) {
+    Scanner again(quoted);
+    again.string(&decoded);
+    key = decoded;
+  }
+  if (!sc.eat(':')) return false;
   sc.ws();
   size_t begin = sc.pos();
   if (key == "model") {

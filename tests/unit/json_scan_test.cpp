@@ -58,6 +58,15 @@ TEST(JsonScan, LongStringsWithSpecialsAtEveryOffset) {
   }
 }
 
+TEST(JsonScan, EscapedKeysAreDecodedBeforeTheyAreCompared) {
+  auto s = scan_top_level(R"({"mo\u0064el":"x","str\u0065am":true})");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->has_model);
+  EXPECT_EQ(s->model, "x");
+  EXPECT_TRUE(s->stream);
+  EXPECT_FALSE(scan_top_level(R"({"mo\x":"x"})")) << "a bad escape in a key";
+}
+
 TEST(JsonScan, SurrogatePairsDecode) {
   auto s = scan_top_level(R"({"model":"\ud83d\ude00"})");
   ASSERT_TRUE(s);
