@@ -69,104 +69,132 @@ bool hop_by_hop_field(std::string_view name) {
   }
 }
 
-HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::string_view& why) {
-  h = ResponseHead{};
-  size_t pos = 0;
-  size_t fields_begin = 0;
-  bool close = false, keep_alive_token = false, has_te = false;
+namespace {
+
+// The line starting at `pos` (line end stripped, bare LF accepted) and where the next one starts; false: no line
+// end yet.
+bool next_line(std::string_view data, size_t pos, std::string_view& line, size_t& next) {
+  const size_t eol = data.find('\n', pos);
+  if (eol == std::string_view::npos) return false;
+  line = data.substr(pos, eol - pos);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  next = eol + 1;
+  return true;
+}
+
+// What request and response heads read alike from their fields.
+struct CommonFields {
+  std::string_view fields;  // the field lines
+  size_t size = 0;          // bytes of the head, blank line included
+  std::optional<uint64_t> content_length;
+  std::string_view connection;
+  bool close = false, keep_alive_token = false;
+};
+
+// Reads the field lines from `pos` (just past the start line) to the blank line: each is checked (token name,
+// no control character in the value), Content-Length and Connection are read into `c`, every other field goes to
+// on_field(name, value).
+template <class OnField>
+HeadParse read_fields(std::string_view data, size_t pos, CommonFields& c, std::string_view& why, OnField&& on_field) {
+  const size_t begin = pos;
   for (;;) {
-    size_t eol = data.find('\n', pos);
-    if (eol == std::string_view::npos) return HeadParse::need_more;
-    std::string_view line = data.substr(pos, eol - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const size_t next = eol + 1;
-    if (pos == 0) {  // status line: HTTP/1.x NNN reason
-      if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ') {
-        why = "malformed status line";
-        return HeadParse::bad;
-      }
-      h.version = line[7] == '1' ? 11 : 10;
-      int status = 0;
-      for (size_t i = 9; i < 12; ++i) {
-        if (line[i] < '0' || line[i] > '9') {
-          why = "malformed status code";
-          return HeadParse::bad;
-        }
-        status = status * 10 + (line[i] - '0');
-      }
-      if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
-        why = "malformed status code";
-        return HeadParse::bad;
-      }
-      h.status = status;
-      h.reason = line.size() > 13 ? line.substr(13) : std::string_view();
-      fields_begin = next;
-      pos = next;
-      continue;
+    std::string_view line;
+    size_t next = 0;
+    if (!next_line(data, pos, line, next)) return HeadParse::need_more;
+    if (line.empty()) {
+      c.fields = data.substr(begin, pos - begin);
+      c.size = next;
+      return HeadParse::done;
     }
-    if (line.empty()) {  // end of the head
-      h.fields = data.substr(fields_begin, pos - fields_begin);
-      h.size = next;
-      break;
-    }
-    size_t colon = line.find(':');
+    const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) {
       why = "malformed header field";
       return HeadParse::bad;
     }
-    std::string_view name = line.substr(0, colon);
-    for (char c : name)
-      if (!token_char(c)) {
+    const std::string_view name = line.substr(0, colon);
+    for (char ch : name)
+      if (!token_char(ch)) {
         why = "malformed header field name";
         return HeadParse::bad;
       }
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    const std::string_view value = trim_blanks(line.substr(colon + 1));
     if (!clean_value(value)) {
       why = "control character in a header field value";
       return HeadParse::bad;
     }
     if (iequal_lower(name, "content-length")) {
-      if (value.empty() || value.size() > 18) {
-        why = "bad Content-Length";
-        return HeadParse::bad;
-      }
       uint64_t n = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') {
-          why = "bad Content-Length";
-          return HeadParse::bad;
-        }
-        n = n * 10 + static_cast<uint64_t>(c - '0');
-      }
-      if (h.content_length && *h.content_length != n) {
-        why = "conflicting Content-Length fields";
+      bool ok = !value.empty() && value.size() <= 18;
+      for (char ch : value) ok = ok && ch >= '0' && ch <= '9';
+      for (char ch : value) n = ok ? n * 10 + static_cast<uint64_t>(ch - '0') : 0;
+      if (!ok || (c.content_length && *c.content_length != n)) {
+        why = ok ? "conflicting Content-Length fields" : "bad Content-Length";
         return HeadParse::bad;
       }
-      h.content_length = n;
-    } else if (iequal_lower(name, "transfer-encoding")) {
+      c.content_length = n;
+    } else if (iequal_lower(name, "connection")) {
+      c.connection = value;
+      for_each_token(value, [&](std::string_view t) {
+        if (iequal(t, "close")) c.close = true;
+        if (iequal(t, "keep-alive")) c.keep_alive_token = true;
+      });
+    } else {
+      on_field(name, value);
+    }
+    pos = next;
+  }
+}
+
+}  // namespace
+
+HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::string_view& why) {
+  h = ResponseHead{};
+  std::string_view line;
+  size_t next = 0;
+  if (!next_line(data, 0, line, next)) return HeadParse::need_more;
+  // Status line: HTTP/1.x NNN reason
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ') {
+    why = "malformed status line";
+    return HeadParse::bad;
+  }
+  h.version = line[7] == '1' ? 11 : 10;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') {
+      why = "malformed status code";
+      return HeadParse::bad;
+    }
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100 || (line.size() > 12 && line[12] != ' ')) {
+    why = "malformed status code";
+    return HeadParse::bad;
+  }
+  h.status = status;
+  h.reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  CommonFields c;
+  bool has_te = false;
+  const HeadParse r = read_fields(data, next, c, why, [&](std::string_view name, std::string_view value) {
+    if (iequal_lower(name, "transfer-encoding")) {
       bool last_chunked = false;
       for_each_token(value, [&](std::string_view t) { last_chunked = iequal(t, "chunked"); });
       h.chunked = last_chunked;
       has_te = true;
-      if (!last_chunked) close = true;  // another coding last: the body ends with the connection
-    } else if (iequal_lower(name, "connection")) {
-      h.connection = value;
-      for_each_token(value, [&](std::string_view t) {
-        if (iequal(t, "close")) close = true;
-        if (iequal(t, "keep-alive")) keep_alive_token = true;
-      });
+      if (!last_chunked) c.close = true;  // another coding last: the body ends with the connection
     } else if (iequal_lower(name, "content-type")) {
       h.event_stream = starts_with_nocase(value, "text/event-stream");
     }
-    pos = next;
-  }
+  });
+  if (r != HeadParse::done) return r;
+  h.fields = c.fields;
+  h.size = c.size;
+  h.connection = c.connection;
+  h.content_length = c.content_length;
   if (has_te && h.content_length) {  // RFC 9112 §6.3: Transfer-Encoding wins, and the connection is not reused
     h.content_length.reset();
-    close = true;
+    c.close = true;
   }
-  h.keep_alive = !close && (h.version == 11 || keep_alive_token);
+  h.keep_alive = !c.close && (h.version == 11 || c.keep_alive_token);
   // A body ended only by the connection's close leaves nothing to reuse.
   if (!h.bodiless() && !h.chunked && !h.content_length) h.keep_alive = false;
   return HeadParse::done;
@@ -176,97 +204,54 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   h = RequestHead{};
   size_t pos = 0;
   while (pos < data.size() && (data[pos] == '\r' || data[pos] == '\n')) ++pos;  // stray line ends before a request
-  const size_t start = pos;
-  size_t fields_begin = 0;
-  bool close = false, keep_alive_token = false, other_coding = false, has_te = false;
+  std::string_view line;
+  size_t next = 0;
+  if (!next_line(data, pos, line, next)) return HeadParse::need_more;
+  // Request line: METHOD SP target SP HTTP/1.x
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) {
+    why = "malformed request line";
+    return HeadParse::bad;
+  }
+  h.method = line.substr(0, sp1);
+  h.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  for (char c : h.method)
+    if (!token_char(c)) {
+      why = "malformed request method";
+      return HeadParse::bad;
+    }
+  for (char c : h.target)
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      why = "malformed request target";
+      return HeadParse::bad;
+    }
+  if (version == "HTTP/1.1") h.version = 11;
+  else if (version == "HTTP/1.0") h.version = 10;
+  else {
+    why = version.starts_with("HTTP/") ? "unsupported HTTP version" : "malformed request line";
+    return HeadParse::bad;
+  }
+  CommonFields c;
+  bool other_coding = false, has_te = false;
   int chunked_codings = 0;
-  for (;;) {
-    size_t eol = data.find('\n', pos);
-    if (eol == std::string_view::npos) return HeadParse::need_more;
-    std::string_view line = data.substr(pos, eol - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const size_t next = eol + 1;
-    if (pos == start) {  // request line: METHOD SP target SP HTTP/1.x
-      size_t sp1 = line.find(' ');
-      size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-      if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) {
-        why = "malformed request line";
-        return HeadParse::bad;
-      }
-      h.method = line.substr(0, sp1);
-      h.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-      std::string_view version = line.substr(sp2 + 1);
-      for (char c : h.method)
-        if (!token_char(c)) {
-          why = "malformed request method";
-          return HeadParse::bad;
-        }
-      for (char c : h.target)
-        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
-          why = "malformed request target";
-          return HeadParse::bad;
-        }
-      if (version == "HTTP/1.1") h.version = 11;
-      else if (version == "HTTP/1.0") h.version = 10;
-      else {
-        why = version.starts_with("HTTP/") ? "unsupported HTTP version" : "malformed request line";
-        return HeadParse::bad;
-      }
-      fields_begin = next;
-      pos = next;
-      continue;
-    }
-    if (line.empty()) {
-      h.fields = data.substr(fields_begin, pos - fields_begin);
-      h.size = next;
-      break;
-    }
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      why = "malformed header field";
-      return HeadParse::bad;
-    }
-    std::string_view name = line.substr(0, colon);
-    for (char c : name)
-      if (!token_char(c)) {
-        why = "malformed header field name";
-        return HeadParse::bad;
-      }
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (!clean_value(value)) {
-      why = "control character in a header field value";
-      return HeadParse::bad;
-    }
-    const char first = lower(name[0]);
-    if (first == 'c' && iequal_lower(name, "content-length")) {
-      uint64_t n = 0;
-      bool ok = !value.empty() && value.size() <= 18;
-      for (char c : value) ok = ok && c >= '0' && c <= '9';
-      for (char c : value) n = ok ? n * 10 + static_cast<uint64_t>(c - '0') : 0;
-      if (!ok || (h.content_length && *h.content_length != n)) {
-        why = ok ? "conflicting Content-Length fields" : "bad Content-Length";
-        return HeadParse::bad;
-      }
-      h.content_length = n;
-    } else if (first == 't' && iequal_lower(name, "transfer-encoding")) {
+  const HeadParse r = read_fields(data, next, c, why, [&](std::string_view name, std::string_view value) {
+    if (iequal_lower(name, "transfer-encoding")) {
       has_te = true;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "chunked")) ++chunked_codings;
         else other_coding = true;
       });
-    } else if (first == 'c' && iequal_lower(name, "connection")) {
-      h.connection = value;
-      for_each_token(value, [&](std::string_view t) {
-        if (iequal(t, "close")) close = true;
-        if (iequal(t, "keep-alive")) keep_alive_token = true;
-      });
-    } else if (first == 'e' && iequal_lower(name, "expect")) {
+    } else if (iequal_lower(name, "expect")) {
       h.expect_continue = iequal(value, "100-continue");
     }
-    pos = next;
-  }
+  });
+  if (r != HeadParse::done) return r;
+  h.fields = c.fields;
+  h.size = c.size;
+  h.connection = c.connection;
+  h.content_length = c.content_length;
   if (has_te && h.version == 10) {  // RFC 9112 §6.1: faulty framing
     why = "Transfer-Encoding in an HTTP/1.0 request";
     return HeadParse::bad;
@@ -280,7 +265,7 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
     why = "both Content-Length and Transfer-Encoding";
     return HeadParse::bad;
   }
-  h.keep_alive = !close && (h.version == 11 || keep_alive_token);
+  h.keep_alive = !c.close && (h.version == 11 || c.keep_alive_token);
   return HeadParse::done;
 }
 

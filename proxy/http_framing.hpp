@@ -54,15 +54,20 @@ HeadParse parse_request_head(std::string_view data, RequestHead& head, std::stri
 // The value of the first field named `name` (case-insensitive) in `fields`, or an empty view.
 std::string_view find_field(std::string_view fields, std::string_view name);
 
+// `v` without leading and trailing blanks (SP, HTAB).
+inline std::string_view trim_blanks(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
 // Calls fn(token) for each comma-separated token of a field value (blanks trimmed, empty tokens skipped).
 template <class Fn>
 void for_each_token(std::string_view v, Fn&& fn) {
   while (!v.empty()) {
     size_t comma = v.find(',');
-    std::string_view t = v.substr(0, comma);
+    const std::string_view t = trim_blanks(v.substr(0, comma));
     v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
     if (!t.empty()) fn(t);
   }
 }
@@ -77,10 +82,7 @@ void for_each_field(std::string_view fields, Fn&& fn) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    fn(line.substr(0, colon), value);
+    fn(line.substr(0, colon), trim_blanks(line.substr(colon + 1)));
   }
 }
 

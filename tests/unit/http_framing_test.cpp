@@ -18,12 +18,17 @@ ResponseHead parse_ok(std::string_view text) {
   return h;
 }
 
-std::string why_bad(std::string_view text) {
-  ResponseHead h;
+// Why `parse` refuses `text` (it must).
+template <class Head>
+std::string why_refused(HeadParse (*parse)(std::string_view, Head&, std::string_view&), std::string_view text) {
+  Head h;
   std::string_view why;
-  EXPECT_EQ(parse_response_head(text, h, why), HeadParse::bad) << text;
+  EXPECT_EQ(parse(text, h, why), HeadParse::bad) << text;
   return std::string(why);
 }
+
+std::string why_bad(std::string_view text) { return why_refused(parse_response_head, text); }
+std::string why_bad_request(std::string_view text) { return why_refused(parse_request_head, text); }
 
 // Feeds `wire` to a fresh framing in pieces of `step` bytes; returns the decoded body and how many bytes of the
 // wire belonged to it (stops at the end of the body).
@@ -237,12 +242,7 @@ TEST(RequestHead, VersionsAndKeepAlive) {
 }
 
 TEST(RequestHead, MalformedOrAmbiguousRequestsAreRefused) {
-  auto bad = [](std::string_view text) {
-    RequestHead h;
-    std::string_view why;
-    EXPECT_EQ(parse_request_head(text, h, why), HeadParse::bad) << text;
-    return std::string(why);
-  };
+  auto bad = why_bad_request;
   EXPECT_EQ(bad("GET\r\n\r\n"), "malformed request line");
   EXPECT_EQ(bad("GET  / HTTP/1.1\r\n\r\n"), "malformed request line");
   EXPECT_EQ(bad("G(T / HTTP/1.1\r\n\r\n"), "malformed request method");
