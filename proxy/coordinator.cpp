@@ -25,7 +25,11 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
       config_(std::move(config)),
       supervisor_(io, reaper),
       scheduler_(*this, scheduler_options()),
-      ttl_timer_(io),
+      ttl_timer_(io.get_executor(),
+                 [this] {
+                   spdlog::info("[{}] idle for its ttl", scheduler_.model());
+                   scheduler_.idle_expired();
+                 }),
       wake_timer_(io),
       memory_(
           io, [this](Pressure p) { on_pressure(p); },
@@ -289,7 +293,7 @@ void Coordinator::on_stopped() {
   memory_.worker_stopped();
   history_.idle_since.reset();
   history_.ttl_expires.reset();
-  ttl_armed_ = false;
+  ttl_timer_.clear();
   wake_stop_waiters();
   scheduler_.worker_stopped();
   if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
@@ -366,36 +370,20 @@ void Coordinator::worker_idle() {
 
 void Coordinator::arm_ttl() {
   history_.ttl_expires.reset();
-  ttl_armed_ = false;
+  ttl_timer_.clear();
   const ModelConfig* mc = config_->find_model(scheduler_.model());
   Duration ttl = mc ? mc->ttl : Duration(0);
-  if (ttl.count() <= 0) return;  // a pending wait finds nothing armed and ends
-  ttl_due_ = net::steady_timer::clock_type::now() + ttl;
-  ttl_armed_ = true;
-  history_.ttl_expires = ttl_due_;
-  if (!ttl_waiting_ || ttl_due_ < ttl_waiting_until_) wait_ttl(ttl_due_);
-}
-
-void Coordinator::wait_ttl(net::steady_timer::time_point at) {
-  ttl_waiting_ = true;
-  ttl_waiting_until_ = at;
-  ttl_timer_.expires_at(at);  // cancels a wait for a later time: its handler sees a stale generation
-  ttl_timer_.async_wait([this, gen = ++ttl_gen_](const error_code& ec) {
-    if (gen != ttl_gen_) return;
-    ttl_waiting_ = false;
-    if (ec || !ttl_armed_) return;
-    if (net::steady_timer::clock_type::now() < ttl_due_) return wait_ttl(ttl_due_);  // busy meanwhile: later
-    ttl_armed_ = false;
-    spdlog::info("[{}] idle for its ttl", scheduler_.model());
-    scheduler_.idle_expired();
-  });
+  if (ttl.count() <= 0) return;
+  const auto due = LazyTimer::Clock::now() + ttl;
+  history_.ttl_expires = due;
+  ttl_timer_.set(due);
 }
 
 void Coordinator::worker_busy() {
   memory_.set_busy(true);
   history_.idle_since.reset();
   history_.ttl_expires.reset();
-  ttl_armed_ = false;  // the pending wait, if any, lapses when it fires
+  ttl_timer_.clear();  // the pending wait, if any, lapses when it fires
 }
 
 }  // namespace llmux

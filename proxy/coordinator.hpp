@@ -14,6 +14,7 @@
 #include "common/errors.hpp"
 #include "common/net.hpp"
 #include "proxy/memory_governor.hpp"
+#include "proxy/lazy_timer.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/scheduler.hpp"
 #include "worker/supervisor.hpp"
@@ -127,7 +128,6 @@ class Coordinator final : private SchedulerEffects {
   void on_over_ceiling(const std::string& model);
   bool pressure_evicts(Pressure level) const;
   void arm_ttl();
-  void wait_ttl(net::steady_timer::time_point at);
   void on_stopped();
   std::shared_ptr<net::steady_timer> add_stop_waiter();
   void wake_stop_waiters();
@@ -140,14 +140,9 @@ class Coordinator final : private SchedulerEffects {
   Scheduler scheduler_;
   std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;
   RequestId next_id_ = 1;
-  net::steady_timer ttl_timer_;
+  LazyTimer ttl_timer_;  // the idle TTL: moved on every request, fires rarely
   net::steady_timer wake_timer_;
-  // The idle TTL timer is re-armed lazily (as the relay's Deadline): a request that makes the worker busy and idle
-  // again only moves ttl_due_; the waiting timer, when it fires early, waits again for it. No cancel per request.
-  uint64_t ttl_gen_ = 0;
-  bool ttl_armed_ = false;    // idle, with a ttl: ttl_due_ applies
-  bool ttl_waiting_ = false;  // a wait is pending (until ttl_waiting_until_)
-  net::steady_timer::time_point ttl_due_{}, ttl_waiting_until_{};
+
   std::vector<std::shared_ptr<net::steady_timer>> stop_waiters_;
   std::optional<StartRecord> last_failure_;
   MemoryGovernor memory_;

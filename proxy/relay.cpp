@@ -39,28 +39,6 @@ net::steady_timer::clock_type::time_point coarse_now() {
 
 Deadline::Clock::time_point Deadline::now() { return coarse_now(); }
 
-void Deadline::set_due(Clock::time_point due) {
-  expired_ = false;
-  due_ = due;
-  if (!waiting_ || due_ < waiting_until_) wait(due_);
-}
-
-void Deadline::wait(Clock::time_point at) {
-  waiting_ = true;
-  waiting_until_ = at;
-  timer_.expires_at(at);  // cancels a wait for a later time (its handler sees a stale generation)
-  timer_.async_wait([weak = weak_from_this(), gen = ++generation_](const error_code& ec) {
-    auto self = weak.lock();
-    if (!self || gen != self->generation_) return;
-    self->waiting_ = false;
-    if (ec || self->target_ == nullptr) return;  // nothing bounded now: the next arm() starts a wait
-    if (Clock::now() < self->due_) return self->wait(self->due_);
-    self->expired_ = true;
-    self->close_(self->target_);  // the pending operation ends with operation_aborted
-    self->target_ = nullptr;
-  });
-}
-
 std::optional<EngineSocket> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
   if (generation != generation_) {
     idle_.clear();
@@ -80,26 +58,10 @@ void EnginePool::give(uint64_t generation, EngineSocket s, beast::flat_buffer bu
 
 ClientWatch::ClientWatch(ClientSocket& client)
     : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()),
-      arm_timer_(client.get_executor()) {}
+      arm_timer_(client.get_executor(), [this] { start(); }) {}
 
 void ClientWatch::arm_after(Duration delay) {
-  arm_due_ = coarse_now() + delay;  // a 200 ms delay: the coarse clock is fine
-  armed_ = true;
-  if (!arm_waiting_) wait_arm();  // else the waiting handler moves on to the new due time when it fires
-}
-
-void ClientWatch::wait_arm() {
-  arm_waiting_ = true;
-  arm_timer_.expires_at(arm_due_);
-  arm_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
-    auto self = weak.lock();
-    if (!self) return;
-    self->arm_waiting_ = false;
-    if (ec || !self->armed_) return;
-    if (net::steady_timer::clock_type::now() < self->arm_due_) return self->wait_arm();
-    self->armed_ = false;
-    self->start();
-  });
+  arm_timer_.set(coarse_now() + delay);  // a 200 ms delay: the coarse clock is fine
 }
 
 void ClientWatch::start() {

@@ -16,6 +16,7 @@
 #include "common/http.hpp"
 #include "proxy/coordinator.hpp"
 #include "proxy/http_framing.hpp"
+#include "proxy/lazy_timer.hpp"
 #include "proxy/usage_scan.hpp"
 
 namespace llmux {
@@ -26,10 +27,10 @@ namespace llmux {
 // stays armed and on waking waits again for the latest due time, so steady traffic costs no timer operation at all
 // (an earlier due time than the one waited for re-arms it). An overdue operation's socket is closed: the operation
 // ends with an error, which done() turns into beast::error::timeout.
-class Deadline : public std::enable_shared_from_this<Deadline> {
+class Deadline {
  public:
-  using Clock = net::steady_timer::clock_type;
-  explicit Deadline(const net::any_io_executor& ex) : timer_(ex) {}
+  using Clock = LazyTimer::Clock;
+  explicit Deadline(const net::any_io_executor& ex) : timer_(ex, [this] { expire(); }) {}
   static Clock::time_point now();  // the coarse monotonic clock deadlines are counted on
   template <class Socket>
   void arm(Socket& s, Duration d) {
@@ -42,36 +43,34 @@ class Deadline : public std::enable_shared_from_this<Deadline> {
       error_code ignored;
       static_cast<Socket*>(p)->close(ignored);
     };
-    set_due(due);
+    expired_ = false;
+    timer_.set(due);
   }
   void done(error_code& ec) {  // the operation ended: no deadline now
-    target_ = nullptr;
+    forget_target();
     // Expired: the socket is closed, even when the operation itself completed in the same reactor pass.
     if (expired_) ec = beast::error::timeout;
     expired_ = false;
   }
   void forget() {  // the bounded socket is going away (even by an exception): no operation of this session is pending
-    target_ = nullptr;
+    forget_target();
     expired_ = false;
-  }
-  void stop() {  // connection over: the timer handler must not touch a socket again
-    target_ = nullptr;
-    ++generation_;
-    timer_.cancel();
-    waiting_ = false;
   }
 
  private:
-  net::steady_timer timer_;
-  Clock::time_point due_{};
-  Clock::time_point waiting_until_{};
+  LazyTimer timer_;
   void* target_ = nullptr;           // the socket the pending operation uses
   void (*close_)(void*) = nullptr;  // closes it (sockets of either executor type)
-  uint64_t generation_ = 0;  // a handler of a superseded wait does nothing
-  bool waiting_ = false;
   bool expired_ = false;
-  void set_due(Clock::time_point due);
-  void wait(Clock::time_point at);
+  void forget_target() {
+    target_ = nullptr;
+    timer_.clear();
+  }
+  void expire() {  // overdue: the pending operation ends with operation_aborted
+    expired_ = true;
+    close_(target_);
+    target_ = nullptr;
+  }
 };
 
 // Engine connections are bound to the io_context's own executor type: their operations skip the type-erased
@@ -104,7 +103,7 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   // Start watching only if the request is still running after `delay` (disarm() ends it): a quick request then
   // costs no read, cancel or wake-up. One timer per connection, re-armed lazily, never cancelled per request.
   void arm_after(Duration delay);
-  void disarm() { armed_ = false; }
+  void disarm() { arm_timer_.clear(); }
   net::awaitable<void> stop();       // cancel the read and wait for its handler
   bool pending() const { return pending_; }
   bool gone() const { return gone_; }
@@ -118,10 +117,7 @@ class ClientWatch : public std::enable_shared_from_this<ClientWatch> {
   std::string extra_;
   bool pending_ = false;
   bool gone_ = false;
-  net::steady_timer arm_timer_;
-  net::steady_timer::time_point arm_due_{};
-  bool armed_ = false, arm_waiting_ = false;
-  void wait_arm();
+  LazyTimer arm_timer_;  // starts the watch once its delay has passed
 };
 
 struct RelayResult {

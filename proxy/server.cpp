@@ -66,7 +66,7 @@ namespace {
 class Session {
  public:
   Session(Server::Impl& srv, ClientSocket socket)
-      : srv_(srv), stream_(std::move(socket)), deadline_(std::make_shared<Deadline>(stream_.get_executor())) {}
+      : srv_(srv), stream_(std::move(socket)), deadline_(stream_.get_executor()) {}
   net::awaitable<void> run();
   ClientStream& stream() { return stream_; }
 
@@ -88,7 +88,7 @@ class Session {
   Server::Impl& srv_;
   ClientStream stream_;
   beast::flat_buffer buf_;
-  std::shared_ptr<Deadline> deadline_;  // bounds every read and write of the session's hot path (shared: its timer)
+  Deadline deadline_;  // bounds every read and write of the session's hot path
   std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
   bool first_ = true;
 };
@@ -101,10 +101,10 @@ net::awaitable<void> Session::run() {
     if (buf_.size() == 0) {
       const auto& t = srv_.coordinator.config()->timeouts;
       error_code ec;
-      deadline_->arm(stream_.socket(), first_ ? t.header_read : t.keep_alive);
+      deadline_.arm(stream_.socket(), first_ ? t.header_read : t.keep_alive);
       const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
                                                                  net::redirect_error(net::use_awaitable, ec));
-      deadline_->done(ec);
+      deadline_.done(ec);
       buf_.commit(n);
       if (ec || n == 0) break;
     }
@@ -112,7 +112,6 @@ net::awaitable<void> Session::run() {
     if (!co_await serve_one()) break;
   }
   if (watch_) watch_->disarm();
-  deadline_->stop();
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();
@@ -153,10 +152,10 @@ net::awaitable<bool> Session::read_request(Request& req) {
       co_await write_error(11, false, server_error(431, "request header too large", "header_too_large"));
       co_return false;
     }
-    deadline_->arm_at(stream_.socket(), head_due);
+    deadline_.arm_at(stream_.socket(), head_due);
     const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
                                                                net::redirect_error(net::use_awaitable, ec));
-    deadline_->done(ec);
+    deadline_.done(ec);
     buf_.commit(n);
     if (ec) co_return false;  // timeout (slowloris), reset or end of stream: nothing to answer
   }
@@ -169,9 +168,9 @@ net::awaitable<bool> Session::read_request(Request& req) {
   }
   if (head.expect_continue && head.version >= 11 && (head.chunked || buf_.size() < length)) {
     static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
-    deadline_->arm(stream_.socket(), cfg.timeouts.client_write);
+    deadline_.arm(stream_.socket(), cfg.timeouts.client_write);
     co_await net::async_write(stream_.socket(), net::buffer(cont), net::redirect_error(net::use_awaitable, ec));
-    deadline_->done(ec);
+    deadline_.done(ec);
     if (ec) co_return false;
   }
   std::string& body = req.body();
@@ -184,10 +183,10 @@ net::awaitable<bool> Session::read_request(Request& req) {
     while (have < length) {  // grown as bytes arrive: a stalled client claiming 32 MiB does not get 32 MiB
       const size_t want = std::min<size_t>(static_cast<size_t>(length) - have, std::max<size_t>(64 * 1024, have));
       body.resize(have + want);
-      deadline_->arm_at(stream_.socket(), body_due);
+      deadline_.arm_at(stream_.socket(), body_due);
       const size_t n = co_await stream_.socket().async_read_some(net::buffer(body.data() + have, want),
                                                                  net::redirect_error(net::use_awaitable, ec));
-      deadline_->done(ec);
+      deadline_.done(ec);
       have += n;
       body.resize(have);
       if (ec) co_return false;
@@ -208,10 +207,10 @@ net::awaitable<bool> Session::read_request(Request& req) {
       co_return false;
     }
     if (framing.done()) co_return true;
-    deadline_->arm_at(stream_.socket(), body_due);
+    deadline_.arm_at(stream_.socket(), body_due);
     const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(16 * 1024),
                                                                net::redirect_error(net::use_awaitable, ec));
-    deadline_->done(ec);
+    deadline_.done(ec);
     buf_.commit(n);
     if (ec) co_return false;
   }
@@ -318,9 +317,9 @@ net::awaitable<bool> Session::write_response(unsigned version, bool head, const 
   res.prepare_payload();
   if (head) res.content_length(r.body.size());
   error_code ec;
-  deadline_->arm(stream_.socket(), srv_.coordinator.config()->timeouts.client_write);
+  deadline_.arm(stream_.socket(), srv_.coordinator.config()->timeouts.client_write);
   co_await http::async_write(stream_.socket(), res, net::redirect_error(net::use_awaitable, ec));
-  deadline_->done(ec);
+  deadline_.done(ec);
   co_return !ec && keep_alive;
 }
 
@@ -444,7 +443,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, *adm.lease};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
-               early.started() ? &early : nullptr, *deadline_};                        // a braced temporary
+               early.started() ? &early : nullptr, deadline_};                        // a braced temporary
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();
