@@ -120,6 +120,7 @@ void MemoryGovernor::schedule() {
   sampler_.async_wait([this, gen = gen_](const error_code& ec) {
     if (ec || gen != gen_) return;
     sampling_ = false;
+    if (!busy_) return;  // it went idle meanwhile: set_busy(false) took the last figure; no wake-up at rest
     sample();
     schedule();
   });
