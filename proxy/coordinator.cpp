@@ -376,7 +376,7 @@ void Coordinator::arm_ttl() {
   if (ttl.count() <= 0) return;
   const auto due = LazyTimer::Clock::now() + ttl;
   history_.ttl_expires = due;
-  ttl_timer_.set(due);
+  ttl_timer_.set_quiet(due);
 }
 
 void Coordinator::worker_busy() {

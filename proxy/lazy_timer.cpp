@@ -27,6 +27,17 @@ void LazyTimer::set(Clock::time_point due) {
   if (!s.waiting || due < s.waiting_until) wait(state_, due);
 }
 
+void LazyTimer::set_quiet(Clock::time_point due) {
+  State& s = *state_;
+  const auto now = Clock::now();
+  if (s.waiting && s.waiting_until < due && s.waiting_until - now < (due - now) / 2) {
+    s.due = due;
+    s.armed = true;
+    return wait(state_, due);
+  }
+  set(due);
+}
+
 void LazyTimer::clear() { state_->armed = false; }
 
 bool LazyTimer::armed() const { return state_->armed; }

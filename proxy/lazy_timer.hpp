@@ -20,6 +20,10 @@ class LazyTimer {
   LazyTimer(const LazyTimer&) = delete;
   LazyTimer& operator=(const LazyTimer&) = delete;
   void set(Clock::time_point due);
+  // For a due time that begins a quiet spell (an idle connection, an idle worker): as set(), but a pending wait
+  // for much earlier (before half-way to `due`) is moved to `due`, so the quiet spell has no early wake-up. Under
+  // steady traffic that re-arms at most once per half period.
+  void set_quiet(Clock::time_point due);
   void clear();  // nothing due: a pending wait ends when it wakes
   bool armed() const;
 

@@ -38,13 +38,13 @@ class Deadline {
   }
   template <class Socket>
   void arm_at(Socket& s, Clock::time_point due) {  // several reads under one bound (a whole request head)
-    target_ = &s;
-    close_ = [](void* p) {
-      error_code ignored;
-      static_cast<Socket*>(p)->close(ignored);
-    };
-    expired_ = false;
+    bound(s);
     timer_.set(due);
+  }
+  template <class Socket>
+  void arm_idle(Socket& s, Duration d) {  // an idle wait (keep-alive): no early wake-up while nothing happens
+    bound(s);
+    timer_.set_quiet(now() + d);
   }
   void done(error_code& ec) {  // the operation ended: no deadline now
     forget_target();
@@ -62,6 +62,15 @@ class Deadline {
   void* target_ = nullptr;           // the socket the pending operation uses
   void (*close_)(void*) = nullptr;  // closes it (sockets of either executor type)
   bool expired_ = false;
+  template <class Socket>
+  void bound(Socket& s) {
+    target_ = &s;
+    close_ = [](void* p) {
+      error_code ignored;
+      static_cast<Socket*>(p)->close(ignored);
+    };
+    expired_ = false;
+  }
   void forget_target() {
     target_ = nullptr;
     timer_.clear();

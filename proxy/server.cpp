@@ -101,7 +101,8 @@ net::awaitable<void> Session::run() {
     if (buf_.size() == 0) {
       const auto& t = srv_.coordinator.config()->timeouts;
       error_code ec;
-      deadline_.arm(stream_.socket(), first_ ? t.header_read : t.keep_alive);
+      if (first_) deadline_.arm(stream_.socket(), t.header_read);
+      else deadline_.arm_idle(stream_.socket(), t.keep_alive);
       const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
                                                                  net::redirect_error(net::use_awaitable, ec));
       deadline_.done(ec);
