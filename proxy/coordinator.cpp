@@ -123,11 +123,9 @@ Admission Coordinator::admission(Ticket& t) {
     a.queue_wait = std::chrono::duration_cast<Duration>(done - t.enqueued_);
   }
   switch (t.state) {
-    case Ticket::State::granted: {
-      const auto& info = supervisor_.info();
-      a.lease = Lease{t.id, t.model, info.endpoint, info.generation};
+    case Ticket::State::granted:
+      a.lease = Lease{t.id, worker_address()};
       break;
-    }
     case Ticket::State::abandoned:
       a.abandoned = true;
       break;
@@ -137,6 +135,20 @@ Admission Coordinator::admission(Ticket& t) {
       break;
   }
   return a;
+}
+
+std::optional<Lease> Coordinator::try_grant(const std::string& model) {
+  const RequestId id = next_id_++;
+  if (!scheduler_.try_grant(id, model)) return std::nullopt;
+  ceiling_restarted_.clear();  // it serves requests again: a later ceiling may restart it again
+  return Lease{id, worker_address()};
+}
+
+const std::shared_ptr<const WorkerAddress>& Coordinator::worker_address() {
+  const WorkerInfo& info = supervisor_.info();
+  if (!address_ || address_->generation != info.generation)
+    address_ = std::make_shared<const WorkerAddress>(WorkerAddress{info.model, info.endpoint, info.generation});
+  return address_;
 }
 
 void Coordinator::abandon(Ticket& t) {

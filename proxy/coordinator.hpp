@@ -21,11 +21,16 @@
 
 namespace llmux {
 
-struct Lease {
-  RequestId id = 0;
+// Where a granted request goes: one per worker spawn, shared by its leases (a lease costs no string copies).
+struct WorkerAddress {
   std::string model;
   EngineEndpoint endpoint;
   uint64_t generation = 0;  // worker spawn generation: pooled engine connections are valid only within it
+};
+
+struct Lease {
+  RequestId id = 0;
+  std::shared_ptr<const WorkerAddress> worker;  // never null in a granted Admission
 };
 
 struct Admission {
@@ -77,6 +82,9 @@ class Coordinator final : private SchedulerEffects {
   // submits and returns the Admission when it was decided at once (granted or refused), else nullopt; then
   // finish_acquire() waits for the decision.
   std::optional<Admission> begin_acquire(const std::shared_ptr<Ticket>& ticket);
+  // The fast door, tried before a ticket is made: a lease at once when `model` is resident and ready with room
+  // and nothing waits; else nullopt (and nothing happened).
+  std::optional<Lease> try_grant(const std::string& model);
   net::awaitable<Admission> finish_acquire(std::shared_ptr<Ticket> ticket);
   void abandon(Ticket& ticket);
   void release(const Lease& lease);
@@ -133,12 +141,14 @@ class Coordinator final : private SchedulerEffects {
   void wake_stop_waiters();
   ApiError start_error(const std::string& model) const;
   Admission admission(Ticket& t);
+  const std::shared_ptr<const WorkerAddress>& worker_address();
 
   net::io_context& io_;
   std::shared_ptr<const Config> config_;
   Supervisor supervisor_;
   Scheduler scheduler_;
   std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;
+  std::shared_ptr<const WorkerAddress> address_;  // of the worker's current spawn (made on first grant)
   RequestId next_id_ = 1;
   LazyTimer ttl_timer_;  // the idle TTL: moved on every request, fires rarely
   net::steady_timer wake_timer_;

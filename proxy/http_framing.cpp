@@ -50,26 +50,78 @@ int hex_value(char c) {
   return -1;
 }
 
-}  // namespace
+// The fields llmux acts on or does not pass on, told apart by one switch on the name's length.
+enum class FieldName : uint8_t {
+  other, content_length, connection, transfer_encoding, content_type, expect, accel_buffering, hop_by_hop
+};
 
-bool hop_by_hop_field(std::string_view name) {
-  // Runs for every field of every relayed message: the length picks the one or two names to compare.
+FieldName classify(std::string_view name) {
   switch (name.size()) {
-    case 2: return iequal_lower(name, "te");
-    case 4: return iequal_lower(name, "host");
-    case 6: return iequal_lower(name, "expect");
-    case 7: return iequal_lower(name, "trailer") || iequal_lower(name, "upgrade");
-    case 10: return iequal_lower(name, "connection") || iequal_lower(name, "keep-alive");
-    case 14: return iequal_lower(name, "content-length");
-    case 16: return iequal_lower(name, "proxy-connection");
-    case 17: return iequal_lower(name, "transfer-encoding");
-    case 18: return iequal_lower(name, "proxy-authenticate");
-    case 19: return iequal_lower(name, "proxy-authorization");
-    default: return false;
+    case 2: return iequal_lower(name, "te") ? FieldName::hop_by_hop : FieldName::other;
+    case 4: return iequal_lower(name, "host") ? FieldName::hop_by_hop : FieldName::other;
+    case 6: return iequal_lower(name, "expect") ? FieldName::expect : FieldName::other;
+    case 7:
+      return iequal_lower(name, "trailer") || iequal_lower(name, "upgrade") ? FieldName::hop_by_hop : FieldName::other;
+    case 10:
+      if (iequal_lower(name, "connection")) return FieldName::connection;
+      return iequal_lower(name, "keep-alive") ? FieldName::hop_by_hop : FieldName::other;
+    case 12: return iequal_lower(name, "content-type") ? FieldName::content_type : FieldName::other;
+    case 14: return iequal_lower(name, "content-length") ? FieldName::content_length : FieldName::other;
+    case 16: return iequal_lower(name, "proxy-connection") ? FieldName::hop_by_hop : FieldName::other;
+    case 17:
+      if (iequal_lower(name, "transfer-encoding")) return FieldName::transfer_encoding;
+      return iequal_lower(name, "x-accel-buffering") ? FieldName::accel_buffering : FieldName::other;
+    case 18: return iequal_lower(name, "proxy-authenticate") ? FieldName::hop_by_hop : FieldName::other;
+    case 19: return iequal_lower(name, "proxy-authorization") ? FieldName::hop_by_hop : FieldName::other;
+    default: return FieldName::other;
   }
 }
 
+bool hop_by_hop(FieldName n) {
+  return n == FieldName::hop_by_hop || n == FieldName::content_length || n == FieldName::connection ||
+         n == FieldName::transfer_encoding || n == FieldName::expect;
+}
+
+}  // namespace
+
+bool hop_by_hop_field(std::string_view name) { return hop_by_hop(classify(name)); }
+
+bool listed_in(std::string_view connection, std::string_view name) {
+  bool listed = false;
+  for_each_token(connection, [&](std::string_view t) { listed = listed || iequal(t, name); });
+  return listed;
+}
+
+void append_passed_fields(std::string& out, std::string_view fields, const FieldDrops& drops,
+                          std::string_view connection, bool drop_accel) {
+  if (drops.exact) {
+    size_t at = 0;
+    for (size_t k = 0; k < drops.count; ++k) {
+      out.append(fields.data() + at, drops.begin[k] - at);
+      at = drops.end[k];
+    }
+    out.append(fields.data() + at, fields.size() - at);
+    return;
+  }
+  for_each_field(fields, [&](std::string_view name, std::string_view value) {
+    const FieldName n = classify(name);
+    if (hop_by_hop(n) || (drop_accel && n == FieldName::accel_buffering)) return;
+    if (!connection.empty() && listed_in(connection, name)) return;
+    out.append(name).append(": ").append(value).append("\r\n");
+  });
+}
+
 namespace {
+
+// What request and response heads read alike from their fields.
+struct CommonFields {
+  std::string_view fields;  // the field lines
+  size_t size = 0;          // bytes of the head, blank line included
+  std::optional<uint64_t> content_length;
+  std::string_view connection;
+  bool close = false, keep_alive_token = false;
+  FieldDrops drops;
+};
 
 // The line starting at `pos` (line end stripped, bare LF accepted) and where the next one starts; false: no line
 // end yet.
@@ -82,47 +134,48 @@ bool next_line(std::string_view data, size_t pos, std::string_view& line, size_t
   return true;
 }
 
-// What request and response heads read alike from their fields.
-struct CommonFields {
-  std::string_view fields;  // the field lines
-  size_t size = 0;          // bytes of the head, blank line included
-  std::optional<uint64_t> content_length;
-  std::string_view connection;
-  bool close = false, keep_alive_token = false;
-};
+// Where the field line starting at `pos` of `data` ends (its LF), or npos: no line end yet.
+size_t line_end(std::string_view data, size_t pos) {
+  const void* lf = std::memchr(data.data() + pos, '\n', data.size() - pos);
+  return lf ? static_cast<size_t>(static_cast<const char*>(lf) - data.data()) : std::string_view::npos;
+}
 
-// Reads the field lines from `pos` (just past the start line) to the blank line: each is checked (token name,
-// no control character in the value), Content-Length and Connection are read into `c`, every other field goes to
-// on_field(name, value).
+// Reads the field lines from `pos` (just past the start line) to the blank line, in one pass: each is checked
+// (token name, no control character in the value), Content-Length and Connection are read into `c`, the lines not
+// to pass on are noted in c.drops, and the fields a head reads itself go to on_field(kind, value, line_begin,
+// line_end) (offsets into the field lines).
 template <class OnField>
 HeadParse read_fields(std::string_view data, size_t pos, CommonFields& c, std::string_view& why, OnField&& on_field) {
   const size_t begin = pos;
+  const char* const d = data.data();
   for (;;) {
-    std::string_view line;
-    size_t next = 0;
-    if (!next_line(data, pos, line, next)) return HeadParse::need_more;
-    if (line.empty()) {
+    const size_t lf = line_end(data, pos);
+    if (lf == std::string_view::npos) return HeadParse::need_more;
+    size_t end = lf;  // the line without its line end
+    if (end > pos && d[end - 1] == '\r') --end;
+    else if (end > pos) c.drops.exact = false;  // a bare LF: lines are rewritten, not copied
+    if (end == pos) {
       c.fields = data.substr(begin, pos - begin);
-      c.size = next;
+      c.size = lf + 1;
       return HeadParse::done;
     }
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      why = "malformed header field";
+    size_t colon = pos;
+    while (colon < end && token_char(d[colon])) ++colon;
+    if (colon == end || d[colon] != ':' || colon == pos) {
+      const bool empty_name = colon < end && d[colon] == ':';  // (colon == pos)
+      const bool bad_name = !empty_name && std::memchr(d + colon, ':', end - colon) != nullptr;
+      why = bad_name ? "malformed header field name" : "malformed header field";
       return HeadParse::bad;
     }
-    const std::string_view name = line.substr(0, colon);
-    for (char ch : name)
-      if (!token_char(ch)) {
-        why = "malformed header field name";
-        return HeadParse::bad;
-      }
-    const std::string_view value = trim_blanks(line.substr(colon + 1));
+    const std::string_view name(d + pos, colon - pos);
+    const std::string_view value = trim_blanks(std::string_view(d + colon + 1, end - colon - 1));
     if (!clean_value(value)) {
       why = "control character in a header field value";
       return HeadParse::bad;
     }
-    if (iequal_lower(name, "content-length")) {
+    const FieldName kind = classify(name);
+    if (hop_by_hop(kind)) c.drops.add(pos - begin, lf + 1 - begin);
+    if (kind == FieldName::content_length) {
       uint64_t n = 0;
       bool ok = !value.empty() && value.size() <= 18;
       for (char ch : value) ok = ok && ch >= '0' && ch <= '9';
@@ -132,16 +185,17 @@ HeadParse read_fields(std::string_view data, size_t pos, CommonFields& c, std::s
         return HeadParse::bad;
       }
       c.content_length = n;
-    } else if (iequal_lower(name, "connection")) {
+    } else if (kind == FieldName::connection) {
       c.connection = value;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "close")) c.close = true;
-        if (iequal(t, "keep-alive")) c.keep_alive_token = true;
+        else if (iequal(t, "keep-alive")) c.keep_alive_token = true;
+        else c.drops.exact = false;  // it names fields to drop
       });
-    } else {
-      on_field(name, value);
+    } else if (kind != FieldName::other) {
+      on_field(kind, value, pos - begin, lf + 1 - begin);
     }
-    pos = next;
+    pos = lf + 1;
   }
 }
 
@@ -174,15 +228,18 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
   h.reason = line.size() > 13 ? line.substr(13) : std::string_view();
   CommonFields c;
   bool has_te = false;
-  const HeadParse r = read_fields(data, next, c, why, [&](std::string_view name, std::string_view value) {
-    if (iequal_lower(name, "transfer-encoding")) {
+  const HeadParse r = read_fields(data, next, c, why, [&](FieldName kind, std::string_view value, size_t b, size_t e) {
+    if (kind == FieldName::transfer_encoding) {
       bool last_chunked = false;
       for_each_token(value, [&](std::string_view t) { last_chunked = iequal(t, "chunked"); });
       h.chunked = last_chunked;
       has_te = true;
       if (!last_chunked) c.close = true;  // another coding last: the body ends with the connection
-    } else if (iequal_lower(name, "content-type")) {
+    } else if (kind == FieldName::content_type) {
       h.event_stream = starts_with_nocase(value, "text/event-stream");
+    } else if (kind == FieldName::accel_buffering) {
+      h.accel_field = true;
+      c.drops.add(b, e);  // taken back below unless the body is an event stream
     }
   });
   if (r != HeadParse::done) return r;
@@ -190,6 +247,8 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
   h.size = c.size;
   h.connection = c.connection;
   h.content_length = c.content_length;
+  h.drops = c.drops;
+  if (h.accel_field && !h.event_stream) h.drops.exact = false;  // kept: the walk keeps it
   if (has_te && h.content_length) {  // RFC 9112 §6.3: Transfer-Encoding wins, and the connection is not reused
     h.content_length.reset();
     c.close = true;
@@ -236,14 +295,14 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   CommonFields c;
   bool other_coding = false, has_te = false;
   int chunked_codings = 0;
-  const HeadParse r = read_fields(data, next, c, why, [&](std::string_view name, std::string_view value) {
-    if (iequal_lower(name, "transfer-encoding")) {
+  const HeadParse r = read_fields(data, next, c, why, [&](FieldName kind, std::string_view value, size_t, size_t) {
+    if (kind == FieldName::transfer_encoding) {
       has_te = true;
       for_each_token(value, [&](std::string_view t) {
         if (iequal(t, "chunked")) ++chunked_codings;
         else other_coding = true;
       });
-    } else if (iequal_lower(name, "expect")) {
+    } else if (kind == FieldName::expect) {
       h.expect_continue = iequal(value, "100-continue");
     }
   });
@@ -252,6 +311,7 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   h.size = c.size;
   h.connection = c.connection;
   h.content_length = c.content_length;
+  h.drops = c.drops;
   if (has_te && h.version == 10) {  // RFC 9112 §6.1: faulty framing
     why = "Transfer-Encoding in an HTTP/1.0 request";
     return HeadParse::bad;

@@ -13,6 +13,26 @@
 
 namespace llmux {
 
+// The field lines of a parsed head that a proxy does not pass on (hop-by-hop and framing fields, found while
+// parsing), as byte spans of the head's `fields`: the rest is copied on in runs, as received. `exact` is false when
+// the spans alone do not say it (more than kMax of them, a bare LF line end, a Connection field naming other
+// fields, a field that depends on the whole head): append_passed_fields() then walks the fields one by one.
+struct FieldDrops {
+  static constexpr size_t kMax = 8;
+  uint32_t begin[kMax];
+  uint32_t end[kMax];
+  uint8_t count = 0;
+  bool exact = true;
+  void add(size_t b, size_t e) {
+    if (count == kMax) {
+      exact = false;
+      return;
+    }
+    begin[count] = static_cast<uint32_t>(b);
+    end[count++] = static_cast<uint32_t>(e);
+  }
+};
+
 struct ResponseHead {
   unsigned version = 11;  // 10 or 11
   int status = 0;
@@ -23,7 +43,9 @@ struct ResponseHead {
   bool chunked = false;
   bool keep_alive = true;    // the engine keeps the connection open after this response
   bool event_stream = false; // Content-Type: text/event-stream
+  bool accel_field = false;  // has an X-Accel-Buffering field (dropped from event streams: llmux sets it)
   size_t size = 0;           // bytes of the head, blank line included
+  FieldDrops drops;          // fields not passed on (X-Accel-Buffering among them only for event streams)
   bool bodiless() const { return status < 200 || status == 204 || status == 304; }
 };
 
@@ -39,6 +61,7 @@ struct RequestHead {
   bool keep_alive = true;
   bool expect_continue = false;  // Expect: 100-continue
   size_t size = 0;               // bytes of the head, blank line included
+  FieldDrops drops;              // fields not passed on to the engine
 };
 
 enum class HeadParse { done, need_more, bad };
@@ -113,6 +136,15 @@ class Request {
 
 // Fields a proxy does not pass on (RFC 9110 §7.6.1), plus the framing and Host fields llmux writes itself.
 bool hop_by_hop_field(std::string_view name);
+
+// Whether `name` is one of the tokens of a Connection field's value (RFC 9110 §7.6.1: such fields are hop-by-hop).
+bool listed_in(std::string_view connection, std::string_view name);
+
+// Appends to `out` the field lines of a parsed head that go on to the other side: all but the hop-by-hop ones,
+// those its Connection field names and, when `drop_accel`, X-Accel-Buffering. Runs of kept lines are copied as
+// received; when `drops` is not exact, the lines are rewritten one by one ("Name: value" CRLF).
+void append_passed_fields(std::string& out, std::string_view fields, const FieldDrops& drops,
+                          std::string_view connection, bool drop_accel = false);
 
 // `token` (a field name or token, already checked to hold token characters only) equals `lower`, a lowercase
 // literal of letters, digits and '-', ignoring case: eight bytes at a time with the 0x20 bit forced, no branch per

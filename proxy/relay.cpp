@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/container/small_vector.hpp>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -133,9 +134,9 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
                                           const net::io_context::executor_type& ex) {
   x.socket.emplace(ex);
   error_code ec;
-  auto address = net::ip::make_address(lease.endpoint.host, ec);
+  auto address = net::ip::make_address(lease.worker->endpoint.host, ec);
   if (ec) co_return ec;
-  tcp::endpoint ep(address, lease.endpoint.port);
+  tcp::endpoint ep(address, lease.worker->endpoint.port);
   d.arm(*x.socket, t.engine_connect);
   co_await x.socket->async_connect(ep, net::redirect_error(net::use_awaitable, ec));
   d.done(ec);
@@ -149,7 +150,7 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
 // step costs a frame and two resumptions); the connect is the rare case.
 net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& head, const RelayJob& job,
                                          EnginePool& pool) {
-  x.socket = pool.take(job.lease.generation, x.buffer);
+  x.socket = pool.take(job.lease.worker->generation, x.buffer);
   x.reused = x.socket.has_value();
   Deadline& d = job.deadline;
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
@@ -192,38 +193,39 @@ net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& h
   }
 }
 
-void append_field(std::string& h, std::string_view name, std::string_view value) {
-  h.append(name).append(": "sv).append(value).append("\r\n"sv);
+// A field line llmux writes itself; `line` is "Name: " (the value follows).
+void append_field(std::string& h, std::string_view line, std::string_view value) {
+  h.append(line).append(value).append("\r\n"sv);
+}
+
+void append_length_field(std::string& h, uint64_t length) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;
+  append_field(h, "Content-Length: "sv, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
 // The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
 // end-to-end fields, the engine's Host, the rewritten body's length.
-// Whether `name` is one of the tokens of a Connection field value (RFC 9110 §7.6.1: such fields are hop-by-hop too).
-bool listed_in(std::string_view connection, std::string_view name) {
-  bool listed = false;
-  for_each_token(connection, [&](std::string_view t) { listed = listed || iequal(t, name); });
-  return listed;
-}
-
 std::string engine_head(const RelayJob& job) {
   const auto& in = job.request;
+  const EngineEndpoint& engine = job.lease.worker->endpoint;
   std::string h;
-  h.reserve(384);
-  h.append(in.method_string()).append(" "sv).append(job.lease.endpoint.base_path);
-  h.append(engine_target(in.target())).append(" HTTP/1.1\r\n"sv);
-  const std::string_view connection = in.head().connection;
-  for_each_field(in.fields(), [&](std::string_view name, std::string_view value) {
-    if (!hop_by_hop_field(name) && (connection.empty() || !listed_in(connection, name))) append_field(h, name, value);
-  });
-  append_field(h, "Host", job.lease.endpoint.host_header());
-  append_field(h, "Content-Length", std::to_string(job.body.size()));
+  h.reserve(320 + in.fields().size());
+  h.append(in.method_string()).append(" "sv).append(engine.base_path);
+  append_engine_target(h, in.target());
+  h.append(" HTTP/1.1\r\n"sv);
+  append_passed_fields(h, in.fields(), in.head().drops, in.head().connection);
+  char port[8];
+  const auto end = std::to_chars(port, port + sizeof port, engine.port).ptr;
+  h.append("Host: "sv).append(engine.host).append(":"sv).append(port, static_cast<size_t>(end - port)).append("\r\n"sv);
+  append_length_field(h, job.body.size());
   h.append("\r\n"sv);
   return h;
 }
 
 ApiError engine_failure(const Lease& lease, const std::string& what, const error_code& ec, std::string_view why = {}) {
   bool timeout = ec == beast::error::timeout;
-  std::string msg = "engine for model '" + lease.model + "' " + what + ": " +
+  std::string msg = "engine for model '" + lease.worker->model + "' " + what + ": " +
                     (timeout ? std::string("timed out") : !why.empty() ? std::string(why) : ec.message());
   return server_error(timeout ? 504 : 502, msg, timeout ? "engine_timeout" : "engine_error");
 }
@@ -389,38 +391,36 @@ void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& kee
   const bool v11 = in.version() >= 11;
   std::string& h = o.head;
   h.reserve(256 + e.fields.size());
-  h.append(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv).append(std::to_string(e.status)).append(" "sv);
+  const char code[4] = {static_cast<char>('0' + e.status / 100 % 10), static_cast<char>('0' + e.status / 10 % 10),
+                        static_cast<char>('0' + e.status % 10), ' '};
+  h.append(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv).append(code, 4);
   h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n"sv);
-  const std::string_view connection = e.connection;
-  for_each_field(e.fields, [&](std::string_view name, std::string_view value) {
-    if (hop_by_hop_field(name) || (!connection.empty() && listed_in(connection, name))) return;
-    if (!(e.event_stream && iequal(name, "X-Accel-Buffering"))) append_field(h, name, value);
-  });
-  if (e.event_stream) append_field(h, "X-Accel-Buffering", "no");
-  if (!job.clamp_note.empty()) append_field(h, "X-Llmux-Max-Tokens-Clamped", job.clamp_note);
+  append_passed_fields(h, e.fields, e.drops, e.connection, e.event_stream);
+  if (e.event_stream) h.append("X-Accel-Buffering: no\r\n"sv);
+  if (!job.clamp_note.empty()) append_field(h, "X-Llmux-Max-Tokens-Clamped: "sv, job.clamp_note);
   keep = in.keep_alive();
   if (e.bodiless()) {
     x.body.start(BodyFraming::Kind::none);
     o.framing = Framing::none;
-    if (e.content_length) append_field(h, "Content-Length", std::to_string(*e.content_length));
+    if (e.content_length) append_length_field(h, *e.content_length);
   } else if (e.content_length) {
     x.body.start(BodyFraming::Kind::length, *e.content_length);
     o.framing = Framing::length;
     o.passthrough = true;
-    append_field(h, "Content-Length", std::to_string(*e.content_length));
+    append_length_field(h, *e.content_length);
   } else {
     x.body.start(e.chunked ? BodyFraming::Kind::chunked : BodyFraming::Kind::close);
     if (v11) {
       o.framing = Framing::chunked;
-      append_field(h, "Transfer-Encoding", "chunked");
+      h.append("Transfer-Encoding: chunked\r\n"sv);
     } else {
       o.framing = Framing::close;  // HTTP/1.0 client: the body ends when the connection closes
       o.passthrough = !e.chunked;
       keep = false;
     }
   }
-  if (v11 && !keep) append_field(h, "Connection", "close");
-  if (!v11 && keep) append_field(h, "Connection", "keep-alive");
+  if (v11 && !keep) h.append("Connection: close\r\n"sv);
+  if (!v11 && keep) h.append("Connection: keep-alive\r\n"sv);
   h.append("\r\n"sv);
 }
 
@@ -442,7 +442,7 @@ RelayResult finish(int status, bool keep, const BodyStats& stats) {
 
 void recycle(EngineExchange& x, const RelayJob& job, EnginePool& pool) {
   if (x.head.keep_alive && x.body.done() && x.buffer.size() == 0 && x.socket->is_open())
-    pool.give(job.lease.generation, std::move(*x.socket), std::move(x.buffer));
+    pool.give(job.lease.worker->generation, std::move(*x.socket), std::move(x.buffer));
 }
 
 // Streams the engine's response to the client. On an engine failure after the header went out, an SSE stream is

@@ -35,11 +35,16 @@ RouteMatch only(std::string_view method, std::string_view want, Route r, std::st
 
 }  // namespace
 
+void append_engine_target(std::string& out, std::string_view target) {
+  const std::string_view path = normalize_path(target);
+  if (!path.starts_with("/v1/")) out.append("/v1");
+  out.append(path);
+  if (const auto q = target.find('?'); q != std::string_view::npos) out.append(target.substr(q));
+}
+
 std::string engine_target(std::string_view target) {
-  std::string_view path = normalize_path(target);
-  auto q = target.find('?');
-  std::string out = path.starts_with("/v1/") ? std::string(path) : "/v1" + std::string(path);
-  if (q != std::string_view::npos) out.append(target.substr(q));
+  std::string out;
+  append_engine_target(out, target);
   return out;
 }
 

@@ -40,5 +40,6 @@ std::string query_param(std::string_view target, std::string_view name);
 // The target an engine receives for an inference route: "/v1" + canonical path, query kept
 // ("/chat/completions/?a=1" → "/v1/chat/completions?a=1"). Engines differ in what aliases they accept.
 std::string engine_target(std::string_view target);
+void append_engine_target(std::string& out, std::string_view target);  // the same, appended
 
 }  // namespace llmux

@@ -33,7 +33,21 @@ void Scheduler::set_options(SchedulerOptions opts) {
   opts_ = std::move(opts);
   if (!opts_.now) opts_.now = [] { return SchedClock::now(); };
   if (opts_.max_swaps_waited < 1) opts_.max_swaps_waited = 1;
+  resident_policy_ = model_.empty() ? ModelPolicy{} : policy(model_);
 }
+
+namespace {
+
+// Removes `id` from an unordered id list; false if it was not there.
+bool remove_id(std::vector<RequestId>& ids, RequestId id) {
+  auto it = std::find(ids.begin(), ids.end(), id);
+  if (it == ids.end()) return false;
+  *it = ids.back();
+  ids.pop_back();
+  return true;
+}
+
+}  // namespace
 
 ModelPolicy Scheduler::policy(const std::string& model) const {
   return opts_.policy ? opts_.policy(model) : ModelPolicy{};
@@ -42,6 +56,13 @@ ModelPolicy Scheduler::policy(const std::string& model) const {
 size_t Scheduler::queued_for(const std::string& model) const {
   return static_cast<size_t>(
       std::count_if(queue_.begin(), queue_.end(), [&](const Waiting& w) { return w.model == model; }));
+}
+
+bool Scheduler::try_grant(RequestId id, const std::string& model) {
+  if (phase_ != WorkerPhase::ready || !queue_.empty() || retire_ || shutdown_ || model != model_ || !has_capacity())
+    return false;
+  admit(id);
+  return true;
 }
 
 void Scheduler::submit(RequestId id, const std::string& model) {
@@ -61,8 +82,8 @@ void Scheduler::cancel(RequestId id) {
 }
 
 void Scheduler::finished(RequestId id) {
-  if (orphans_.erase(id) > 0) return;
-  if (active_.erase(id) == 0) return;
+  if (!orphans_.empty() && remove_id(orphans_, id)) return;
+  if (!remove_id(active_, id)) return;
   last_finish_ = opts_.now();
   pump();
 }
@@ -91,7 +112,7 @@ void Scheduler::worker_stopped() {
   model_.clear();
   retire_ = false;
   idle_ = false;
-  orphans_.insert(active_.begin(), active_.end());
+  orphans_.insert(orphans_.end(), active_.begin(), active_.end());
   active_.clear();
   pump();
 }
@@ -134,19 +155,19 @@ bool Scheduler::other_model_waiting() const {
 
 bool Scheduler::in_min_residency() const {
   if (opts_.naive_fifo) return false;
-  auto window = policy(model_).min_residency;
+  auto window = resident_policy_.min_residency;
   return window.count() > 0 && opts_.now() < ready_at_ + window;
 }
 
 // While others wait, an idle resident inside its minResidency window is held only for a quarter of the window
 // after its last request finished: long enough for a burst's next request, without idling the window away.
 SchedClock::time_point Scheduler::hold_until() const {
-  auto window = policy(model_).min_residency;
+  auto window = resident_policy_.min_residency;
   return std::min(ready_at_ + window, last_finish_ + window / 4);
 }
 
 bool Scheduler::has_capacity() const {
-  size_t max = policy(model_).max_concurrency;
+  size_t max = resident_policy_.max_concurrency;
   return max == 0 || active_.size() < max;
 }
 
@@ -156,12 +177,16 @@ bool Scheduler::may_grant_resident() const {
   return !other_model_waiting() || in_min_residency();
 }
 
-void Scheduler::grant_now(RequestId id) {
-  active_.insert(id);
+void Scheduler::admit(RequestId id) {
+  active_.push_back(id);
   if (idle_) {
     idle_ = false;
     fx_.worker_busy();
   }
+}
+
+void Scheduler::grant_now(RequestId id) {
+  admit(id);
   fx_.grant(id);
 }
 
@@ -201,6 +226,7 @@ std::string Scheduler::next_model() const {
 void Scheduler::start(const std::string& model) {
   phase_ = WorkerPhase::starting;
   model_ = model;
+  resident_policy_ = policy(model_);
   ++swaps_;
   for (auto& w : queue_)
     if (w.model != model) ++w.swaps_seen;

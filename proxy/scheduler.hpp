@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <set>
+#include <vector>
 #include <string>
 
 namespace llmux {
@@ -65,6 +65,10 @@ class Scheduler {
   explicit Scheduler(SchedulerEffects& fx, SchedulerOptions opts = {});
 
   void submit(RequestId id, const std::string& model);
+  // The fast door for the common case: the model is resident and ready with room and nothing waits at all. Then
+  // the request is granted (no grant() effect: the caller holds the answer) and true returned; else nothing
+  // happened (submit() decides).
+  bool try_grant(RequestId id, const std::string& model);
   void cancel(RequestId id);    // a queued request gave up (client gone, timeout); no-op once granted
   void finished(RequestId id);  // a granted request completed (any outcome)
 
@@ -95,6 +99,7 @@ class Scheduler {
     int swaps_seen = 0;  // workers started for other models while this one waited
   };
   ModelPolicy policy(const std::string& model) const;
+  void admit(RequestId id);
   bool other_model_waiting() const;
   bool in_min_residency() const;
   SchedClock::time_point hold_until() const;
@@ -113,9 +118,10 @@ class Scheduler {
   SchedulerOptions opts_;
   WorkerPhase phase_ = WorkerPhase::none;
   std::string model_;
+  ModelPolicy resident_policy_;   // policy(model_), looked up when model_ or the options change
   std::deque<Waiting> queue_;
-  std::set<RequestId> active_;    // granted to the current worker and not finished
-  std::set<RequestId> orphans_;   // granted to a worker that has since exited
+  std::vector<RequestId> active_;   // granted to the current worker and not finished (unordered: a handful)
+  std::vector<RequestId> orphans_;  // granted to a worker that has since exited
   SchedClock::time_point ready_at_{};
   SchedClock::time_point last_finish_{};
   bool idle_ = false;

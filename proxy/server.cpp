@@ -78,6 +78,8 @@ class Session {
   net::awaitable<bool> write_response(unsigned version, bool head, const Reply& r, bool keep_alive);
   net::awaitable<bool> write_error(unsigned version, bool keep_alive, const ApiError& e);
   net::awaitable<bool> inference(Request& req);
+  net::awaitable<Admission> wait_for_worker(const InferenceRequest& ir, const Request& req, SseWriter& early,
+                                            bool& watching);
   Reply admin(Route route, std::string_view target);
   const ModelConfig* wants_load_stream(Route route, const Request& req) const;
   net::awaitable<bool> log_stream(const Request& req);
@@ -384,48 +386,25 @@ net::awaitable<bool> Session::inference(Request& req) {
 
   if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());  // one per connection, reused
   ClientWatch* watch = watch_.get();  // not gone (else the connection ended), not pending (stopped below)
-  auto ticket = srv_.coordinator.make_ticket(*ir.model);
-  // A raw pointer: the ticket outlives every call (on_gone is cleared before this frame ends, even by an exception),
-  // and a 16-byte capture fits std::function's small buffer (no allocation).
-  watch->on_gone = [&c = srv_.coordinator, t = ticket.get()] {
-    spdlog::debug("client disconnected while waiting for model {}", t->model);
-    c.abandon(*t);
-  };
-  struct ClearOnGone {
-    ClientWatch& w;
-    ~ClearOnGone() { w.on_gone = nullptr; }
-  } clear_on_gone{*watch};
   // The client socket is read (so that a client that leaves is noticed at once) while its request waits in the
   // queue or for a load, and during streams, where the engine may be silent for long. A non-streamed request
   // granted at once is watched only once it has run for 200 ms: for quick requests that read, its cancel and
   // their wake-ups cost about a third of the relay's CPU per request (bench/relay_bench).
   bool watching = false;
-  if (ir.stream) {
-    watch->start();
-    watching = true;
-  }
   SseWriter early(stream_, cfg->timeouts);  // used only when a streaming request waits for a load
   Admission adm;
-  auto feedback = [&] {  // built only when a stream has to wait
-    return LoadingFeedback{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
-                           ir.model->send_loading_state && chat_route(req.target())};
-  };
-  if (ir.stream && !srv_.coordinator.ready_for(ir.model->id)) {
-    LoadingFeedback fb = feedback();  // named: no temporaries in a co_await expression (g++ 12)
-    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb));
-  } else if (auto decided = srv_.coordinator.begin_acquire(ticket)) {
-    adm = std::move(*decided);
-    if (!watching && adm.lease) watch->arm_after(std::chrono::milliseconds(200));
-  } else if (ir.stream) {  // queued behind the resident model's maxConcurrency: heartbeats too
-    LoadingFeedback fb = feedback();
-    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb), true);
+  if (auto lease = srv_.coordinator.try_grant(ir.model->id)) {  // resident, ready, room, nobody waiting
+    adm.lease = std::move(lease);
+    if (ir.stream) {
+      watch->start();
+      watching = true;
+    } else {
+      watch->arm_after(std::chrono::milliseconds(200));
+    }
   } else {
-    if (!watching) watch->start();
-    watching = true;
-    adm = co_await srv_.coordinator.finish_acquire(ticket);
+    adm = co_await wait_for_worker(ir, req, early, watching);
   }
   if (!adm.lease) {
-    watch->on_gone = nullptr;
     if (watching) co_await watch->stop();
     record(ir.model->id, adm.abandoned ? 499 : adm.error.status, started, &adm, nullptr);
     if (adm.abandoned || watch->gone()) co_return false;
@@ -442,7 +421,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     Coordinator& c;
     Lease lease;
     ~Release() { c.release(lease); }
-  } release{srv_.coordinator, *adm.lease};
+  } release{srv_.coordinator, std::move(*adm.lease)};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
                early.started() ? &early : nullptr, deadline_};                        // a braced temporary
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
@@ -451,6 +430,48 @@ net::awaitable<bool> Session::inference(Request& req) {
   if (watch->pending()) co_await watch->stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
   record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
   co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
+}
+
+// A request that is not granted at once: a ticket in the scheduler's queue, waiting for a load, a swap or room,
+// with the client watched meanwhile (a client that leaves abandons its ticket) and, for streams, load feedback.
+net::awaitable<Admission> Session::wait_for_worker(const InferenceRequest& ir, const Request& req, SseWriter& early,
+                                                   bool& watching) {
+  ClientWatch* watch = watch_.get();
+  auto ticket = srv_.coordinator.make_ticket(*ir.model);
+  // A raw pointer: the ticket outlives every call (on_gone is cleared before this frame ends, even by an exception),
+  // and a 16-byte capture fits std::function's small buffer (no allocation).
+  watch->on_gone = [&c = srv_.coordinator, t = ticket.get()] {
+    spdlog::debug("client disconnected while waiting for model {}", t->model);
+    c.abandon(*t);
+  };
+  struct ClearOnGone {
+    ClientWatch& w;
+    ~ClearOnGone() { w.on_gone = nullptr; }
+  } clear_on_gone{*watch};
+  if (ir.stream) {
+    watch->start();
+    watching = true;
+  }
+  auto feedback = [&] {  // built only when a stream has to wait
+    return LoadingFeedback{ir.model->id, ir.requested.empty() ? ir.model->id : ir.requested,
+                           ir.model->send_loading_state && chat_route(req.target())};
+  };
+  Admission adm;
+  if (ir.stream && !srv_.coordinator.ready_for(ir.model->id)) {
+    LoadingFeedback fb = feedback();  // named: no temporaries in a co_await expression (g++ 12)
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb));
+  } else if (auto decided = srv_.coordinator.begin_acquire(ticket)) {
+    adm = std::move(*decided);
+    if (!watching && adm.lease) watch->arm_after(std::chrono::milliseconds(200));
+  } else if (ir.stream) {  // queued behind the resident model's maxConcurrency: heartbeats too
+    LoadingFeedback fb = feedback();
+    adm = co_await acquire_with_feedback(srv_.coordinator, ticket, early, req, std::move(fb), true);
+  } else {
+    if (!watching) watch->start();
+    watching = true;
+    adm = co_await srv_.coordinator.finish_acquire(ticket);
+  }
+  co_return adm;
 }
 
 const ModelConfig* Session::wants_load_stream(Route route, const Request& req) const {

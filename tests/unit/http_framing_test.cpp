@@ -134,6 +134,54 @@ TEST(HopByHop, FramingAndConnectionFieldsAreNotPassedOn) {
   for (auto n : {"Content-Type", "X-Request-Id", "Cache-Control", "Tee"}) EXPECT_FALSE(hop_by_hop_field(n)) << n;
 }
 
+// What append_passed_fields() passes on from a response head (the event-stream X-Accel-Buffering rule included).
+std::string passed(std::string_view head_text) {
+  auto h = parse_ok(head_text);
+  std::string out;
+  append_passed_fields(out, h.fields, h.drops, h.connection, h.event_stream);
+  return out;
+}
+
+TEST(PassedFields, KeptLinesAreCopiedAsReceived) {
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\nX-A:1\r\nConnection: keep-alive\r\nContent-Length: 2\r\nX-B:  two \r\n"
+                   "Keep-Alive: timeout=5\r\n\r\n"),
+            "X-A:1\r\nX-B:  two \r\n");
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"), "");
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\n\r\n"), "");
+  RequestHead r;
+  std::string_view why;
+  const std::string_view req = "POST /v1/x HTTP/1.1\r\nHost: a\r\nX-Id: 7\r\nExpect: 100-continue\r\n"
+                               "Transfer-Encoding: chunked\r\nAuthorization: Bearer k\r\nTE: trailers\r\n\r\n";
+  ASSERT_EQ(parse_request_head(req, r, why), HeadParse::done) << why;
+  std::string out;
+  append_passed_fields(out, r.fields, r.drops, r.connection);
+  EXPECT_EQ(out, "X-Id: 7\r\nAuthorization: Bearer k\r\n");
+}
+
+TEST(PassedFields, UnusualHeadsAreRewrittenFieldByField) {
+  // Bare LF line ends are not copied on: each line is rewritten with CRLF.
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\nX-A: 1\nContent-Length: 0\n\n"), "X-A: 1\r\n");
+  // A Connection field naming another field drops that field too.
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n"),
+            "X-Keep: 2\r\n");
+  // More dropped lines than the parser notes.
+  std::string many = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 12; ++i) many += "Keep-Alive: " + std::to_string(i) + "\r\nX-" + std::to_string(i) + ": v\r\n";
+  many += "\r\n";
+  std::string expect;
+  for (int i = 0; i < 12; ++i) expect += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(passed(many), expect);
+}
+
+TEST(PassedFields, AccelBufferingIsDroppedFromEventStreamsOnly) {
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\nX-Accel-Buffering: yes\r\nContent-Type: text/event-stream\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"),
+            "Content-Type: text/event-stream\r\n");
+  EXPECT_EQ(passed("HTTP/1.1 200 OK\r\nX-Accel-Buffering: yes\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 0\r\n\r\n"),
+            "X-Accel-Buffering: yes\r\nContent-Type: application/json\r\n");
+}
+
 TEST(BodyFraming, ChunkedInEverySplit) {
   const std::string wire = "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\nNEXT";
   for (size_t step = 1; step <= wire.size(); ++step) {

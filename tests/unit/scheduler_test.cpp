@@ -258,6 +258,35 @@ TEST_F(PolicyTest, MaxConcurrencyQueuesTheRestAndGrantsAsRequestsFinish) {
   EXPECT_EQ(fx.take(), (Calls{"grant 4"}));
 }
 
+TEST_F(PolicyTest, TryGrantServesOnlyAReadyResidentWithRoomAndNobodyWaiting) {
+  policies["a"].max_concurrency = 2;
+  EXPECT_FALSE(s.try_grant(1, "a"));  // nothing resident: submit() starts it
+  EXPECT_TRUE(fx.take().empty());
+  make_ready("a", 1);
+  EXPECT_FALSE(s.try_grant(2, "b"));  // another model
+  EXPECT_TRUE(s.try_grant(2, "a"));
+  EXPECT_EQ(fx.take(), (Calls{"busy"}));  // no grant effect: the caller holds the answer
+  EXPECT_TRUE(s.try_grant(3, "a"));
+  EXPECT_FALSE(s.try_grant(4, "a"));  // maxConcurrency reached
+  EXPECT_EQ(s.in_flight(), 2u);
+  s.finished(3);
+  s.submit(5, "b");  // a swap waits: the fast door closes for the resident
+  EXPECT_FALSE(s.try_grant(6, "a"));
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"stop swap"}));
+  EXPECT_FALSE(s.try_grant(7, "a"));  // stopping
+}
+
+TEST_F(PolicyTest, TryGrantedRequestsFinishLikeGrantedOnes) {
+  make_ready("a", 1);
+  ASSERT_TRUE(s.try_grant(2, "a"));
+  s.finished(2);
+  EXPECT_EQ(fx.take(), (Calls{"busy", "idle"}));
+  EXPECT_EQ(s.in_flight(), 0u);
+  s.retire();
+  EXPECT_FALSE(s.try_grant(3, "a"));
+}
+
 TEST_F(PolicyTest, FullQueueIsDenied) {
   policies["b"].queue_max = 2;
   make_ready("a", 1);
