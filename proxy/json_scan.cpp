@@ -1,5 +1,7 @@
 #include "proxy/json_scan.hpp"
 
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -8,9 +10,29 @@ namespace llmux {
 
 namespace {
 
+static_assert(std::endian::native == std::endian::little, "plain_run_end reads the first special byte off the low bits");
+
+// Bytes that end a run of plain string characters: the quote, the backslash, control characters.
+constexpr std::array<bool, 256> kStringStop = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
+// Characters of numbers and the literals true, false, null (their spelling is the engine's to check).
+constexpr std::array<bool, 256> kLiteral = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = t[static_cast<size_t>(c - 'a' + 'A')] = true;
+  t['-'] = t['+'] = t['.'] = true;
+  return t;
+}();
+
 // Where the run of plain string characters starting at `i` ends: at a quote, a backslash or a control character
-// (or the end). Eight bytes at a time while none of them is special (bit tricks on a 64-bit word): prompts and
-// base64 images make most of a request body.
+// (or the end). Eight bytes at a time (bit tricks on a 64-bit word): prompts and base64 images make most of a
+// request body. In each test the lowest flagged byte is exact (a false flag can only follow a true one), so the
+// first special byte is read off the word's low bits.
 size_t plain_run_end(std::string_view s, size_t i) {
   constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
   auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
@@ -20,14 +42,10 @@ size_t plain_run_end(std::string_view s, size_t i) {
     const uint64_t quote = has_zero(w ^ (kOnes * '"'));
     const uint64_t slash = has_zero(w ^ (kOnes * '\\'));
     const uint64_t control = (w - kOnes * 0x20) & ~w & kHighs;  // a byte below 0x20
-    if (quote | slash | control) break;
+    if (const uint64_t special = quote | slash | control) return i + static_cast<size_t>(std::countr_zero(special) >> 3);
     i += 8;
   }
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\' || c < 0x20) break;
-    ++i;
-  }
+  while (i < s.size() && !kStringStop[static_cast<unsigned char>(s[i])]) ++i;
   return i;
 }
 
@@ -36,7 +54,10 @@ class Scanner {
   explicit Scanner(std::string_view s) : s_(s) {}
 
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) ++i_;
+    // Every JSON blank is at most ' ': one compare for the usual non-blank.
+    while (i_ < s_.size() && static_cast<unsigned char>(s_[i_]) <= ' ' &&
+           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
+      ++i_;
   }
   bool eat(char c) {
     ws();
@@ -78,9 +99,7 @@ class Scanner {
     if (c == '"') return string(nullptr);
     if (c == '{' || c == '[') return container(depth);
     size_t start = i_;
-    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
-                              s_[i_] == '+' || s_[i_] == '.'))
-      ++i_;
+    while (i_ < s_.size() && kLiteral[static_cast<unsigned char>(s_[i_])]) ++i_;
     return i_ > start;
   }
 

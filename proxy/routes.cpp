@@ -1,15 +1,17 @@
 #include "proxy/routes.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace llmux {
 
 std::string_view normalize_path(std::string_view target) {
-  for (size_t i = 0; i < target.size(); ++i)  // (find_first_of calls memchr once per character)
-    if (target[i] == '?' || target[i] == '#') {
-      target = target.substr(0, i);
-      break;
-    }
+  // Two memchr calls: find_first_of("?#") would call memchr once per character of the target.
+  if (target.empty()) return target;
+  if (const void* q = std::memchr(target.data(), '?', target.size()))
+    target = target.substr(0, static_cast<size_t>(static_cast<const char*>(q) - target.data()));
+  if (const void* h = std::memchr(target.data(), '#', target.size()))
+    target = target.substr(0, static_cast<size_t>(static_cast<const char*>(h) - target.data()));
   while (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
   return target;
 }

@@ -1,6 +1,9 @@
 #include "proxy/usage_scan.hpp"
 
-#include <string.h>  // memmem (glibc, macOS)
+#include "proxy/byte_scan.hpp"
+
+#include <array>
+#include <cstring>
 
 
 namespace llmux {
@@ -10,6 +13,7 @@ namespace {
 constexpr std::string_view kKey = "\"usage\"";
 constexpr std::string_view kData = "data:";
 constexpr size_t kMaxCapture = 4096;
+
 
 }  // namespace
 
@@ -31,27 +35,40 @@ void UsageScanner::scan(std::string_view chunk) {
   }
 }
 
-// Where the key "usage" ends in `chunk` (it may have begun in the previous chunk), or npos; remembers the last
-// bytes for the next call.
+// Where the key "usage" ends in `chunk` (it may have begun in the previous chunk), or npos. A key prefix that ends
+// the chunk is kept for the next call.
 size_t UsageScanner::find_key(std::string_view chunk) {
-  constexpr size_t keep = kKey.size() - 1;
-  if (!tail_.empty()) {  // a key split across the boundary
-    std::string joined = tail_;
-    joined.append(chunk.substr(0, std::min(chunk.size(), keep)));
-    auto pos = joined.find(kKey);
-    if (pos != std::string::npos) {
-      size_t end = pos + kKey.size() - tail_.size();
-      tail_.clear();
-      return end;
+  if (!tail_.empty()) {  // the previous chunk ended with the start of a key
+    const std::string_view rest = kKey.substr(tail_.size());
+    const size_t n = std::min(rest.size(), chunk.size());
+    if (chunk.substr(0, n) == rest.substr(0, n)) {
+      if (n == rest.size()) {
+        tail_.clear();
+        return n;
+      }
+      tail_.append(chunk);  // a longer prefix, still
+      return std::string_view::npos;
     }
-  }
-  // memmem: string_view::find stops at every '"' of the JSON to compare the rest of the key.
-  if (const void* hit = memmem(chunk.data(), chunk.size(), kKey.data(), kKey.size())) {
     tail_.clear();
-    return static_cast<size_t>(static_cast<const char*>(hit) - chunk.data()) + kKey.size();
   }
-  tail_.append(chunk.substr(chunk.size() > keep ? chunk.size() - keep : 0));
-  if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
+  // Looks for the key's 'g' (rare in JSON and text: memchr skips long runs at once), then compares the rest.
+  constexpr size_t kG = 4;  // "\"usage\""[4] == 'g'
+  const char* const p = chunk.data();
+  for (size_t at = kG; at < chunk.size();) {
+    const void* g = std::memchr(p + at, 'g', chunk.size() - at);
+    if (g == nullptr) break;
+    const size_t i = static_cast<size_t>(static_cast<const char*>(g) - p);
+    if (i + kKey.size() - kG <= chunk.size() && std::memcmp(p + i - kG, kKey.data(), kKey.size()) == 0)
+      return i - kG + kKey.size();
+    at = i + 1;
+  }
+  // A key prefix at the end starts at the window's last quote (a prefix of the key holds one quote, its first).
+  const size_t from = chunk.size() > kKey.size() - 1 ? chunk.size() - (kKey.size() - 1) : 0;
+  for (size_t q = chunk.size(); q-- > from;) {
+    if (p[q] != '"') continue;
+    if (kKey.starts_with(chunk.substr(q))) tail_.assign(chunk.substr(q));
+    break;
+  }
   return std::string_view::npos;
 }
 
@@ -89,7 +106,7 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
         escaped = false;
         continue;
       }
-      while (i < chunk.size() && p[i] != '"' && p[i] != '\\') ++i;  // the plain run of the string at once
+      i = first_of(chunk, i, '"', '\\', '"');  // the plain run of the string at once
       if (i == chunk.size()) break;
       if (p[i] == '\\') escaped = true;
       else in_string = false;
@@ -97,9 +114,11 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
     }
     if (c == '"') {
       in_string = true;
+    } else if (c != '{' && c != '}') {  // numbers, separators: skipped as a run (p[i] is none of the three)
+      i = first_of(chunk, i, '"', '{', '}') - 1;
     } else if (c == '{') {
       ++depth;
-    } else if (c == '}' && --depth == 0) {
+    } else if (--depth == 0) {  // '}'
       flush(i + 1);
       save();
       if (captured_.size() > kMaxCapture) captured_.clear();  // too big for a usage report: ignored
@@ -120,36 +139,46 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
 
 namespace {
 
-// The integer after `"key":` anywhere in `json` (usage objects are small and flat enough for this).
-std::optional<int64_t> find_int(std::string_view json, std::string_view key) {
-  size_t pos = 0;
-  for (;; ++pos) {
-    pos = json.find(key, pos);
-    if (pos == std::string_view::npos) return std::nullopt;
-    if (pos > 0 && json[pos - 1] == '"' && pos + key.size() < json.size() && json[pos + key.size()] == '"') break;
+// The token counts of a captured usage object: in one pass, the first integer value of each known key at any
+// depth (cached_tokens sits in prompt_tokens_details / input_tokens_details). Chat and completions name them
+// prompt/completion_tokens, the Responses API input/output_tokens.
+TokenUsage read_counts(std::string_view j) {
+  std::optional<int64_t> prompt, input, completion, output, cached;
+  for (size_t i = 0; i < j.size();) {
+    const size_t open = first_of(j, i, '"', '"', '"');
+    if (open == j.size()) break;
+    size_t close = first_of(j, open + 1, '"', '\\', '"');
+    while (close < j.size() && j[close] == '\\') close = first_of(j, close + 2, '"', '\\', '"');
+    if (close >= j.size()) break;
+    const std::string_view key = j.substr(open + 1, close - open - 1);
+    i = close + 1;
+    while (i < j.size() && (j[i] == ' ' || j[i] == '\t' || j[i] == '\n' || j[i] == '\r')) ++i;
+    if (i >= j.size() || j[i] != ':') continue;  // a string value, not a key
+    ++i;
+    while (i < j.size() && (j[i] == ' ' || j[i] == '\t' || j[i] == '\n' || j[i] == '\r')) ++i;
+    if (i >= j.size() || j[i] < '0' || j[i] > '9') continue;
+    int64_t v = 0;
+    for (; i < j.size() && j[i] >= '0' && j[i] <= '9' && v < (int64_t{1} << 50); ++i) v = v * 10 + (j[i] - '0');
+    std::optional<int64_t>* slot = nullptr;
+    if (key == "prompt_tokens") slot = &prompt;
+    else if (key == "completion_tokens") slot = &completion;
+    else if (key == "cached_tokens") slot = &cached;
+    else if (key == "input_tokens") slot = &input;
+    else if (key == "output_tokens") slot = &output;
+    if (slot && !*slot) *slot = v;
   }
-  pos += key.size() + 1;
-  while (pos < json.size() && (json[pos] == ' ' || json[pos] == ':' || json[pos] == '\t' || json[pos] == '\n' ||
-                               json[pos] == '\r'))
-    ++pos;
-  if (pos >= json.size() || json[pos] < '0' || json[pos] > '9') return std::nullopt;
-  int64_t v = 0;
-  for (; pos < json.size() && json[pos] >= '0' && json[pos] <= '9' && v < (int64_t{1} << 50); ++pos)
-    v = v * 10 + (json[pos] - '0');
-  return v;
+  TokenUsage u;
+  u.prompt = prompt ? prompt : input;
+  u.completion = completion ? completion : output;
+  u.cached = cached;
+  return u;
 }
 
 }  // namespace
 
 void UsageScanner::finish_capture() {
   capturing_ = false;
-  std::string_view j = captured_;
-  TokenUsage u;
-  u.prompt = find_int(j, "prompt_tokens");
-  if (!u.prompt) u.prompt = find_int(j, "input_tokens");  // Responses API
-  u.completion = find_int(j, "completion_tokens");
-  if (!u.completion) u.completion = find_int(j, "output_tokens");
-  u.cached = find_int(j, "cached_tokens");  // in prompt_tokens_details / input_tokens_details
+  TokenUsage u = read_counts(captured_);
   captured_.clear();
   if (!u.prompt && !u.completion) return;
   usage_ = u;

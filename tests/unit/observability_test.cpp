@@ -85,6 +85,19 @@ TEST(UsageScanner, NonStreamBodyAndStringsThatLookLikeKeys) {
   EXPECT_FALSE(none.result().approximate);
 }
 
+TEST(UsageScanner, StringsInsideTheUsageObjectAreSkippedWhole) {
+  const std::string body =
+      R"({"usage":{"note":"a \"}\" { \\","kind":"prompt_tokens","prompt_tokens":7,"x":{"y":"}"},)"
+      R"("completion_tokens" : 11}, "after":"{"})";
+  for (size_t split = 0; split <= body.size(); ++split) {
+    UsageScanner s;
+    s.feed(std::string_view(body).substr(0, split));
+    s.feed(std::string_view(body).substr(split));
+    EXPECT_EQ(s.result().prompt, 7) << "split at " << split;
+    EXPECT_EQ(s.result().completion, 11) << "split at " << split;
+  }
+}
+
 TEST(UsageScanner, ResponsesApiNames) {
   UsageScanner s(true);
   s.feed("event: response.completed\ndata: {\"response\":{\"usage\":{\"input_tokens\":4,\"output_tokens\":9,"

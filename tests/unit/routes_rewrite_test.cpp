@@ -23,6 +23,15 @@ TEST(Routes, EngineTargetIsCanonical) {
   EXPECT_EQ(engine_target("/completions?x=1"), "/v1/completions?x=1");
 }
 
+TEST(Routes, PathsLoseQueryFragmentAndTrailingSlashes) {
+  EXPECT_EQ(normalize_path("/status?a=1#b"), "/status");
+  EXPECT_EQ(normalize_path("/v1/models#frag?x=1"), "/v1/models");
+  EXPECT_EQ(normalize_path("/v1/models//?x"), "/v1/models");
+  EXPECT_EQ(normalize_path("/"), "/");
+  EXPECT_EQ(normalize_path("?x"), "");
+  EXPECT_EQ(normalize_path(""), "");
+}
+
 TEST(Routes, WrongMethodIsReportedWithAllow) {
   auto m = match_route("GET", "/v1/chat/completions");
   EXPECT_EQ(m.route, Route::method_not_allowed);
