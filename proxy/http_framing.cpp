@@ -24,23 +24,49 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
 }
 
+// Whether any byte of the 8 at `p` is below `limit` (at most 0x80) or DEL: a quick test (HTAB counts), an exact
+// check follows a hit.
+bool suspect_word(const char* p, uint64_t limit) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  const uint64_t low = (w - kOnes * limit) & ~w & kHighs;
+  const uint64_t del = ((w ^ (kOnes * 0x7f)) - kOnes) & ~(w ^ (kOnes * 0x7f)) & kHighs;
+  return (low | del) != 0;
+}
+
+// True when every byte passes `ok`; words of eight (the last one overlapping) are let through by a quick test
+// for bytes below `limit` or DEL, the rest is checked byte by byte.
+template <class Ok>
+bool all_bytes(std::string_view v, uint64_t limit, Ok&& ok) {
+  const size_t n = v.size();
+  bool exact = n < 8;
+  for (size_t i = 0; !exact && i + 8 <= n; i += 8) exact = suspect_word(v.data() + i, limit);
+  if (!exact && suspect_word(v.data() + n - 8, limit)) exact = true;
+  if (!exact) return true;
+  for (char c : v)
+    if (!ok(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
 // RFC 9110 §5.5: no control characters in field values (HTAB aside): a bare CR could end the head early for a
 // lenient parser on the other side.
 bool clean_value(std::string_view v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8) {  // eight bytes at a time while none is below 0x20 or DEL
-    uint64_t w;
-    std::memcpy(&w, v.data() + i, 8);
-    const uint64_t low = (w - kOnes * 0x20) & ~w & kHighs;
-    const uint64_t del = ((w ^ (kOnes * 0x7f)) - kOnes) & ~(w ^ (kOnes * 0x7f)) & kHighs;
-    if (low | del) break;
-  }
-  for (; i < v.size(); ++i) {
-    const auto c = static_cast<unsigned char>(v[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
+  return all_bytes(v, 0x20, [](unsigned char c) { return (c >= 0x20 || c == '\t') && c != 0x7f; });
+}
+
+// A request target holds no blank, control character or DEL.
+bool clean_target(std::string_view t) {
+  return all_bytes(t, 0x21, [](unsigned char c) { return c > ' ' && c != 0x7f; });
+}
+
+// The end of the run of token characters from `i` (before `end`): four at a time while all four are.
+size_t token_end(const char* d, size_t i, size_t end) {
+  while (i + 4 <= end && (kTokenChars[static_cast<unsigned char>(d[i])] & kTokenChars[static_cast<unsigned char>(d[i + 1])] &
+                          kTokenChars[static_cast<unsigned char>(d[i + 2])] & kTokenChars[static_cast<unsigned char>(d[i + 3])]))
+    i += 4;
+  while (i < end && kTokenChars[static_cast<unsigned char>(d[i])]) ++i;
+  return i;
 }
 
 int hex_value(char c) {
@@ -159,8 +185,7 @@ HeadParse read_fields(std::string_view data, size_t pos, CommonFields& c, std::s
       c.size = lf + 1;
       return HeadParse::done;
     }
-    size_t colon = pos;
-    while (colon < end && token_char(d[colon])) ++colon;
+    const size_t colon = token_end(d, pos, end);
     if (colon == end || d[colon] != ':' || colon == pos) {
       const bool empty_name = colon < end && d[colon] == ':';  // (colon == pos)
       const bool bad_name = !empty_name && std::memchr(d + colon, ':', end - colon) != nullptr;
@@ -168,11 +193,12 @@ HeadParse read_fields(std::string_view data, size_t pos, CommonFields& c, std::s
       return HeadParse::bad;
     }
     const std::string_view name(d + pos, colon - pos);
-    const std::string_view value = trim_blanks(std::string_view(d + colon + 1, end - colon - 1));
-    if (!clean_value(value)) {
+    const std::string_view raw_value(d + colon + 1, end - colon - 1);
+    if (!clean_value(raw_value)) {  // (the blanks trimmed off are clean)
       why = "control character in a header field value";
       return HeadParse::bad;
     }
+    const std::string_view value = trim_blanks(raw_value);
     const FieldName kind = classify(name);
     if (hop_by_hop(kind)) c.drops.add(pos - begin, lf + 1 - begin);
     if (kind == FieldName::content_length) {
@@ -281,11 +307,10 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
       why = "malformed request method";
       return HeadParse::bad;
     }
-  for (char c : h.target)
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
-      why = "malformed request target";
-      return HeadParse::bad;
-    }
+  if (!clean_target(h.target)) {
+    why = "malformed request target";
+    return HeadParse::bad;
+  }
   if (version == "HTTP/1.1") h.version = 11;
   else if (version == "HTTP/1.0") h.version = 10;
   else {

@@ -92,6 +92,7 @@ class Session {
   beast::flat_buffer buf_;
   Deadline deadline_;  // bounds every read and write of the session's hot path
   std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
+  Request req_;  // the request being served
   bool first_ = true;
 };
 
@@ -220,7 +221,7 @@ net::awaitable<bool> Session::read_request(Request& req) {
 }
 
 net::awaitable<bool> Session::serve_one() {
-  Request req;
+  Request& req = req_;  // reused: its head buffer keeps its capacity from one request to the next
   if (!co_await read_request(req)) co_return false;
   RouteMatch m = match_route(req.method_string(), req.target());
   if (m.route == Route::inference) co_return co_await inference(req);

@@ -307,3 +307,27 @@ TEST(RequestHead, MalformedOrAmbiguousRequestsAreRefused) {
   EXPECT_EQ(bad("GET / HTTP/1.1\r\nX-A: nul\0x\r\n\r\n"sv), "control character in a header field value");
   EXPECT_EQ(bad("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), "bad Content-Length");
 }
+
+TEST(RequestHead, ControlBytesAreFoundAtEveryOffset) {
+  // Values and targets are checked eight bytes at a time (the last word overlapping): a bad byte anywhere counts,
+  // HTAB and bytes above DEL are fine in values.
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (char c : {'\x01', '\x7f', '\r', '\0'}) {
+        std::string value(len, 'v');
+        value[at] = c;
+        std::string head = "GET / HTTP/1.1\r\nX-A: " + value + "\r\n\r\n";
+        EXPECT_EQ(why_bad_request(head), "control character in a header field value") << len << " " << at;
+        std::string target = "/" + std::string(len, 't');
+        target[at + 1] = c == '\0' ? '\x1f' : c;  // (a space would split the request line)
+        EXPECT_EQ(why_bad_request("GET " + target + " HTTP/1.1\r\n\r\n"), "malformed request target") << len << " " << at;
+      }
+      std::string fine(len, 'v');
+      fine[at] = at % 2 ? '\t' : '\xC3';
+      RequestHead h;
+      std::string_view why;
+      const std::string head = "GET /\xC3 HTTP/1.1\r\nX-A: " + fine + "\r\n\r\n";
+      EXPECT_EQ(parse_request_head(head, h, why), HeadParse::done) << why << " " << len << " " << at;
+    }
+  }
+}
