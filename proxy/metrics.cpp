@@ -82,11 +82,13 @@ Metrics::PerModel& Metrics::per_model(const std::string& model) {
   return it->second;
 }
 
-void Metrics::request(const std::string& model, int status, double seconds, std::optional<double> ttft) {
+void Metrics::request(const std::string& model, int status, double seconds, std::optional<double> ttft,
+                      const TokenUsage* usage) {
   PerModel& m = per_model(model);
   ++m.requests[status];
   if (!m.duration) m.duration.emplace(kRequestBuckets);
   m.duration->observe(seconds);
+  if (usage && !usage->approximate) add_tokens(m, *usage);
   if (!ttft) return;
   if (!m.ttft) m.ttft.emplace(kRequestBuckets);
   m.ttft->observe(*ttft);
@@ -94,7 +96,10 @@ void Metrics::request(const std::string& model, int status, double seconds, std:
 
 void Metrics::tokens(const std::string& model, const TokenUsage& u) {
   if (!u.prompt && !u.cached && !u.completion) return;
-  PerModel& m = per_model(model);
+  add_tokens(per_model(model), u);
+}
+
+void Metrics::add_tokens(PerModel& m, const TokenUsage& u) {
   const std::optional<int64_t>* kinds[3] = {&u.cached, &u.completion, &u.prompt};
   for (size_t k = 0; k < 3; ++k) {
     if (!*kinds[k]) continue;

@@ -40,7 +40,9 @@ struct MetricsGauges {
 
 class Metrics {
  public:
-  void request(const std::string& model, int status, double seconds, std::optional<double> ttft);
+  // A finished request; `usage`, when given and not approximate, adds its token counts (one lookup for both).
+  void request(const std::string& model, int status, double seconds, std::optional<double> ttft,
+               const TokenUsage* usage = nullptr);
   void tokens(const std::string& model, const TokenUsage& u);
   void load(const std::string& model, double seconds, bool ok);
   void eviction(const std::string& reason);  // ttl, pressure, ceiling, swap, manual, reload, shutdown
@@ -57,6 +59,7 @@ class Metrics {
     bool token_kinds[3] = {false, false, false};
   };
   PerModel& per_model(const std::string& model);
+  static void add_tokens(PerModel& m, const TokenUsage& u);
 
   std::map<std::string, PerModel, std::less<>> models_;
   std::map<std::string, Histogram> load_;

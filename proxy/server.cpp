@@ -345,10 +345,8 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   double total = seconds_between(started, now);
   std::optional<double> ttft;
   if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
-  auto& metrics = srv_.coordinator.metrics();
-  metrics.request(model, status, total, ttft);
   TokenUsage u = r ? r->usage : TokenUsage{};
-  if (!u.approximate) metrics.tokens(model, u);
+  srv_.coordinator.metrics().request(model, status, total, ttft, &u);
   if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
   double queue = adm ? std::chrono::duration<double>(adm->queue_wait).count() : 0;
   double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;

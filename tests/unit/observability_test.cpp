@@ -122,6 +122,11 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
   u.prompt = 10;
   u.completion = 20;
   m.tokens("llama", u);
+  TokenUsage more;  // with the request: added to the same counters; approximate counts are not
+  more.completion = 5;
+  m.request("llama", 200, 0.2, std::nullopt, &more);
+  more.approximate = true;
+  m.request("llama", 200, 0.2, std::nullopt, &more);
   m.load("llama", 2.0, true);
   m.eviction("ttl");
   MetricsGauges g;
@@ -133,12 +138,14 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
   EXPECT_NE(text.find("llmux_requests_total{model=\"qwen \\\"q4\\\"\",status=\"200\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_requests_total{model=\"llama\",status=\"503\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_request_duration_seconds_bucket{model=\"llama\",le=\"0.005\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("llmux_requests_total{model=\"llama\",status=\"200\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_request_duration_seconds_bucket{model=\"qwen \\\"q4\\\"\",le=\"0.5\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("llmux_request_duration_seconds_bucket{model=\"qwen \\\"q4\\\"\",le=\"+Inf\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("llmux_time_to_first_token_seconds_count{model=\"qwen \\\"q4\\\"\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("llmux_tokens_total{model=\"llama\",kind=\"completion\"} 20\n"), std::string::npos);
+  EXPECT_NE(text.find("llmux_tokens_total{model=\"llama\",kind=\"completion\"} 25\n"), std::string::npos);
+  EXPECT_NE(text.find("llmux_tokens_total{model=\"llama\",kind=\"prompt\"} 10\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_evictions_total{reason=\"ttl\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_evictions_total{reason=\"pressure\"} 0\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_load_duration_seconds_sum{model=\"llama\"} 2\n"), std::string::npos);
