@@ -33,7 +33,7 @@ constexpr std::array<bool, 256> kLiteral = [] {
 // (or the end). Eight bytes at a time (bit tricks on a 64-bit word): prompts and base64 images make most of a
 // request body. In each test the lowest flagged byte is exact (a false flag can only follow a true one), so the
 // first special byte is read off the word's low bits.
-size_t plain_run_end(std::string_view s, size_t i) {
+inline size_t plain_run_end(std::string_view s, size_t i) {
   constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
   auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
   while (i + 8 <= s.size()) {
@@ -49,191 +49,231 @@ size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
-class Scanner {
- public:
-  explicit Scanner(std::string_view s) : s_(s) {}
+int hex_digit(char h) {
+  if (h >= '0' && h <= '9') return h - '0';
+  if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+  if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+  return -1;
+}
 
-  void ws() {
-    // Every JSON blank is at most ' ': one compare for the usual non-blank.
-    while (i_ < s_.size() && static_cast<unsigned char>(s_[i_]) <= ' ' &&
-           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
-      ++i_;
+// Four hex digits at s[i] (i moves past them).
+bool hex4(std::string_view s, size_t& i, unsigned& v) {
+  if (i + 4 > s.size()) return false;
+  v = 0;
+  for (int k = 0; k < 4; ++k) {
+    const int d = hex_digit(s[i++]);
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<unsigned>(d);
   }
-  bool eat(char c) {
-    ws();
-    if (i_ >= s_.size() || s_[i_] != c) return false;
-    ++i_;
-    return true;
-  }
-  bool peek(char c) {
-    ws();
-    return i_ < s_.size() && s_[i_] == c;
-  }
-  size_t pos() const { return i_; }
-  bool at_end() {
-    ws();
-    return i_ == s_.size();
-  }
-
-  // A string starting at '"'; decodes into *out when given. Plain runs are skipped (and appended) whole: request
-  // bodies are mostly string content (prompts, images).
-  bool string(std::string* out) {
-    if (i_ >= s_.size() || s_[i_] != '"') return false;
-    ++i_;
-    for (;;) {
-      const size_t run = i_;
-      i_ = plain_run_end(s_, i_);
-      if (out) out->append(s_.data() + run, i_ - run);
-      if (i_ >= s_.size()) return false;
-      const char c = s_[i_++];
-      if (c == '"') return true;
-      if (c != '\\') return false;  // a control character
-      if (i_ >= s_.size() || !escape(out)) return false;
-    }
-  }
-
-  bool value(int depth = 0) {
-    ws();
-    if (i_ >= s_.size() || depth > 512) return false;
-    char c = s_[i_];
-    if (c == '"') return string(nullptr);
-    if (c == '{' || c == '[') return container(depth);
-    size_t start = i_;
-    while (i_ < s_.size() && kLiteral[static_cast<unsigned char>(s_[i_])]) ++i_;
-    return i_ > start;
-  }
-
-  std::string_view literal_at(size_t from) const { return s_.substr(from, i_ - from); }
-
- private:
-  bool container(int depth) {
-    char close = s_[i_] == '{' ? '}' : ']';
-    bool object = close == '}';
-    ++i_;
-    if (eat(close)) return true;
-    for (;;) {
-      ws();
-      if (object && (!string(nullptr) || !eat(':'))) return false;
-      if (!value(depth + 1)) return false;
-      if (eat(close)) return true;
-      if (!eat(',')) return false;
-    }
-  }
-
-  bool escape(std::string* out) {
-    char e = s_[i_++];
-    switch (e) {
-      case '"': case '\\': case '/': if (out) out->push_back(e); return true;
-      case 'b': if (out) out->push_back('\b'); return true;
-      case 'f': if (out) out->push_back('\f'); return true;
-      case 'n': if (out) out->push_back('\n'); return true;
-      case 'r': if (out) out->push_back('\r'); return true;
-      case 't': if (out) out->push_back('\t'); return true;
-      case 'u': return unicode(out);
-      default: return false;
-    }
-  }
-
-  bool hex4(unsigned& v) {
-    if (i_ + 4 > s_.size()) return false;
-    v = 0;
-    for (int k = 0; k < 4; ++k) {
-      char h = s_[i_++];
-      v <<= 4;
-      if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
-      else return false;
-    }
-    return true;
-  }
-
-  bool unicode(std::string* out) {
-    unsigned cp = 0;
-    if (!hex4(cp)) return false;
-    if (cp >= 0xD800 && cp <= 0xDBFF && i_ + 6 <= s_.size() && s_[i_] == '\\' && s_[i_ + 1] == 'u') {
-      i_ += 2;
-      unsigned lo = 0;
-      if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-    }
-    if (!out) return true;
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    return true;
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
-bool member(Scanner& sc, TopLevelScan& out) {
-  sc.ws();
-  const size_t key_at = sc.pos();
-  if (!sc.string(nullptr)) return false;
-  // The key as written; decoded only when it has escapes (almost never): no string built per member.
-  const std::string_view quoted = sc.literal_at(key_at);
-  std::string_view key = quoted.substr(1, quoted.size() - 2);
-  std::string decoded;
-  if (key.find('\\') != std::string_view::npos) {
-    Scanner again(quoted);
-    again.string(&decoded);
-    key = decoded;
-  }
-  if (!sc.eat(':')) return false;
-  sc.ws();
-  size_t begin = sc.pos();
-  if (key == "model") {
-    std::string model;
-    if (sc.peek('"')) {
-      if (!sc.string(&model)) return false;
-      out.has_model = out.model_is_string = true;
-      out.model = std::move(model);
-    } else {
-      if (!sc.value()) return false;
-      out.has_model = sc.literal_at(begin) != "null";
-      out.model_is_string = false;
-    }
-    out.model_begin = begin;
-    out.model_end = sc.pos();
-    return true;
-  }
-  if (!sc.value()) return false;
-  if (key == "stream") out.stream = sc.literal_at(begin) == "true";
   return true;
 }
 
+// The escape after a backslash, from s[i] (i moves past it): \" \\ \/ \b \f \n \r \t or \uXXXX, where a high
+// surrogate followed by another \u escape must pair with a low one. The code point goes to *cp for \u.
+bool escape(std::string_view s, size_t& i, char& simple, unsigned& cp) {
+  if (i >= s.size()) return false;
+  const char e = s[i++];
+  simple = 0;
+  switch (e) {
+    case '"': case '\\': case '/': simple = e; return true;
+    case 'b': simple = '\b'; return true;
+    case 'f': simple = '\f'; return true;
+    case 'n': simple = '\n'; return true;
+    case 'r': simple = '\r'; return true;
+    case 't': simple = '\t'; return true;
+    case 'u': break;
+    default: return false;
+  }
+  if (!hex4(s, i, cp)) return false;
+  if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
+    i += 2;
+    unsigned lo = 0;
+    if (!hex4(s, i, lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+  }
+  return true;
+}
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// The string starting at the quote s[i]: where it ends (past its closing quote), or npos when it is malformed.
+// Decoded into *out when given. Plain runs are skipped (and appended) whole: request bodies are mostly string
+// content (prompts, images).
+size_t string_end(std::string_view s, size_t i, std::string* out = nullptr) {
+  ++i;
+  for (;;) {
+    const size_t run = i;
+    i = plain_run_end(s, i);
+    if (out) out->append(s.data() + run, i - run);
+    if (i >= s.size()) return std::string_view::npos;
+    const char c = s[i++];
+    if (c == '"') return i;
+    char simple = 0;
+    unsigned cp = 0;
+    if (c != '\\' || !escape(s, i, simple, cp)) return std::string_view::npos;  // a control character, a bad escape
+    if (!out) continue;
+    if (simple) out->push_back(simple);
+    else append_utf8(*out, cp);
+  }
+}
+
+// string_end() without decoding, for the scan's hot loop.
+inline size_t skip_string(std::string_view s, size_t i) {
+  ++i;
+  for (;;) {
+    i = plain_run_end(s, i);
+    if (i >= s.size()) return std::string_view::npos;
+    const char c = s[i++];
+    if (c == '"') return i;
+    char simple = 0;
+    unsigned cp = 0;
+    if (c != '\\' || !escape(s, i, simple, cp)) return std::string_view::npos;
+  }
+}
+
+inline size_t skip_blanks(std::string_view s, size_t i) {
+  // Every JSON blank is at most ' ': one compare for the usual non-blank.
+  while (i < s.size() && static_cast<unsigned char>(s[i]) <= ' ' &&
+         (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+    ++i;
+  return i;
+}
+
+// A top-level member, once its value has been read: "model" and "stream" are noted.
+bool member(std::string_view body, size_t key_begin, size_t key_end, size_t value_begin, size_t value_end,
+            TopLevelScan& out) {
+  // The key as written; decoded only when it has escapes (almost never): no string built per member.
+  std::string_view key = body.substr(key_begin + 1, key_end - key_begin - 2);
+  std::string decoded;
+  if (key.find('\\') != std::string_view::npos) {
+    string_end(body, key_begin, &decoded);
+    key = decoded;
+  }
+  const std::string_view value = body.substr(value_begin, value_end - value_begin);
+  if (key == "model") {
+    out.model_is_string = value.front() == '"';
+    out.has_model = out.model_is_string || value != "null";
+    out.model.clear();
+    if (out.model_is_string) string_end(body, value_begin, &out.model);
+    out.model_begin = value_begin;
+    out.model_end = value_end;
+  } else if (key == "stream") {
+    out.stream = value == "true";
+  }
+  return true;
+}
+
+constexpr int kMaxDepth = 512;
+
+// The scan's position in the grammar.
+enum class Want : uint8_t { key_or_close, key, colon, value, value_or_close, comma_or_close };
+
 }  // namespace
 
+// One flat pass with an explicit stack of container kinds (bit d: depth d is an object): no call per token.
 std::optional<TopLevelScan> scan_top_level(std::string_view body) {
-  Scanner sc(body);
   TopLevelScan out;
-  sc.ws();
-  out.open_brace = sc.pos();
-  if (!sc.eat('{')) return std::nullopt;
-  if (!sc.eat('}')) {
-    out.empty_object = false;
-    for (;;) {
-      if (!member(sc, out)) return std::nullopt;
-      if (sc.eat('}')) break;
-      if (!sc.eat(',')) return std::nullopt;
+  const char* const p = body.data();
+  size_t i = skip_blanks(body, 0);
+  out.open_brace = i;
+  if (i >= body.size() || p[i] != '{') return std::nullopt;
+  ++i;
+  uint64_t objects[kMaxDepth / 64 + 1] = {};
+  int depth = 1;
+  objects[0] = 2;  // depth 1, the top level, is an object
+  auto is_object = [&](int d) { return ((objects[d >> 6] >> (d & 63)) & 1) != 0; };
+  Want want = Want::key_or_close;
+  size_t key_begin = 0, key_end = 0, value_begin = 0;  // the top-level member being read
+  for (;;) {
+    i = skip_blanks(body, i);
+    if (i >= body.size()) return std::nullopt;
+    const char c = p[i];
+    bool closes = false;  // c closes the current container
+    switch (want) {
+      case Want::key_or_close:
+        if (c == '}') {
+          closes = true;
+          break;
+        }
+        [[fallthrough]];
+      case Want::key: {
+        if (c != '"') return std::nullopt;
+        const size_t end = skip_string(body, i);
+        if (end == std::string_view::npos) return std::nullopt;
+        if (depth == 1) {
+          key_begin = i;
+          key_end = end;
+          out.empty_object = false;
+        }
+        i = end;
+        want = Want::colon;
+        continue;
+      }
+      case Want::colon:
+        if (c != ':') return std::nullopt;
+        ++i;
+        want = Want::value;
+        continue;
+      case Want::value_or_close:
+        if (c == ']') {
+          closes = true;
+          break;
+        }
+        [[fallthrough]];
+      case Want::value:
+        if (depth == 1) value_begin = i;
+        if (c == '{' || c == '[') {
+          if (++depth > kMaxDepth) return std::nullopt;
+          if (c == '{') objects[depth >> 6] |= uint64_t{1} << (depth & 63);
+          else objects[depth >> 6] &= ~(uint64_t{1} << (depth & 63));
+          ++i;
+          want = c == '{' ? Want::key_or_close : Want::value_or_close;
+          continue;
+        }
+        if (c == '"') {
+          i = skip_string(body, i);
+          if (i == std::string_view::npos) return std::nullopt;
+        } else {  // a number or literal: its characters (their spelling is the engine's to check)
+          const size_t start = i;
+          while (i < body.size() && kLiteral[static_cast<unsigned char>(p[i])]) ++i;
+          if (i == start) return std::nullopt;
+        }
+        break;
+      case Want::comma_or_close:
+        if (c == ',') {
+          ++i;
+          want = is_object(depth) ? Want::key : Want::value;
+          continue;
+        }
+        if (c != (is_object(depth) ? '}' : ']')) return std::nullopt;
+        closes = true;
+        break;
     }
+    if (closes) {
+      ++i;
+      if (--depth == 0) return skip_blanks(body, i) == body.size() ? std::optional<TopLevelScan>(std::move(out))
+                                                                     : std::nullopt;
+    }
+    // A value ended (a scalar, or the container just closed).
+    want = Want::comma_or_close;
+    if (depth == 1 && !member(body, key_begin, key_end, value_begin, i, out)) return std::nullopt;
   }
-  if (!sc.at_end()) return std::nullopt;
-  return out;
 }
 
 std::string json_quote(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
@@ -71,6 +73,68 @@ TEST(JsonScan, SurrogatePairsDecode) {
   auto s = scan_top_level(R"({"model":"\ud83d\ude00"})");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->model, "\xF0\x9F\x98\x80");
+}
+
+TEST(JsonScan, NestingAndContainersAsValues) {
+  auto s = scan_top_level(" { \"a\" : { \"model\" : \"no\" , \"b\" : [ [ ] , { } , [ 1 , { \"stream\":true } ] ] } ,"
+                          " \"model\" : { \"x\" : [ ] } , \"stream\" : false } ");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->has_model);
+  EXPECT_FALSE(s->model_is_string);
+  EXPECT_FALSE(s->stream);
+  for (const char* bad : {R"({"a":[}]})", R"({"a":{]})", R"({"a":[1 2]})", R"({"a":{"b"}})", R"({"a":[,1]})",
+                          R"({"a":{"b":1,}})", R"({,"a":1})", R"({"a":1}})", R"({"a":[1]]})", R"({"a"::1})"})
+    EXPECT_FALSE(scan_top_level(bad)) << bad;
+  std::string deep = "{\"a\":" + std::string(500, '[') + std::string(500, ']') + "}";
+  EXPECT_TRUE(scan_top_level(deep));
+  std::string too_deep = "{\"a\":" + std::string(600, '[') + std::string(600, ']') + "}";
+  EXPECT_FALSE(scan_top_level(too_deep));
+}
+
+// Every generated document is accepted with the model and stream nlohmann finds at its top level, and every
+// strict prefix of it (a document cut anywhere) is refused.
+TEST(JsonScan, AgreesWithAFullParserAndRefusesEveryCut) {
+  uint32_t seed = 12345;
+  auto next = [&](uint32_t n) {
+    seed = seed * 1664525u + 1013904223u;
+    return (seed >> 8) % n;
+  };
+  std::function<nlohmann::json(int)> gen = [&](int depth) -> nlohmann::json {
+    switch (depth > 3 ? next(5) : next(7)) {
+      case 0: return nullptr;
+      case 1: return next(2) == 0;
+      case 2: return static_cast<int>(next(100000)) - 500;
+      case 3: return 1.5 * next(100);
+      case 4: return std::string("s\"\\/\n\t\u00e9x") + std::string(next(20), 'y');
+      case 5: {
+        auto a = nlohmann::json::array();
+        for (uint32_t k = next(4); k > 0; --k) a.push_back(gen(depth + 1));
+        return a;
+      }
+      default: {
+        auto o = nlohmann::json::object();
+        for (uint32_t k = next(4); k > 0; --k) o["k" + std::to_string(next(9))] = gen(depth + 1);
+        if (next(3) == 0) o["model"] = "inner";
+        return o;
+      }
+    }
+  };
+  for (int doc = 0; doc < 200; ++doc) {
+    nlohmann::json j = nlohmann::json::object();
+    for (uint32_t k = next(5); k > 0; --k) j["f" + std::to_string(next(9))] = gen(1);
+    if (next(2)) j["model"] = next(2) ? nlohmann::json("m\u00e9 " + std::to_string(doc)) : gen(1);
+    if (next(2)) j["stream"] = next(2) == 0;
+    const std::string text = next(2) ? j.dump() : j.dump(next(3) + 1);
+    auto s = scan_top_level(text);
+    ASSERT_TRUE(s) << text;
+    EXPECT_EQ(s->has_model, j.contains("model") && !j["model"].is_null()) << text;
+    if (j.contains("model") && j["model"].is_string()) {
+      EXPECT_EQ(s->model, j["model"].get<std::string>()) << text;
+    }
+    EXPECT_EQ(s->stream, j.contains("stream") && j["stream"] == true) << text;
+    for (size_t cut = 0; cut < text.size(); ++cut)
+      EXPECT_FALSE(scan_top_level(std::string_view(text).substr(0, cut))) << text.substr(0, cut);
+  }
 }
 
 namespace {
