@@ -78,6 +78,11 @@ class Llmux {
   const std::string& config_path() const { return config_path_; }
   uint64_t reloads() { return status()["config"]["reloads"].get<uint64_t>(); }
   std::string log() const { return proc_->output(); }
+  // Whether llmux's output has `text` within `timeout`: its output is read from a pipe by another thread, which
+  // may lag behind what llmux did (and what /status already shows) on a loaded machine.
+  bool logged(const std::string& text, std::chrono::milliseconds timeout = 5s) const {
+    return eventually([&] { return proc_->output().find(text) != std::string::npos; }, timeout);
+  }
 
   nlohmann::json status() { return http_get(port_, "/status").json(); }
   // The resident worker's JSON from /status (null when none).

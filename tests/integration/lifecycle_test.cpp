@@ -64,7 +64,7 @@ TEST(Lifecycle, IdleTtlUnloadsTheWorker) {
   EXPECT_TRUE(l.worker().is_object());
   ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 5s)) << l.status().dump();
   EXPECT_TRUE(eventually([&] { return !pid_alive(pid); }, 2s));
-  EXPECT_NE(l.log().find("(ttl)"), std::string::npos);
+  EXPECT_TRUE(l.logged("(ttl)"));
   EXPECT_EQ(l.chat("a").status, 200);  // and it comes back on demand
 }
 
@@ -146,7 +146,7 @@ TEST(Lifecycle, SigtermIgnoringEngineIsKilledAfterTheGrace) {
   EXPECT_EQ(rb.status, 200) << rb.body;
   EXPECT_GE(std::chrono::steady_clock::now() - start, 350ms);  // it really waited for the grace
   EXPECT_FALSE(pid_alive(pid_a));
-  EXPECT_NE(l.log().find("sending SIGKILL"), std::string::npos);
+  EXPECT_TRUE(l.logged("sending SIGKILL"));
 }
 
 TEST(Lifecycle, EngineExitingWhileIdleIsMarkedStoppedAndRestartedOnDemand) {
@@ -156,7 +156,7 @@ TEST(Lifecycle, EngineExitingWhileIdleIsMarkedStoppedAndRestartedOnDemand) {
   ASSERT_EQ(r.status, 200);
   ::kill(std::stoi(r.header("x-fake-pid")), SIGKILL);
   ASSERT_TRUE(eventually([&] { return l.worker().is_null(); })) << l.status().dump();
-  EXPECT_NE(l.log().find("killed by signal 9"), std::string::npos);
+  EXPECT_TRUE(l.logged("killed by signal 9")) << l.log();
   EXPECT_EQ(l.chat("a").status, 200);
 }
 
@@ -312,7 +312,7 @@ TEST(Lifecycle, PortTakenBeforeTheEngineBindsIsRetriedOnAnotherPort) {
   Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1 --squat-port-once " + marker)}}));
   auto r = l.chat("a");
   EXPECT_EQ(r.status, 200) << r.body << "\n" << l.log();
-  EXPECT_NE(l.log().find("was taken before the engine could bind it"), std::string::npos) << l.log();
+  EXPECT_TRUE(l.logged("was taken before the engine could bind it")) << l.log();
 }
 
 TEST(Lifecycle, CompletionReadinessWaitsForTheModelBehindALyingHealthEndpoint) {
@@ -335,8 +335,8 @@ TEST(Lifecycle, CmdStopIsUsedToStopTheEngine) {
           "  b:\n    cmd: " + fake_cmd(tb, "--token-ms 1") + "\n");
   ASSERT_EQ(l.chat("a").status, 200);
   ASSERT_EQ(l.chat("b").status, 200);
-  EXPECT_NE(l.log().find("fake_engine: SIGINT, exiting"), std::string::npos) << l.log();
-  EXPECT_NE(l.log().find("with cmdStop"), std::string::npos);
+  EXPECT_TRUE(l.logged("fake_engine: SIGINT, exiting")) << l.log();
+  EXPECT_TRUE(l.logged("with cmdStop"));
   EXPECT_TRUE(find_pids_with_arg(ta).empty());
 }
 

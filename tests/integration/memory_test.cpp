@@ -29,8 +29,8 @@ TEST(Memory, WorkerAboveItsCeilingIsEvictedOnlyAfterItsRequestFinishes) {
   EXPECT_TRUE(stream_done(s)) << s.body;
   EXPECT_EQ(count_content_events(s), 12u) << "the in-flight request is never cut";
   ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 3s)) << l.log();
-  EXPECT_NE(l.log().find("above its ceiling"), std::string::npos);
-  EXPECT_NE(l.log().find("(ceiling)"), std::string::npos);
+  EXPECT_TRUE(l.logged("above its ceiling"));
+  EXPECT_TRUE(l.logged("(ceiling)"));
   EXPECT_TRUE(find_pids_with_arg(tag).empty());
 }
 
@@ -60,7 +60,7 @@ TEST(Memory, PressureEvictsTheIdleWorkerAndCriticalPressureRefusesLoads) {
   write_file(level, "warning");
   ASSERT_TRUE(eventually([&] { return l.worker().is_null(); }, 3s)) << l.log();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms) << "evicted within about a second";
-  EXPECT_NE(l.log().find("(pressure)"), std::string::npos);
+  EXPECT_TRUE(l.logged("(pressure)"));
   write_file(level, "critical");
   ASSERT_TRUE(eventually([&] { return l.status()["system"]["pressure"] == "critical"; }, 2s));
   auto refused = l.chat("a");
