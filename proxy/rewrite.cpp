@@ -36,10 +36,10 @@ std::variant<InferenceRequest, ApiError> parse_inference(const std::string& body
   if (!scan) return invalid_json(body);
   if (scan->has_model && !scan->model_is_string) return bad_request("'model' must be a string", "invalid_model");
   InferenceRequest req;
-  req.scan = *scan;
-  req.requested = scan->has_model ? scan->model : "";
-  req.stream = scan->stream;
-  std::string name = req.requested.empty() ? config.default_model : req.requested;
+  req.scan = std::move(*scan);
+  if (req.scan.has_model) req.requested = req.scan.model;
+  req.stream = req.scan.stream;
+  const std::string& name = req.requested.empty() ? config.default_model : req.requested;
   if (name.empty())
     return bad_request("request names no 'model' and no defaultModel is configured; available: " +
                            config.available_names(),
