@@ -145,53 +145,26 @@ net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease,
   co_return ec;
 }
 
-// Connects (or reuses a pooled connection), sends the request and reads the response head, retrying once on a
-// fresh connection when a pooled one turns out stale. One coroutine for the common path (a nested coroutine per
-// step costs a frame and two resumptions); the connect is the rare case.
-net::awaitable<error_code> open_exchange(EngineExchange& x, const std::string& head, const RelayJob& job,
-                                         EnginePool& pool) {
-  x.socket = pool.take(job.lease.worker->generation, x.buffer);
-  x.reused = x.socket.has_value();
-  Deadline& d = job.deadline;
-  const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
-  error_code ec;
-  bool answered = false;  // some response byte came (even an interim response): a retry could repeat the request
-  for (;;) {
-    if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d, pool.executor());
-    if (ec) co_return ec;
-    const size_t sent = send_now(*x.socket, request, ec);
-    if (!ec && sent < head.size() + job.body.size())
-      ec = co_await send_rest(*x.socket, request, sent, d, job.timeouts.client_write);
-    while (!ec) {
-      if (x.buffer.size() > 0) {
-        const HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
-        if (r == HeadParse::done && x.head.status >= 100 && x.head.status < 200 && x.head.status != 101) {
-          x.buffer.consume(x.head.size);  // an interim response (100 Continue, 103 Early Hints): the final one follows
-          continue;
-        }
-        if (r == HeadParse::done) co_return ec;
-        if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
-          if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
-          co_return net::error::make_error_code(net::error::invalid_argument);
-        }
-      }
-      d.arm(*x.socket, job.timeouts.engine_first_byte);
-      const size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk),
-                                                          net::redirect_error(net::use_awaitable, ec));
-      d.done(ec);
-      x.buffer.commit(n);
-      answered = answered || n > 0;
+// What the bytes read so far say of the response head: parsed (false, ec clear), malformed or too large (false,
+// ec set), or incomplete (true: read more). Interim responses (100 Continue, 103 Early Hints) are skipped.
+bool head_needs_more(EngineExchange& x, error_code& ec) {
+  while (x.buffer.size() > 0) {
+    const HeadParse r = parse_response_head(x.bytes(), x.head, x.why);
+    if (r == HeadParse::done && x.head.status >= 100 && x.head.status < 200 && x.head.status != 101) {
+      x.buffer.consume(x.head.size);  // an interim response: the final one follows
+      continue;
     }
-    // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation
-    // again.
-    if (!x.reused || answered || !x.socket->is_open()) co_return ec;
-    spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
-    x.reused = false;
-    x.socket.reset();
-    x.buffer.clear();
-    ec = {};
+    if (r == HeadParse::done) return false;
+    if (r == HeadParse::bad || x.buffer.size() > kMaxHead) {
+      if (r != HeadParse::bad) x.why = "response head larger than 64 KiB";
+      ec = net::error::make_error_code(net::error::invalid_argument);
+      return false;
+    }
+    return true;
   }
+  return true;
 }
+
 
 // A field line llmux writes itself; `line` is "Name: " (the value follows).
 void append_field(std::string& h, std::string_view line, std::string_view value) {
@@ -536,6 +509,22 @@ net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchan
   co_return finish(status, ok && st.engine_ok, stats);
 }
 
+// The engine could not be reached or sent no usable response head: an error to the client (or the end of a
+// committed event stream).
+net::awaitable<RelayResult> exchange_failed(ClientStream& client, const RelayJob& job, const EngineExchange& x,
+                                            const error_code& ec) {
+  auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec, x.why);
+  spdlog::warn("{}", e.message);
+  if (job.committed) {
+    std::string event = sse_error_event(e);
+    bool ok = co_await job.committed->send(event);
+    if (ok) ok = co_await job.committed->end();
+    co_return RelayResult{e.status, ok};
+  }
+  bool keep = co_await send_error(client.socket(), job, e);
+  co_return RelayResult{e.status, keep};
+}
+
 }  // namespace
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
@@ -555,20 +544,39 @@ net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool
       d.forget();  // the engine socket it may bound dies with `x`
     }
   } reset{watch, job.deadline};
-  error_code ec = co_await open_exchange(x, head, job, pool);
-  if (watch.gone()) co_return RelayResult{0, false};
-  if (ec) {
-    auto e = engine_failure(job.lease, ec == beast::error::timeout ? "sent no response" : "failed", ec, x.why);
-    spdlog::warn("{}", e.message);
-    if (job.committed) {
-      std::string event = sse_error_event(e);
-      bool ok = co_await job.committed->send(event);
-      if (ok) ok = co_await job.committed->end();
-      co_return RelayResult{e.status, ok};
+  // Connect (or reuse a pooled connection), send the request, read the response head; a pooled connection that
+  // turns out stale is retried once on a fresh one. Inline: a nested coroutine costs a frame per request.
+  x.socket = pool.take(job.lease.worker->generation, x.buffer);
+  x.reused = x.socket.has_value();
+  Deadline& d = job.deadline;
+  const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
+  error_code ec;
+  bool answered = false;  // some response byte came (even an interim response): a retry could repeat the request
+  for (;;) {
+    if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d, pool.executor());
+    if (ec) break;
+    const size_t sent = send_now(*x.socket, request, ec);
+    if (!ec && sent < head.size() + job.body.size())
+      ec = co_await send_rest(*x.socket, request, sent, d, job.timeouts.client_write);
+    while (!ec && head_needs_more(x, ec)) {
+      d.arm(*x.socket, job.timeouts.engine_first_byte);
+      const size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk),
+                                                          net::redirect_error(net::use_awaitable, ec));
+      d.done(ec);
+      x.buffer.commit(n);
+      answered = answered || n > 0;
     }
-    bool keep = co_await send_error(client.socket(), job, e);
-    co_return RelayResult{e.status, keep};
+    // Closed by the client watch (the client left) or the deadline: no retry, which would start the generation
+    // again. A malformed head is not retried either.
+    if (!ec || !x.reused || answered || !x.socket->is_open() || ec == net::error::invalid_argument) break;
+    spdlog::debug("pooled engine connection was stale ({}); retrying on a fresh one", ec.message());
+    x.reused = false;
+    x.socket.reset();
+    x.buffer.clear();
+    ec = {};
   }
+  if (watch.gone()) co_return RelayResult{0, false};
+  if (ec) co_return co_await exchange_failed(client, job, x, ec);
   if (job.committed) co_return co_await continue_committed(job, x, pool, watch);
   co_return co_await stream_response(client.socket(), job, x, pool, watch);
 }
