@@ -76,6 +76,8 @@ struct Options {
   std::int64_t cached_tokens = -1;  // >= 0: usage reports prompt_tokens_details.cached_tokens
   bool interim = false;          // a 103 Early Hints interim response before every final one
   bool close_delimited = false;  // non-streamed answers without Content-Length, ended by closing the connection
+  std::int64_t close_after = 0;  // > 0: a connection is closed silently after this many inference answers (still
+                                 // announced keep-alive), as a server's keep-alive timeout would: a stale pool
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -93,7 +95,7 @@ constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
     "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
-    "       [--interim] [--close-delimited]\n";
+    "       [--interim] [--close-delimited] [--close-after N]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -137,6 +139,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--name-check") o.name_check = value();
     else if (flag == "--squat-port-once") o.squat_port_once = value();
     else if (flag == "--cached-tokens") o.cached_tokens = parse_number(flag, value(), big);
+    else if (flag == "--close-after") o.close_after = parse_number(flag, value(), big);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
     else if (flag == "--interim" && !inline_value) o.interim = true;
@@ -704,6 +707,7 @@ net::awaitable<void> session(Engine& e, tcp::socket sock) {
   Conn c(std::move(sock));
   beast::error_code ec;
   c.sock.set_option(tcp::no_delay(true), ec);  // tokens are small writes: never wait for an ACK
+  std::int64_t served = 0;
   for (bool keep = true; keep;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(1 << 20);
@@ -721,7 +725,9 @@ net::awaitable<void> session(Engine& e, tcp::socket sock) {
       if (status != 0) co_await send_error(e, c, status, "invalid_request_error", ec.message(), false);
       break;
     }
+    const bool inference = parser.get().method() == http::verb::post;
     keep = co_await serve(e, c, parser.get());
+    if (inference && e.opt.close_after > 0 && ++served >= e.opt.close_after) break;
   }
   c.sock.shutdown(tcp::socket::shutdown_send, ec);
   c.sock.close(ec);

@@ -291,6 +291,26 @@ TEST(Relay, RequestFramingEdgeCases) {
   }
 }
 
+// An engine that closes an idle keep-alive connection (its own keep-alive timeout) leaves llmux a stale pooled
+// connection: the next request notices before any response byte and goes again on a fresh connection, so the
+// client never sees it. Each request reaches the engine once.
+TEST(Relay, StalePooledEngineConnectionIsRetriedOnAFreshOne) {
+  auto tag = unique_tag("stalepool");
+  Llmux l("logLevel: debug\nmodels:\n  a:\n    cmd: " + fake_cmd(tag, "--close-after 1 --tokens 3 --token-ms 0") + "\n");
+  for (int i = 0; i < 4; ++i) {
+    auto r = l.chat("a");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(nlohmann::json::parse(r.body)["choices"][0]["message"]["content"], "tok0 tok1 tok2 ") << r.body;
+  }
+  EXPECT_TRUE(l.logged("pooled engine connection was stale")) << l.log();
+  size_t requests = 0;
+  const std::string log = l.log();
+  for (size_t at = log.find("POST /v1/chat/completions model="); at != std::string::npos;
+       at = log.find("POST /v1/chat/completions model=", at + 1))
+    ++requests;
+  EXPECT_EQ(requests, 4u) << log;
+}
+
 // Engines frame their answers in every way HTTP/1.1 allows; the client gets a well-framed answer for its own HTTP
 // version: interim 1xx responses are not passed on, a close-delimited body is re-chunked for HTTP/1.1 clients, and
 // a chunked stream reaches an HTTP/1.0 client as plain bytes ended by the connection's close.
