@@ -118,23 +118,15 @@ bool listed_in(std::string_view connection, std::string_view name) {
   return listed;
 }
 
+bool passed_field(std::string_view name, std::string_view connection, bool drop_accel) {
+  const FieldName n = classify(name);
+  if (hop_by_hop(n) || (drop_accel && n == FieldName::accel_buffering)) return false;
+  return connection.empty() || !listed_in(connection, name);
+}
+
 void append_passed_fields(std::string& out, std::string_view fields, const FieldDrops& drops,
                           std::string_view connection, bool drop_accel) {
-  if (drops.exact) {
-    size_t at = 0;
-    for (size_t k = 0; k < drops.count; ++k) {
-      out.append(fields.data() + at, drops.begin[k] - at);
-      at = drops.end[k];
-    }
-    out.append(fields.data() + at, fields.size() - at);
-    return;
-  }
-  for_each_field(fields, [&](std::string_view name, std::string_view value) {
-    const FieldName n = classify(name);
-    if (hop_by_hop(n) || (drop_accel && n == FieldName::accel_buffering)) return;
-    if (!connection.empty() && listed_in(connection, name)) return;
-    out.append(name).append(": ").append(value).append("\r\n");
-  });
+  put_passed_fields(fields, drops, connection, drop_accel, [&](std::string_view piece) { out.append(piece); });
 }
 
 namespace {

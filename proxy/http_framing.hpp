@@ -140,9 +140,35 @@ bool hop_by_hop_field(std::string_view name);
 // Whether `name` is one of the tokens of a Connection field's value (RFC 9110 §7.6.1: such fields are hop-by-hop).
 bool listed_in(std::string_view connection, std::string_view name);
 
-// Appends to `out` the field lines of a parsed head that go on to the other side: all but the hop-by-hop ones,
-// those its Connection field names and, when `drop_accel`, X-Accel-Buffering. Runs of kept lines are copied as
-// received; when `drops` is not exact, the lines are rewritten one by one ("Name: value" CRLF).
+// Whether a field goes on to the other side: not hop-by-hop, not named by the Connection field's value, and not
+// X-Accel-Buffering when `drop_accel`.
+bool passed_field(std::string_view name, std::string_view connection, bool drop_accel);
+
+// Gives put(piece) the field lines of a parsed head that go on to the other side (see passed_field). Runs of kept
+// lines are passed as received; when `drops` is not exact, the lines are rewritten one by one ("Name: value" CRLF,
+// at most two bytes longer than the line received).
+template <class Put>
+void put_passed_fields(std::string_view fields, const FieldDrops& drops, std::string_view connection, bool drop_accel,
+                       Put&& put) {
+  if (drops.exact) {
+    size_t at = 0;
+    for (size_t k = 0; k < drops.count; ++k) {
+      put(fields.substr(at, drops.begin[k] - at));
+      at = drops.end[k];
+    }
+    put(fields.substr(at));
+    return;
+  }
+  for_each_field(fields, [&](std::string_view name, std::string_view value) {
+    if (!passed_field(name, connection, drop_accel)) return;
+    put(name);
+    put(std::string_view(": "));
+    put(value);
+    put(std::string_view("\r\n"));
+  });
+}
+
+// put_passed_fields() appending to `out`.
 void append_passed_fields(std::string& out, std::string_view fields, const FieldDrops& drops,
                           std::string_view connection, bool drop_accel = false);
 

@@ -166,33 +166,60 @@ bool head_needs_more(EngineExchange& x, error_code& ec) {
 }
 
 
-// A field line llmux writes itself; `line` is "Name: " (the value follows).
-void append_field(std::string& h, std::string_view line, std::string_view value) {
-  h.append(line).append(value).append("\r\n"sv);
-}
+// Builds a head in a stack buffer, then hands it to `out` in one append (its one allocation). Pieces are copied
+// with inlined memcpy: std::string::append checks room and calls out of line for every piece. A head larger than
+// the buffer spills into `out` as it goes (order kept).
+class HeadWriter {
+ public:
+  explicit HeadWriter(std::string& out) : out_(out) {}
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+  [[gnu::always_inline]] void put(std::string_view v) {
+    if (v.size() > static_cast<size_t>(buf_ + sizeof buf_ - p_)) return spill(v);
+    if (!v.empty()) std::memcpy(p_, v.data(), v.size());
+    p_ += v.size();
+  }
+  void put_number(uint64_t n) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    put(std::string_view(digits, static_cast<size_t>(end - digits)));
+  }
+  void finish() { out_.append(buf_, static_cast<size_t>(p_ - buf_)); }
 
-void append_length_field(std::string& h, uint64_t length) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;
-  append_field(h, "Content-Length: "sv, std::string_view(digits, static_cast<size_t>(end - digits)));
-}
+ private:
+  [[gnu::noinline]] void spill(std::string_view v) {
+    out_.append(buf_, static_cast<size_t>(p_ - buf_)).append(v);
+    p_ = buf_;
+  }
+  std::string& out_;
+  char buf_[1024];
+  char* p_ = buf_;
+};
 
 // The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
 // end-to-end fields, the engine's Host, the rewritten body's length.
 std::string engine_head(const RelayJob& job) {
   const auto& in = job.request;
   const EngineEndpoint& engine = job.lease.worker->endpoint;
+  const EngineTarget target = engine_target_parts(in.target());
   std::string h;
-  h.reserve(320 + in.fields().size());
-  h.append(in.method_string()).append(" "sv).append(engine.base_path);
-  append_engine_target(h, in.target());
-  h.append(" HTTP/1.1\r\n"sv);
-  append_passed_fields(h, in.fields(), in.head().drops, in.head().connection);
-  char port[8];
-  const auto end = std::to_chars(port, port + sizeof port, engine.port).ptr;
-  h.append("Host: "sv).append(engine.host).append(":"sv).append(port, static_cast<size_t>(end - port)).append("\r\n"sv);
-  append_length_field(h, job.body.size());
-  h.append("\r\n"sv);
+  HeadWriter w(h);
+  w.put(in.method_string());
+  w.put(" "sv);
+  w.put(engine.base_path);
+  w.put(target.prefix);
+  w.put(target.path);
+  w.put(target.query);
+  w.put(" HTTP/1.1\r\n"sv);
+  put_passed_fields(in.fields(), in.head().drops, in.head().connection, false, [&](std::string_view p) { w.put(p); });
+  w.put("Host: "sv);
+  w.put(engine.host);
+  w.put(":"sv);
+  w.put_number(engine.port);
+  w.put("\r\nContent-Length: "sv);
+  w.put_number(job.body.size());
+  w.put("\r\n\r\n"sv);
+  w.finish();
   return h;
 }
 
@@ -362,39 +389,50 @@ void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& kee
   const ResponseHead& e = x.head;
   const auto& in = job.request;
   const bool v11 = in.version() >= 11;
-  std::string& h = o.head;
-  h.reserve(256 + e.fields.size());
+  HeadWriter w(o.head);
   const char code[4] = {static_cast<char>('0' + e.status / 100 % 10), static_cast<char>('0' + e.status / 10 % 10),
                         static_cast<char>('0' + e.status % 10), ' '};
-  h.append(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv).append(code, 4);
-  h.append(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason).append("\r\n"sv);
-  append_passed_fields(h, e.fields, e.drops, e.connection, e.event_stream);
-  if (e.event_stream) h.append("X-Accel-Buffering: no\r\n"sv);
-  if (!job.clamp_note.empty()) append_field(h, "X-Llmux-Max-Tokens-Clamped: "sv, job.clamp_note);
+  w.put(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv);
+  w.put(std::string_view(code, 4));
+  w.put(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason);
+  w.put("\r\n"sv);
+  put_passed_fields(e.fields, e.drops, e.connection, e.event_stream, [&](std::string_view p) { w.put(p); });
+  if (e.event_stream) w.put("X-Accel-Buffering: no\r\n"sv);
+  if (!job.clamp_note.empty()) {
+    w.put("X-Llmux-Max-Tokens-Clamped: "sv);
+    w.put(job.clamp_note);
+    w.put("\r\n"sv);
+  }
   keep = in.keep_alive();
+  auto length_field = [&](uint64_t n) {
+    w.put("Content-Length: "sv);
+    w.put_number(n);
+    w.put("\r\n"sv);
+  };
   if (e.bodiless()) {
     x.body.start(BodyFraming::Kind::none);
     o.framing = Framing::none;
-    if (e.content_length) append_length_field(h, *e.content_length);
+    if (e.content_length) length_field(*e.content_length);
   } else if (e.content_length) {
     x.body.start(BodyFraming::Kind::length, *e.content_length);
     o.framing = Framing::length;
     o.passthrough = true;
-    append_length_field(h, *e.content_length);
+    length_field(*e.content_length);
   } else {
     x.body.start(e.chunked ? BodyFraming::Kind::chunked : BodyFraming::Kind::close);
     if (v11) {
       o.framing = Framing::chunked;
-      h.append("Transfer-Encoding: chunked\r\n"sv);
+      w.put("Transfer-Encoding: chunked\r\n"sv);
     } else {
       o.framing = Framing::close;  // HTTP/1.0 client: the body ends when the connection closes
       o.passthrough = !e.chunked;
       keep = false;
     }
   }
-  if (v11 && !keep) h.append("Connection: close\r\n"sv);
-  if (!v11 && keep) h.append("Connection: keep-alive\r\n"sv);
-  h.append("\r\n"sv);
+  if (v11 && !keep) w.put("Connection: close\r\n"sv);
+  if (!v11 && keep) w.put("Connection: keep-alive\r\n"sv);
+  w.put("\r\n"sv);
+  w.finish();
 }
 
 // The engine body's framing, without a client head (the committed event stream path).

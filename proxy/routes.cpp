@@ -37,16 +37,18 @@ RouteMatch only(std::string_view method, std::string_view want, Route r, std::st
 
 }  // namespace
 
-void append_engine_target(std::string& out, std::string_view target) {
-  const std::string_view path = normalize_path(target);
-  if (!path.starts_with("/v1/")) out.append("/v1");
-  out.append(path);
-  if (const auto q = target.find('?'); q != std::string_view::npos) out.append(target.substr(q));
+EngineTarget engine_target_parts(std::string_view target) {
+  EngineTarget t;
+  t.path = normalize_path(target);
+  if (!t.path.starts_with("/v1/")) t.prefix = "/v1";
+  if (const auto q = target.find('?'); q != std::string_view::npos) t.query = target.substr(q);
+  return t;
 }
 
 std::string engine_target(std::string_view target) {
+  const EngineTarget t = engine_target_parts(target);
   std::string out;
-  append_engine_target(out, target);
+  out.append(t.prefix).append(t.path).append(t.query);
   return out;
 }
 

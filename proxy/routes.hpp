@@ -40,6 +40,10 @@ std::string query_param(std::string_view target, std::string_view name);
 // The target an engine receives for an inference route: "/v1" + canonical path, query kept
 // ("/chat/completions/?a=1" → "/v1/chat/completions?a=1"). Engines differ in what aliases they accept.
 std::string engine_target(std::string_view target);
-void append_engine_target(std::string& out, std::string_view target);  // the same, appended
+// Its pieces, views into `target` or literals: "/v1" or "", the canonical path, the query ("?..." or "").
+struct EngineTarget {
+  std::string_view prefix, path, query;
+};
+EngineTarget engine_target_parts(std::string_view target);
 
 }  // namespace llmux

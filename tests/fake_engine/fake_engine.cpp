@@ -76,6 +76,7 @@ struct Options {
   std::int64_t cached_tokens = -1;  // >= 0: usage reports prompt_tokens_details.cached_tokens
   bool interim = false;          // a 103 Early Hints interim response before every final one
   bool close_delimited = false;  // non-streamed answers without Content-Length, ended by closing the connection
+  std::int64_t pad_header = 0;   // > 0: every response carries an X-Fake-Pad field of this many bytes
   std::int64_t close_after = 0;  // > 0: a connection is closed silently after this many inference answers (still
                                  // announced keep-alive), as a server's keep-alive timeout would: a stale pool
 };
@@ -95,7 +96,7 @@ constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
     "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
-    "       [--interim] [--close-delimited] [--close-after N]\n";
+    "       [--interim] [--close-delimited] [--close-after N] [--pad-header BYTES]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -140,6 +141,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--squat-port-once") o.squat_port_once = value();
     else if (flag == "--cached-tokens") o.cached_tokens = parse_number(flag, value(), big);
     else if (flag == "--close-after") o.close_after = parse_number(flag, value(), big);
+    else if (flag == "--pad-header") o.pad_header = parse_number(flag, value(), 1 << 20);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
     else if (flag == "--interim" && !inline_value) o.interim = true;
@@ -220,6 +222,7 @@ struct Engine {
       : opt(std::move(o)), io(io), acceptor(io), load_gate(io, std::chrono::steady_clock::time_point::max()) {
     pid = ::getpid();
     extra_headers = "X-Fake-Pid: " + std::to_string(pid) + "\r\nX-Fake-Model: " + opt.model + "\r\n";
+    if (opt.pad_header > 0) extra_headers += "X-Fake-Pad: " + std::string(static_cast<size_t>(opt.pad_header), 'p') + "\r\n";
   }
   Options opt;
   net::io_context& io;
@@ -229,6 +232,7 @@ struct Engine {
   pid_t pid = 0;
   std::string extra_headers;  // X-Fake-Pid and X-Fake-Model lines, on every response
   std::optional<std::string> last_body;
+  nlohmann::json last_headers;  // of the last POST: field name (as sent) -> value
   std::int64_t requests = 0;   // inference POSTs received (chat, completions, embeddings)
   std::int64_t health = 0;     // GET /health received
   std::int64_t total = 0;      // every request except /debug/*
@@ -621,6 +625,8 @@ net::awaitable<bool> serve_inference(Engine& e, Conn& c, Request& req, Kind kind
   const std::string error = j.is_discarded() ? "malformed JSON in request body" : read_gen(j, e.opt, g);
   log_request(e, req, g.model, g.stream);
   e.last_body = std::move(req.body());
+  e.last_headers = nlohmann::json::object();
+  for (const auto& f : req) e.last_headers[std::string(f.name_string())] = std::string(f.value());
   if (!e.loaded && e.opt.readiness == Readiness::http503) {
     const bool keep = co_await send_loading(e, c, keep_alive);
     co_return keep;
@@ -651,6 +657,8 @@ net::awaitable<bool> serve_debug(Engine& e, Conn& c, std::string_view path, bool
     c.body = stats.dump();
   } else if (path == "/debug/last-request" && e.last_body) {
     c.body = *e.last_body;
+  } else if (path == "/debug/last-headers" && e.last_body) {
+    c.body = e.last_headers.dump();
   } else {
     const bool keep = co_await send_error(e, c, 404, "not_found_error", "no POST request received yet", keep_alive);
     co_return keep;
