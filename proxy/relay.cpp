@@ -3,13 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/container/small_vector.hpp>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
 #include "proxy/http_framing.hpp"
+#include "proxy/relay_heads.hpp"
 #include "proxy/routes.hpp"
 #include "proxy/streams.hpp"
 
@@ -166,63 +166,6 @@ bool head_needs_more(EngineExchange& x, error_code& ec) {
 }
 
 
-// Builds a head in a stack buffer, then hands it to `out` in one append (its one allocation). Pieces are copied
-// with inlined memcpy: std::string::append checks room and calls out of line for every piece. A head larger than
-// the buffer spills into `out` as it goes (order kept).
-class HeadWriter {
- public:
-  explicit HeadWriter(std::string& out) : out_(out) {}
-  HeadWriter(const HeadWriter&) = delete;
-  HeadWriter& operator=(const HeadWriter&) = delete;
-  [[gnu::always_inline]] void put(std::string_view v) {
-    if (v.size() > static_cast<size_t>(buf_ + sizeof buf_ - p_)) return spill(v);
-    if (!v.empty()) std::memcpy(p_, v.data(), v.size());
-    p_ += v.size();
-  }
-  void put_number(uint64_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-    put(std::string_view(digits, static_cast<size_t>(end - digits)));
-  }
-  void finish() { out_.append(buf_, static_cast<size_t>(p_ - buf_)); }
-
- private:
-  [[gnu::noinline]] void spill(std::string_view v) {
-    out_.append(buf_, static_cast<size_t>(p_ - buf_)).append(v);
-    p_ = buf_;
-  }
-  std::string& out_;
-  char buf_[1024];
-  char* p_ = buf_;
-};
-
-// The engine request's head, built in one string (one allocation; sent with the body in one sendmsg): the client's
-// end-to-end fields, the engine's Host, the rewritten body's length.
-std::string engine_head(const RelayJob& job) {
-  const auto& in = job.request;
-  const EngineEndpoint& engine = job.lease.worker->endpoint;
-  const EngineTarget target = engine_target_parts(in.target());
-  std::string h;
-  HeadWriter w(h);
-  w.put(in.method_string());
-  w.put(" "sv);
-  w.put(engine.base_path);
-  w.put(target.prefix);
-  w.put(target.path);
-  w.put(target.query);
-  w.put(" HTTP/1.1\r\n"sv);
-  put_passed_fields(in.fields(), in.head().drops, in.head().connection, false, [&](std::string_view p) { w.put(p); });
-  w.put("Host: "sv);
-  w.put(engine.host);
-  w.put(":"sv);
-  w.put_number(engine.port);
-  w.put("\r\nContent-Length: "sv);
-  w.put_number(job.body.size());
-  w.put("\r\n\r\n"sv);
-  w.finish();
-  return h;
-}
-
 ApiError engine_failure(const Lease& lease, const std::string& what, const error_code& ec, std::string_view why = {}) {
   bool timeout = ec == beast::error::timeout;
   std::string msg = "engine for model '" + lease.worker->model + "' " + what + ": " +
@@ -250,9 +193,6 @@ struct Streamed {
   bool client_ok = true;
   error_code engine_ec;
 };
-
-// How the client response's body is delimited.
-enum class Framing { length, chunked, close, none };
 
 // The client response written by hand: its head goes out with the first piece of the body (one sendmsg for a
 // whole small answer), or alone when a stream's first event may be seconds away.
@@ -383,56 +323,15 @@ net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeo
   }
 }
 
-// The client response's head (status line, the engine's end-to-end fields, framing for this client), and the
-// engine body's framing. Call before the engine's head is consumed (views into its buffer).
+// The client response's head and the engine body's framing. Call before the engine's head is consumed (views
+// into its buffer).
 void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& keep) {
-  const ResponseHead& e = x.head;
-  const auto& in = job.request;
-  const bool v11 = in.version() >= 11;
-  HeadWriter w(o.head);
-  const char code[4] = {static_cast<char>('0' + e.status / 100 % 10), static_cast<char>('0' + e.status / 10 % 10),
-                        static_cast<char>('0' + e.status % 10), ' '};
-  w.put(v11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv);
-  w.put(std::string_view(code, 4));
-  w.put(e.reason.empty() ? http::obsolete_reason(static_cast<http::status>(e.status)) : e.reason);
-  w.put("\r\n"sv);
-  put_passed_fields(e.fields, e.drops, e.connection, e.event_stream, [&](std::string_view p) { w.put(p); });
-  if (e.event_stream) w.put("X-Accel-Buffering: no\r\n"sv);
-  if (!job.clamp_note.empty()) {
-    w.put("X-Llmux-Max-Tokens-Clamped: "sv);
-    w.put(job.clamp_note);
-    w.put("\r\n"sv);
-  }
-  keep = in.keep_alive();
-  auto length_field = [&](uint64_t n) {
-    w.put("Content-Length: "sv);
-    w.put_number(n);
-    w.put("\r\n"sv);
-  };
-  if (e.bodiless()) {
-    x.body.start(BodyFraming::Kind::none);
-    o.framing = Framing::none;
-    if (e.content_length) length_field(*e.content_length);
-  } else if (e.content_length) {
-    x.body.start(BodyFraming::Kind::length, *e.content_length);
-    o.framing = Framing::length;
-    o.passthrough = true;
-    length_field(*e.content_length);
-  } else {
-    x.body.start(e.chunked ? BodyFraming::Kind::chunked : BodyFraming::Kind::close);
-    if (v11) {
-      o.framing = Framing::chunked;
-      w.put("Transfer-Encoding: chunked\r\n"sv);
-    } else {
-      o.framing = Framing::close;  // HTTP/1.0 client: the body ends when the connection closes
-      o.passthrough = !e.chunked;
-      keep = false;
-    }
-  }
-  if (v11 && !keep) w.put("Connection: close\r\n"sv);
-  if (!v11 && keep) w.put("Connection: keep-alive\r\n"sv);
-  w.put("\r\n"sv);
-  w.finish();
+  ClientHead h = client_response_head(x.head, job.request.version(), job.request.keep_alive(), job.clamp_note);
+  o.head = std::move(h.text);
+  o.framing = h.framing;
+  o.passthrough = h.passthrough;
+  keep = h.keep_alive;
+  x.body.start(h.engine_body, x.head.content_length.value_or(0));
 }
 
 // The engine body's framing, without a client head (the committed event stream path).
@@ -566,7 +465,7 @@ net::awaitable<RelayResult> exchange_failed(ClientStream& client, const RelayJob
 }  // namespace
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
-  const std::string head = engine_head(job);
+  const std::string head = engine_request_head(job.request, job.lease.worker->endpoint, job.body.size());
   EngineExchange x;
   // Client gone → close the engine connection at once so the engine stops generating.
   watch.on_gone = [&x] {
