@@ -83,6 +83,13 @@ class Llmux {
   bool logged(const std::string& text, std::chrono::milliseconds timeout = 5s) const {
     return eventually([&] { return proc_->output().find(text) != std::string::npos; }, timeout);
   }
+  // How many times `text` is in llmux's output so far.
+  size_t log_count(const std::string& text) const {
+    const std::string out = proc_->output();
+    size_t n = 0;
+    for (size_t at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) ++n;
+    return n;
+  }
 
   nlohmann::json status() { return http_get(port_, "/status").json(); }
   // The resident worker's JSON from /status (null when none).

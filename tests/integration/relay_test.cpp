@@ -329,14 +329,7 @@ TEST(Relay, StalePooledEngineConnectionIsRetriedOnAFreshOne) {
     EXPECT_EQ(nlohmann::json::parse(r.body)["choices"][0]["message"]["content"], "tok0 tok1 tok2 ") << r.body;
   }
   EXPECT_TRUE(l.logged("pooled engine connection was stale")) << l.log();
-  auto requests = [&] {  // the engine's request lines, as llmux logs its output
-    size_t n = 0;
-    const std::string log = l.log();
-    for (size_t at = log.find("POST /v1/chat/completions model="); at != std::string::npos;
-         at = log.find("POST /v1/chat/completions model=", at + 1))
-      ++n;
-    return n;
-  };
+  auto requests = [&] { return l.log_count("POST /v1/chat/completions model="); };  // the engine's request lines
   EXPECT_TRUE(eventually([&] { return requests() >= 4; })) << l.log();
   EXPECT_EQ(requests(), 4u) << l.log();
 }
