@@ -28,7 +28,7 @@ const std::string kTarget = "/v1/chat/completions";
 constexpr int kConnections = 32;
 
 struct Options {
-  int seconds = 7;
+  int seconds = 15;
   int sse_n = 200;
   bool warmup = true;
   bool wrk = true;
@@ -44,7 +44,7 @@ struct Path {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: relay_bench [--seconds N] [--sse N] [--quick] [--no-wrk] [--no-nginx]\n"
-               "  --seconds N  1 s rounds per path (default 7)\n  --sse N      streams per path (default 200)\n"
+               "  --seconds N  1 s throughput rounds per path (default 15; the -c1 series takes half)\n  --sse N      streams per path (default 200)\n"
                "  --quick      1 s per path, 50 streams, no warm-up (CI smoke)\n"
                "  --no-wrk     use the built-in load generator\n  --no-nginx   skip the nginx baseline\n",
                why);
@@ -307,15 +307,17 @@ void run_load(const std::vector<Path>& paths, pid_t engine_pid, const std::optio
   const Interleaved loaded_rounds = interleaved(paths, wrk, script, kConnections, o.seconds, o.warmup);
   const auto& loaded = loaded_rounds.medians;
   int cpu = -1;
-  const auto single = single_connection(paths, engine_pid, wrk, script, o.seconds, cpu).medians;
+  const int single_rounds = std::max(1, (o.seconds + 1) / 2);  // latency at -c1 is steadier than throughput
+  const auto single = single_connection(paths, engine_pid, wrk, script, single_rounds, cpu).medians;
   const int conns = wrk ? kConnections : kFallbackThreads;
-  const std::string rounds = "medians of " + std::to_string(o.seconds) + " interleaved 1 s rounds";
-  print_load("throughput under load (" + std::to_string(conns) + " connections, non-streaming; " + rounds + ")",
+  auto rounds = [](int n) { return "medians of " + std::to_string(n) + " interleaved 1 s rounds"; };
+  print_load("throughput under load (" + std::to_string(conns) + " connections, non-streaming; " +
+                 rounds(o.seconds) + ")",
              paths, loaded);
   print_load("\nlatency at concurrency 1 (one connection, non-streaming; " +
                  (cpu >= 0 ? "load generator, proxies and engine pinned to CPU " + std::to_string(cpu)
                            : std::string("not pinned: no CPU affinity here")) +
-                 "; " + rounds + ")",
+                 "; " + rounds(single_rounds) + ")",
              paths, single);
   print_load_goals(loaded, loaded_rounds.ratios, single, conns);
 }
