@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "proxy/byte_scan.hpp"
+
 namespace llmux {
 
 namespace {
@@ -27,12 +29,8 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
 // Whether any byte of the 8 at `p` is below `limit` (at most 0x80) or DEL: a quick test (HTAB counts), an exact
 // check follows a hit.
 bool suspect_word(const char* p, uint64_t limit) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  const uint64_t low = (w - kOnes * limit) & ~w & kHighs;
-  const uint64_t del = ((w ^ (kOnes * 0x7f)) - kOnes) & ~(w ^ (kOnes * 0x7f)) & kHighs;
-  return (low | del) != 0;
+  const uint64_t w = load_word(p);
+  return (bytes_below(w, limit) | bytes_equal(w, 0x7f)) != 0;
 }
 
 // True when every byte passes `ok`; words of eight (the last one overlapping) are let through by a quick test

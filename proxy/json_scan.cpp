@@ -6,11 +6,11 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "proxy/byte_scan.hpp"
+
 namespace llmux {
 
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "plain_run_end reads the first special byte off the low bits");
 
 // Bytes that end a run of plain string characters: the quote, the backslash, control characters.
 constexpr std::array<bool, 256> kStringStop = [] {
@@ -34,15 +34,10 @@ constexpr std::array<bool, 256> kLiteral = [] {
 // request body. In each test the lowest flagged byte is exact (a false flag can only follow a true one), so the
 // first special byte is read off the word's low bits.
 inline size_t plain_run_end(std::string_view s, size_t i) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
   while (i + 8 <= s.size()) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    const uint64_t quote = has_zero(w ^ (kOnes * '"'));
-    const uint64_t slash = has_zero(w ^ (kOnes * '\\'));
-    const uint64_t control = (w - kOnes * 0x20) & ~w & kHighs;  // a byte below 0x20
-    if (const uint64_t special = quote | slash | control) return i + static_cast<size_t>(std::countr_zero(special) >> 3);
+    const uint64_t w = load_word(s.data() + i);
+    if (const uint64_t special = bytes_equal(w, '"') | bytes_equal(w, '\\') | bytes_below(w, 0x20))
+      return i + static_cast<size_t>(std::countr_zero(special) >> 3);
     i += 8;
   }
   while (i < s.size() && !kStringStop[static_cast<unsigned char>(s[i])]) ++i;

@@ -1,9 +1,8 @@
 #include "proxy/usage_scan.hpp"
 
-#include "proxy/byte_scan.hpp"
-
-#include <array>
 #include <cstring>
+
+#include "proxy/byte_scan.hpp"
 
 
 namespace llmux {
