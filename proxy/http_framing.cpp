@@ -139,21 +139,23 @@ struct CommonFields {
   FieldDrops drops;
 };
 
+// Where the line starting at `pos` of `data` ends (its LF), or npos: no line end yet. (memchr directly:
+// string_view::find costs more per call, and this runs for every line of every head.)
+size_t line_end(std::string_view data, size_t pos) {
+  if (pos >= data.size()) return std::string_view::npos;
+  const void* lf = std::memchr(data.data() + pos, '\n', data.size() - pos);
+  return lf ? static_cast<size_t>(static_cast<const char*>(lf) - data.data()) : std::string_view::npos;
+}
+
 // The line starting at `pos` (line end stripped, bare LF accepted) and where the next one starts; false: no line
 // end yet.
 bool next_line(std::string_view data, size_t pos, std::string_view& line, size_t& next) {
-  const size_t eol = data.find('\n', pos);
+  const size_t eol = line_end(data, pos);
   if (eol == std::string_view::npos) return false;
   line = data.substr(pos, eol - pos);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   next = eol + 1;
   return true;
-}
-
-// Where the field line starting at `pos` of `data` ends (its LF), or npos: no line end yet.
-size_t line_end(std::string_view data, size_t pos) {
-  const void* lf = std::memchr(data.data() + pos, '\n', data.size() - pos);
-  return lf ? static_cast<size_t>(static_cast<const char*>(lf) - data.data()) : std::string_view::npos;
 }
 
 // Reads the field lines from `pos` (just past the start line) to the blank line, in one pass: each is checked
