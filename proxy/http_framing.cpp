@@ -158,6 +158,16 @@ bool next_line(std::string_view data, size_t pos, std::string_view& line, size_t
   return true;
 }
 
+// What read_fields() found, into a request or response head.
+template <class Head>
+void take_common(Head& h, const CommonFields& c) {
+  h.fields = c.fields;
+  h.size = c.size;
+  h.connection = c.connection;
+  h.content_length = c.content_length;
+  h.drops = c.drops;
+}
+
 // Reads the field lines from `pos` (just past the start line) to the blank line, in one pass: each is checked
 // (token name, no control character in the value), Content-Length and Connection are read into `c`, the lines not
 // to pass on are noted in c.drops, and the fields a head reads itself go to on_field(kind, value, line_begin,
@@ -261,11 +271,7 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
     }
   });
   if (r != HeadParse::done) return r;
-  h.fields = c.fields;
-  h.size = c.size;
-  h.connection = c.connection;
-  h.content_length = c.content_length;
-  h.drops = c.drops;
+  take_common(h, c);
   if (h.accel_field && !h.event_stream) h.drops.exact = false;  // kept: the walk keeps it
   if (has_te && h.content_length) {  // RFC 9112 §6.3: Transfer-Encoding wins, and the connection is not reused
     h.content_length.reset();
@@ -324,11 +330,7 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
     }
   });
   if (r != HeadParse::done) return r;
-  h.fields = c.fields;
-  h.size = c.size;
-  h.connection = c.connection;
-  h.content_length = c.content_length;
-  h.drops = c.drops;
+  take_common(h, c);
   if (has_te && h.version == 10) {  // RFC 9112 §6.1: faulty framing
     why = "Transfer-Encoding in an HTTP/1.0 request";
     return HeadParse::bad;
