@@ -152,6 +152,16 @@ struct MemoryConfig {
   bool operator==(const MemoryConfig&) const = default;
 };
 
+// Who may talk to llmux (docs/security.md). Every route but /health passes this guard first.
+struct AccessConfig {
+  std::vector<std::string> allowed_hosts;  // allowedHosts: Host names accepted besides loopback ones ("*" = any)
+  std::vector<std::string> allow_origins;  // cors.allowOrigins: browser origins allowed ("*" = any); empty = none
+  std::vector<std::string> api_keys;       // apiKeys (after ${env.*} expansion); empty = no key needed
+  std::vector<std::string> admin_keys;     // adminKeys: keys for admin routes; empty = apiKeys serve them too
+  bool allow_unauthenticated = false;      // allowUnauthenticated: listen off loopback without keys, on purpose
+  bool operator==(const AccessConfig&) const = default;
+};
+
 struct Config {
   std::string path;                  // file it was loaded from (absolute)
   std::string listen_host = "127.0.0.1";
@@ -160,6 +170,10 @@ struct Config {
   bool log_requests = true;          // logRequests: one PERF line per request (at info)
   std::string default_model;         // defaultModel: used when a request names no model; may be an alias
   uint64_t max_request_body = 32ull << 20;  // maxRequestBody
+  int max_connections = 1024;        // maxConnections: open client connections (idle keep-alive ones closed first)
+  AccessConfig access;               // allowedHosts, cors, apiKeys, adminKeys, allowUnauthenticated
+  std::vector<std::string> secrets;  // values never printed (keys, ${env.*} substitutions): redacted in logs,
+                                     // /logs, /config, /status and error messages
   Timeouts timeouts;
   MemoryConfig memory;               // memory
   int max_swaps_waited = 3;          // maxSwapsWaited: no request waits behind more swaps than this
@@ -178,6 +192,12 @@ struct Config {
 // Throws ConfigError. `env` lookups use the process environment.
 std::shared_ptr<const Config> load_config(const std::string& path);
 std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors);
+
+// Whether `host` (a listen address: IP literal or "localhost") is on loopback.
+bool is_loopback_listen(const std::string& host);
+// "" when listening on `host` is safe with `access`; else one line naming the fix (a listen off loopback needs
+// API keys, or allowUnauthenticated: true said explicitly).
+std::string exposure_error(const std::string& host, const AccessConfig& access);
 
 // The user's home: $HOME, else the password database ("" when neither says).
 std::string user_home();

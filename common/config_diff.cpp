@@ -53,6 +53,11 @@ void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
     d.lines.push_back("~ maxRequestBody: " + std::to_string(a.max_request_body) + " -> " +
                       std::to_string(b.max_request_body));
   if (!(a.timeouts == b.timeouts)) d.lines.push_back("~ timeouts changed");
+  // Access settings apply to the next request; keys are never printed, only that they changed.
+  if (!(a.access == b.access)) d.lines.push_back("~ access (apiKeys / adminKeys / allowedHosts / cors) changed");
+  if (a.max_connections != b.max_connections)
+    d.lines.push_back("~ maxConnections: " + std::to_string(a.max_connections) + " -> " +
+                      std::to_string(b.max_connections));
   if (!(a.memory == b.memory) || a.max_swaps_waited != b.max_swaps_waited || a.naive_fifo != b.naive_fifo)
     d.lines.push_back("~ memory / scheduling settings changed");
 }

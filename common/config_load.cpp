@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/config_reader.hpp"
+#include "common/macros.hpp"
 
 namespace llmux {
 namespace {
@@ -28,10 +29,12 @@ constexpr std::string_view kTopKeys[] = {
     "memory",             "maxSwapsWaited",     "kvReservation",      "memoryUtilization",  "overhead",
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
     "priority",           "minResidency",       "scheduling",         "sendLoadingState",   "logRequests",
+    "apiKeys",            "adminKeys",          "allowedHosts",       "cors",               "allowUnauthenticated",
+    "maxConnections",
 };
 constexpr std::string_view kLlamaSwapTopKeys[] = {
     "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory",
-    "logToStdout", "apiKeys", "peers", "logTimeFormat",      "captureBuffer",
+    "logToStdout", "peers", "logTimeFormat",      "captureBuffer",
     "matrix",
 };
 
@@ -130,6 +133,72 @@ void read_globals(Reader& r, const Fields& f, Config& c) {
   }
 }
 
+constexpr std::string_view kCorsKeys[] = {"allowOrigins"};
+
+// A list of keys (apiKeys, adminKeys): each one expanded with the global macros (${env.NAME} typically) and
+// remembered as a secret. An empty key would let an empty Authorization through: refused.
+std::vector<std::string> read_keys(Reader& r, const Entry& e, const ModelDefaults& d, Config& c) {
+  std::vector<std::string> keys;
+  for (const auto& item : r.strings(e)) {
+    std::string key;
+    try {
+      key = expand_macros(item.value, d.macros, {});
+    } catch (const std::invalid_argument& ex) {
+      r.fail(item.line, e.path, ex.what());
+    }
+    if (key.empty()) r.fail(item.line, e.path, "a key must not be empty");
+    keys.push_back(key);
+    c.secrets.push_back(key);
+  }
+  return keys;
+}
+
+// An origin as browsers send it: scheme://host[:port], no path; or "*".
+bool origin_shaped(const std::string& o) {
+  if (o == "*") return true;
+  const size_t scheme = o.find("://");
+  return scheme != std::string::npos && scheme > 0 && o.size() > scheme + 3 &&
+         o.find('/', scheme + 3) == std::string::npos;
+}
+
+void read_access(Reader& r, const Fields& f, const ModelDefaults& d, Config& c) {
+  AccessConfig& a = c.access;
+  if (const Entry* e = find(f, "apiKeys")) a.api_keys = read_keys(r, *e, d, c);
+  if (const Entry* e = find(f, "adminKeys")) a.admin_keys = read_keys(r, *e, d, c);
+  if (const Entry* e = find(f, "allowUnauthenticated")) a.allow_unauthenticated = r.boolean(*e);
+  if (const Entry* e = find(f, "allowedHosts")) {
+    for (const auto& item : r.strings(*e)) {
+      std::string host = item.value;
+      std::transform(host.begin(), host.end(), host.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (host.empty() || host.find_first_of(" /@") != std::string::npos)
+        r.fail(item.line, e->path, "expected a host name (e.g. myhost.local) or \"*\", got '" + item.value + "'");
+      a.allowed_hosts.push_back(host);
+    }
+  }
+  if (const Entry* e = find(f, "cors")) {
+    const Fields cors = r.fields(e->value, e->path, e->line, {kCorsKeys, {}});
+    if (const Entry* o = find(cors, "allowOrigins")) {
+      for (const auto& item : r.strings(*o)) {
+        std::string origin = item.value;
+        while (origin.size() > 1 && origin.back() == '/') origin.pop_back();
+        if (!origin_shaped(origin))
+          r.fail(item.line, o->path, "expected an origin such as http://localhost:3000 (scheme://host[:port]) or "
+                 "\"*\", got '" + item.value + "'");
+        a.allow_origins.push_back(origin);
+      }
+    }
+  }
+  if (const Entry* e = find(f, "maxConnections")) {
+    const int64_t n = r.integer_at_least(*e, 8, "must be at least 8");
+    if (n > 1'000'000) r.fail(*e, "too large, got " + std::to_string(n));
+    c.max_connections = static_cast<int>(n);
+  }
+  if (std::string why = exposure_error(c.listen_host, a); !why.empty()) {
+    const Entry* listen = find(f, "listen");
+    r.fail(listen ? listen->line : 0, "listen", why);
+  }
+}
+
 ModelDefaults read_defaults(Reader& r, const Fields& f) {
   ModelDefaults d;
   if (const Entry* e = find(f, "healthCheckTimeout")) d.start_timeout = r.positive_duration(*e);
@@ -166,7 +235,9 @@ std::shared_ptr<const Config> build(const YAML::Node& root, const std::string& f
   const Entry* models = find(fields, "models");
   if (models == nullptr) r.fail(0, "models", "at least one model is required");
   read_globals(r, fields, *config);
-  config_detail::read_models(r, *models, read_defaults(r, fields), *config);
+  const ModelDefaults defaults = read_defaults(r, fields);
+  read_access(r, fields, defaults, *config);
+  config_detail::read_models(r, *models, defaults, *config);
   if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, *config);
   return config;
 }
@@ -204,6 +275,20 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
 }
 
 std::shared_ptr<const Config> load_config(const std::string& path) { return load_config_text(read_file(path), path); }
+
+bool is_loopback_listen(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char tail = 0;
+  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+         d < 256;
+}
+
+std::string exposure_error(const std::string& host, const AccessConfig& access) {
+  if (is_loopback_listen(host) || !access.api_keys.empty() || access.allow_unauthenticated) return "";
+  return "listening on " + host + " (off loopback) without apiKeys would let anyone on the network use llmux; set "
+         "apiKeys (e.g. - ${env.LLMUX_API_KEY}), or allowUnauthenticated: true if that is really meant";
+}
 
 std::string user_home() {
   if (const char* home = std::getenv("HOME"); home && *home) return home;
