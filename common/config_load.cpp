@@ -277,7 +277,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
 std::shared_ptr<const Config> load_config(const std::string& path) { return load_config_text(read_file(path), path); }
 
 bool is_loopback_listen(const std::string& host) {
-  if (host == "localhost" || host == "::1") return true;
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
   unsigned a = 0, b = 0, c = 0, d = 0;
   char tail = 0;
   return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&

@@ -40,6 +40,7 @@ constexpr const char* kUsage =
     "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--json]\n"
     "                                             run llmux as a user service (systemd unit / LaunchAgent), start it\n"
     "  service uninstall|status [--json]          stop and remove it / installed? active? answering?\n"
+    "  --api-key KEY (any command above that calls the daemon; default $LLMUX_API_KEY) sent as Authorization\n"
     "  --version                                  print the version\n"
     "  help                                       this text\n";
 
@@ -123,11 +124,30 @@ int cmd_config(const std::vector<std::string>& args) {
   return usage_error("config: unknown subcommand '" + args[0] + "'");
 }
 
+// `--api-key KEY` (or `--api-key=KEY`) anywhere after the command: the key every call to the daemon sends.
+bool take_api_key(std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--api-key") {
+      if (i + 1 >= args.size()) return false;
+      set_api_key(args[i + 1]);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      return true;
+    }
+    if (args[i].starts_with("--api-key=")) {
+      set_api_key(args[i].substr(10));
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      return true;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage_error("no command given");
+  if (!take_api_key(args)) return usage_error("--api-key needs a key");
   std::string cmd = args.front();
   args.erase(args.begin());
   if (cmd == "--version" || cmd == "version" || cmd == "-V") {

@@ -6,6 +6,7 @@
 
 #include "common/footprint.hpp"
 #include "proxy/cli_discover.hpp"
+#include "proxy/cli_json.hpp"
 #include "proxy/client.hpp"
 
 namespace llmux {
@@ -43,7 +44,7 @@ std::optional<json> call(const Options& o, const std::string& method, const std:
     auto r = http_call(o.url, method, target, body, timeout);
     auto j = json::parse(r.body, nullptr, false);
     if (r.status >= 400) {
-      std::string msg = j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;
+      std::string msg = j.is_object() && j.contains("error") ? opt(j, "error").value("message", r.body) : r.body;
       std::fprintf(stderr, "llmux: %s (HTTP %d)\n", msg.c_str(), r.status);
       return std::nullopt;
     }
@@ -74,17 +75,17 @@ void print_worker(const json& w) {
   std::printf("model      %s (%s)\n", w.value("model", "").c_str(), w.value("state", "").c_str());
   std::printf("pid/port   %d / %d\n", w.value("pid", 0), w.value("port", 0));
   std::printf("started    %s", w.value("startedAt", "").c_str());
-  if (w.contains("loadSeconds")) std::printf(" (loaded in %s)", duration_text(w["loadSeconds"]).c_str());
+  if (w.contains("loadSeconds")) std::printf(" (loaded in %s)", duration_text(opt(w, "loadSeconds")).c_str());
   std::printf("\nuptime     %s", duration_text(w.value("uptimeSeconds", 0.0)).c_str());
-  if (w["idleSeconds"].is_number()) std::printf(", idle %s", duration_text(w["idleSeconds"].get<double>()).c_str());
-  if (w["ttlRemainingSeconds"].is_number())
-    std::printf(", unloads in %s (ttl)", duration_text(w["ttlRemainingSeconds"].get<double>()).c_str());
-  if (w["lastLine"].is_string()) std::printf("\nengine     %s", w["lastLine"].get<std::string>().c_str());
+  if (opt(w, "idleSeconds").is_number()) std::printf(", idle %s", duration_text(opt(w, "idleSeconds").get<double>()).c_str());
+  if (opt(w, "ttlRemainingSeconds").is_number())
+    std::printf(", unloads in %s (ttl)", duration_text(opt(w, "ttlRemainingSeconds").get<double>()).c_str());
+  if (opt(w, "lastLine").is_string()) std::printf("\nengine     %s", opt(w, "lastLine").get<std::string>().c_str());
   std::printf("\nin flight  %d\n", w.value("inFlight", 0));
   if (w.contains("memory")) {
-    const auto& m = w["memory"];
-    std::printf("memory     %s measured, %s estimated, ceiling %s\n", bytes_or_dash(m["rssBytes"]).c_str(),
-                bytes_or_dash(m["estimateBytes"]).c_str(), bytes_or_dash(m["ceilingBytes"]).c_str());
+    const auto& m = opt(w, "memory");
+    std::printf("memory     %s measured, %s estimated, ceiling %s\n", bytes_or_dash(opt(m, "rssBytes")).c_str(),
+                bytes_or_dash(opt(m, "estimateBytes")).c_str(), bytes_or_dash(opt(m, "ceilingBytes")).c_str());
   }
 }
 
@@ -98,26 +99,26 @@ int cli_status(const std::vector<std::string>& args) {
   if (!s) return 1;
   if (o.json_out) return std::printf("%s\n", s->dump(2).c_str()), 0;
   std::printf("llmux %s at %s, up %s\n", s->value("version", "").c_str(), o.url.c_str(),
-              duration_text((*s)["uptimeSeconds"].get<double>()).c_str());
-  if ((*s)["worker"].is_null()) std::printf("model      none resident\n");
-  else print_worker((*s)["worker"]);
-  std::printf("queue      %d waiting\n", (*s)["queue"].value("length", 0));
+              duration_text(s->value("uptimeSeconds", 0.0)).c_str());
+  if (opt((*s), "worker").is_null()) std::printf("model      none resident\n");
+  else print_worker(opt((*s), "worker"));
+  std::printf("queue      %d waiting\n", opt((*s), "queue").value("length", 0));
   std::printf("loads      %llu", static_cast<unsigned long long>(s->value("swaps", 0)));
-  if ((*s)["lastLoadSeconds"].is_number())
-    std::printf(", last took %s", duration_text((*s)["lastLoadSeconds"].get<double>()).c_str());
-  if ((*s)["lastSwapSeconds"].is_number())
-    std::printf("; last swap %s", duration_text((*s)["lastSwapSeconds"].get<double>()).c_str());
-  if ((*s)["lastStopReason"].is_string())
-    std::printf("; last unload: %s", (*s)["lastStopReason"].get<std::string>().c_str());
+  if (opt((*s), "lastLoadSeconds").is_number())
+    std::printf(", last took %s", duration_text(opt((*s), "lastLoadSeconds").get<double>()).c_str());
+  if (opt((*s), "lastSwapSeconds").is_number())
+    std::printf("; last swap %s", duration_text(opt((*s), "lastSwapSeconds").get<double>()).c_str());
+  if (opt((*s), "lastStopReason").is_string())
+    std::printf("; last unload: %s", opt((*s), "lastStopReason").get<std::string>().c_str());
   std::printf("\n");
-  const auto& sys = (*s)["system"];
-  std::printf("system     %s available of %s, pressure %s\n", bytes_or_dash(sys["availableBytes"]).c_str(),
-              bytes_or_dash(sys["totalBytes"]).c_str(), sys.value("pressure", "?").c_str());
-  const auto& cfg = (*s)["config"];
+  const auto& sys = opt((*s), "system");
+  std::printf("system     %s available of %s, pressure %s\n", bytes_or_dash(opt(sys, "availableBytes")).c_str(),
+              bytes_or_dash(opt(sys, "totalBytes")).c_str(), sys.value("pressure", "?").c_str());
+  const auto& cfg = opt((*s), "config");
   std::printf("config     %s (%llu reloads)\n", cfg.value("path", "").c_str(),
               static_cast<unsigned long long>(cfg.value("reloads", 0)));
-  if (cfg["error"].is_object())
-    std::printf("           REFUSED EDIT: %s\n", cfg["error"].value("message", "").c_str());
+  if (opt(cfg, "error").is_object())
+    std::printf("           REFUSED EDIT: %s\n", opt(cfg, "error").value("message", "").c_str());
   return 0;
 }
 
@@ -130,7 +131,7 @@ int cli_models(const std::vector<std::string>& args) {
   if (!m) return 1;
   if (o.json_out) return std::printf("%s\n", m->dump(2).c_str()), 0;
   std::printf("%-28s %-9s %-10s %-5s %s\n", "MODEL", "STATE", "ESTIMATE", "FITS", "ALIASES");
-  for (const auto& e : (*m)["data"]) {
+  for (const auto& e : opt((*m), "data")) {
     if (e.contains("alias_of")) continue;
     std::string aliases;
     for (const auto& a : e.value("aliases", json::array())) aliases += (aliases.empty() ? "" : ", ") + a.get<std::string>();
@@ -165,8 +166,8 @@ int cli_unload(const std::vector<std::string>& args) {
   auto r = call(o, "POST", "/models/unload", body.dump(), std::chrono::minutes(30));
   if (!r) return 1;
   if (o.json_out) return std::printf("%s\n", r->dump().c_str()), 0;
-  if ((*r)["unloaded"].is_null()) std::printf("nothing to unload (%s)\n", r->value("reason", "").c_str());
-  else std::printf("%s unloaded\n", (*r)["unloaded"].get<std::string>().c_str());
+  if (opt((*r), "unloaded").is_null()) std::printf("nothing to unload (%s)\n", r->value("reason", "").c_str());
+  else std::printf("%s unloaded\n", opt((*r), "unloaded").get<std::string>().c_str());
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "common/config.hpp"
 #include "common/footprint.hpp"
 #include "proxy/cli_daemon.hpp"
+#include "proxy/cli_json.hpp"
 #include "proxy/client.hpp"
 #include "proxy/discover.hpp"
 
@@ -83,8 +84,8 @@ DaemonView ask_daemon(const DiscoverOptions& o) {
     auto r = http_call(o.url, "GET", "/status", "", std::chrono::seconds(5));
     auto s = json::parse(r.body, nullptr, false);
     v.reachable = r.status == 200;
-    if (s.is_object() && s["system"].is_object() && s["system"]["budgetBytes"].is_number())
-      v.budget = s["system"]["budgetBytes"].get<uint64_t>();
+    if (s.is_object() && opt(s, "system").is_object() && opt(opt(s, "system"), "budgetBytes").is_number())
+      v.budget = opt(opt(s, "system"), "budgetBytes").get<uint64_t>();
     if (v.reachable) read_config(o.url, v);
   } catch (const std::exception& e) {
     const std::string source = read_local_config(o.config.empty() ? default_config_path() : o.config, v);

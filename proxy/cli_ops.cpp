@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "proxy/cli_json.hpp"
 #include "proxy/client.hpp"
 #include "proxy/service.hpp"
 #include "proxy/sse.hpp"
@@ -110,8 +111,8 @@ int cli_logs(const std::vector<std::string>& args) {
     auto r = http_call(o.url, "GET", "/logs?limit=" + std::to_string(o.lines) + filter_query(o));
     if (r.status != 200) return fail(error_message(r.body) + " (HTTP " + std::to_string(r.status) + ")");
     auto j = json::parse(r.body, nullptr, false);
-    if (!j.is_object() || !j["lines"].is_array()) return fail("unexpected answer from " + o.url + "/logs");
-    for (const auto& l : j["lines"]) print_line(l, o.json_out);
+    if (!j.is_object() || !opt(j, "lines").is_array()) return fail("unexpected answer from " + o.url + "/logs");
+    for (const auto& l : opt(j, "lines")) print_line(l, o.json_out);
     return 0;
   } catch (const std::exception& e) {
     return fail(e.what());
@@ -180,10 +181,10 @@ int cli_default(const std::vector<std::string>& args) {
     if (auto err = ensure_daemon(url, json_out); !err.empty()) return fail(err);
     auto s = json::parse(http_call(url, "GET", "/status").body, nullptr, false);
     if (!s.is_object()) return fail("unexpected answer from " + url + "/status");
-    if (!s["defaultModel"].is_string())
-      return fail("no defaultModel in " + s["config"].value("path", std::string("the config")) +
+    if (!opt(s, "defaultModel").is_string())
+      return fail("no defaultModel in " + opt(s, "config").value("path", std::string("the config")) +
                   "; set `defaultModel: NAME` or use `llmux load NAME`");
-    std::string model = s["defaultModel"].get<std::string>();
+    std::string model = opt(s, "defaultModel").get<std::string>();
     if (!json_out) std::fprintf(stderr, "loading %s...\n", model.c_str());
     json final = watch_load(url, model, ::isatty(2) != 0, json_out);
     if (final.is_null()) return fail("the load progress stream from " + url + " ended before the model was ready");

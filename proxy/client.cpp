@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <optional>
 #include <limits>
 #include <stdexcept>
 
@@ -41,6 +42,17 @@ std::string read_error(const std::string& base_url, const error_code& ec) {
   return "llmux at " + base_url + ": " + (timeout ? std::string("no answer in time") : ec.message());
 }
 
+std::optional<std::string>& api_key_override() {
+  static std::optional<std::string> key;
+  return key;
+}
+
+std::string api_key() {
+  if (api_key_override()) return *api_key_override();
+  const char* env = std::getenv("LLMUX_API_KEY");
+  return env ? env : "";
+}
+
 void send_request(Connection& c, const std::string& base_url, const std::string& method, const std::string& target,
                   const std::string& body) {
   auto ep = parse_engine_url(base_url);
@@ -54,6 +66,7 @@ void send_request(Connection& c, const std::string& base_url, const std::string&
   http::request<http::string_body> req{http::string_to_verb(method), ep->base_path + target, 11};
   req.set(http::field::host, ep->host_header());
   req.set(http::field::user_agent, "llmux-cli");
+  if (const std::string key = api_key(); !key.empty()) req.set(http::field::authorization, "Bearer " + key);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
@@ -62,6 +75,8 @@ void send_request(Connection& c, const std::string& base_url, const std::string&
 }
 
 }  // namespace
+
+void set_api_key(std::string key) { api_key_override() = std::move(key); }
 
 ClientResponse http_call(const std::string& base_url, const std::string& method, const std::string& target,
                          const std::string& body, std::chrono::milliseconds timeout) {

@@ -29,4 +29,7 @@ int http_stream(const std::string& base_url, const std::string& method, const st
 
 std::string default_daemon_url();  // $LLMUX_URL or http://127.0.0.1:8484
 
+// The API key every call sends (Authorization: Bearer): set from --api-key, else $LLMUX_API_KEY; "" sends none.
+void set_api_key(std::string key);
+
 }  // namespace llmux

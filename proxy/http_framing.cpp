@@ -76,39 +76,54 @@ int hex_value(char c) {
 
 // The fields llmux acts on or does not pass on, told apart by one switch on the name's length.
 enum class FieldName : uint8_t {
-  other, content_length, connection, transfer_encoding, content_type, expect, accel_buffering, hop_by_hop
+  other, content_length, connection, transfer_encoding, content_type, expect, accel_buffering, hop_by_hop,
+  host, origin, authorization, api_key, fetch_site,
+  cors,  // Access-Control-*: llmux answers CORS itself (proxy/access.hpp); an engine's own are not passed on
 };
 
 FieldName classify(std::string_view name) {
   switch (name.size()) {
     case 2: return iequal_lower(name, "te") ? FieldName::hop_by_hop : FieldName::other;
-    case 4: return iequal_lower(name, "host") ? FieldName::hop_by_hop : FieldName::other;
-    case 6: return iequal_lower(name, "expect") ? FieldName::expect : FieldName::other;
+    case 4: return iequal_lower(name, "host") ? FieldName::host : FieldName::other;
+    case 6:
+      if (iequal_lower(name, "expect")) return FieldName::expect;
+      return iequal_lower(name, "origin") ? FieldName::origin : FieldName::other;
+    case 9: return iequal_lower(name, "x-api-key") ? FieldName::api_key : FieldName::other;
     case 7:
       return iequal_lower(name, "trailer") || iequal_lower(name, "upgrade") ? FieldName::hop_by_hop : FieldName::other;
     case 10:
       if (iequal_lower(name, "connection")) return FieldName::connection;
       return iequal_lower(name, "keep-alive") ? FieldName::hop_by_hop : FieldName::other;
     case 12: return iequal_lower(name, "content-type") ? FieldName::content_type : FieldName::other;
-    case 14: return iequal_lower(name, "content-length") ? FieldName::content_length : FieldName::other;
+    case 13: return iequal_lower(name, "authorization") ? FieldName::authorization : FieldName::other;
+    case 14:
+      if (iequal_lower(name, "content-length")) return FieldName::content_length;
+      return iequal_lower(name, "sec-fetch-site") ? FieldName::fetch_site : FieldName::other;
     case 16: return iequal_lower(name, "proxy-connection") ? FieldName::hop_by_hop : FieldName::other;
     case 17:
       if (iequal_lower(name, "transfer-encoding")) return FieldName::transfer_encoding;
       return iequal_lower(name, "x-accel-buffering") ? FieldName::accel_buffering : FieldName::other;
     case 18: return iequal_lower(name, "proxy-authenticate") ? FieldName::hop_by_hop : FieldName::other;
     case 19: return iequal_lower(name, "proxy-authorization") ? FieldName::hop_by_hop : FieldName::other;
-    default: return FieldName::other;
+    default:
+      return name.size() >= 22 && iequal_lower(name.substr(0, 15), "access-control-") ? FieldName::cors
+                                                                                     : FieldName::other;
   }
 }
 
 bool hop_by_hop(FieldName n) {
   return n == FieldName::hop_by_hop || n == FieldName::content_length || n == FieldName::connection ||
-         n == FieldName::transfer_encoding || n == FieldName::expect;
+         n == FieldName::transfer_encoding || n == FieldName::expect || n == FieldName::host || n == FieldName::cors;
 }
 
 }  // namespace
 
 bool hop_by_hop_field(std::string_view name) { return hop_by_hop(classify(name)); }
+
+bool credential_field(std::string_view name) {
+  const FieldName n = classify(name);
+  return n == FieldName::authorization || n == FieldName::api_key;
+}
 
 bool listed_in(std::string_view connection, std::string_view name) {
   bool listed = false;
@@ -283,6 +298,29 @@ HeadParse parse_response_head(std::string_view data, ResponseHead& h, std::strin
   return HeadParse::done;
 }
 
+namespace {
+
+// RFC 9112 §3.2: a target is origin-form ("/path?query"), or absolute-form ("http://authority/path": the authority
+// stands for the Host field, the path is the target), or "*" for OPTIONS. False for anything else.
+bool origin_form(RequestHead& h) {
+  std::string_view t = h.target;
+  if (!t.empty() && t.front() == '/') return true;
+  if (t == "*") return h.method == "OPTIONS";
+  size_t skip = 0;
+  if (starts_with_nocase(t, "http://")) skip = 7;
+  else if (starts_with_nocase(t, "https://")) skip = 8;
+  else return false;
+  const size_t path = t.find('/', skip);
+  const std::string_view authority = t.substr(skip, path == std::string_view::npos ? t.npos : path - skip);
+  if (authority.empty() || authority.find_first_of("@?#") != std::string_view::npos) return false;
+  h.host = authority;
+  h.absolute_form = true;
+  h.target = path == std::string_view::npos ? std::string_view("/") : t.substr(path);
+  return true;
+}
+
+}  // namespace
+
 HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_view& why) {
   h = RequestHead{};
   size_t pos = 0;
@@ -305,7 +343,7 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
       why = "malformed request method";
       return HeadParse::bad;
     }
-  if (!clean_target(h.target)) {
+  if (!clean_target(h.target) || !origin_form(h)) {
     why = "malformed request target";
     return HeadParse::bad;
   }
@@ -318,15 +356,35 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   CommonFields c;
   bool other_coding = false, has_te = false;
   int chunked_codings = 0;
-  const HeadParse r = read_fields(data, next, c, why, [&](FieldName kind, std::string_view value, size_t, size_t) {
-    if (kind == FieldName::transfer_encoding) {
-      has_te = true;
-      for_each_token(value, [&](std::string_view t) {
-        if (iequal(t, "chunked")) ++chunked_codings;
-        else other_coding = true;
-      });
-    } else if (kind == FieldName::expect) {
-      h.expect_continue = iequal(value, "100-continue");
+  const HeadParse r = read_fields(data, next, c, why, [&](FieldName kind, std::string_view value, size_t b, size_t e) {
+    switch (kind) {
+      case FieldName::transfer_encoding:
+        has_te = true;
+        for_each_token(value, [&](std::string_view t) {
+          if (iequal(t, "chunked")) ++chunked_codings;
+          else other_coding = true;
+        });
+        break;
+      case FieldName::expect: h.expect_continue = iequal(value, "100-continue"); break;
+      case FieldName::host:
+        if (!h.absolute_form) h.host = value;
+        h.hosts = static_cast<uint8_t>(h.hosts < 255 ? h.hosts + 1 : 255);
+        break;
+      case FieldName::origin:
+        h.origin = value;
+        h.has_origin = true;
+        break;
+      case FieldName::fetch_site: h.fetch_site = value; break;
+      case FieldName::authorization:
+      case FieldName::api_key:
+        (kind == FieldName::authorization ? h.authorization : h.api_key) = value;
+        if (h.credentials < 2) {
+          h.credential_begin[h.credentials] = static_cast<uint32_t>(b);
+          h.credential_end[h.credentials] = static_cast<uint32_t>(e);
+        }
+        h.credentials = static_cast<uint8_t>(h.credentials < 255 ? h.credentials + 1 : 255);
+        break;
+      default: break;
     }
   });
   if (r != HeadParse::done) return r;
@@ -342,6 +400,10 @@ HeadParse parse_request_head(std::string_view data, RequestHead& h, std::string_
   h.chunked = chunked_codings == 1;
   if (h.chunked && h.content_length) {  // RFC 9112 §6.3: a request smuggling vector; refused
     why = "both Content-Length and Transfer-Encoding";
+    return HeadParse::bad;
+  }
+  if (h.hosts > 1) {  // RFC 9112 §3.2: which one names the server would be a guess
+    why = "more than one Host field";
     return HeadParse::bad;
   }
   h.keep_alive = !c.close && (h.version == 11 || c.keep_alive_token);
@@ -367,10 +429,42 @@ void Request::adopt(std::string_view bytes, const RequestHead& parsed) {
     return v.empty() ? std::string_view() : std::string_view(raw_.data() + (v.data() - bytes.data()), v.size());
   };
   head_.method = rebase(parsed.method);
-  head_.target = rebase(parsed.target);
+  // The target of an absolute-form request without a path is the literal "/", not a view into `bytes`.
+  const bool target_in_bytes = parsed.target.data() >= bytes.data() && parsed.target.data() < bytes.data() + parsed.size;
+  head_.target = target_in_bytes ? rebase(parsed.target) : parsed.target;
   head_.fields = rebase(parsed.fields);
   head_.connection = rebase(parsed.connection);
+  head_.host = rebase(parsed.host);
+  head_.origin = rebase(parsed.origin);
+  head_.authorization = rebase(parsed.authorization);
+  head_.api_key = rebase(parsed.api_key);
+  head_.fetch_site = rebase(parsed.fetch_site);
   body_.clear();
+}
+
+void Request::drop_credentials() {
+  const uint8_t n = head_.credentials;
+  FieldDrops& d = head_.drops;
+  if (n == 0 || d.credentials) return;
+  d.credentials = true;  // the field-by-field walk drops them too
+  if (!d.exact) return;
+  if (n > 2 || d.count + n > FieldDrops::kMax) {
+    d.exact = false;
+    return;
+  }
+  FieldDrops merged;  // both lists are in field order: merged in order
+  merged.credentials = true;
+  size_t i = 0, j = 0;
+  while (i < d.count || j < n) {
+    if (j < n && (i == d.count || head_.credential_begin[j] < d.begin[i])) {
+      merged.add(head_.credential_begin[j], head_.credential_end[j]);
+      ++j;
+    } else {
+      merged.add(d.begin[i], d.end[i]);
+      ++i;
+    }
+  }
+  d = merged;
 }
 
 void BodyFraming::step(char c) {

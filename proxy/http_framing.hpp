@@ -23,6 +23,7 @@ struct FieldDrops {
   uint32_t end[kMax];
   uint8_t count = 0;
   bool exact = true;
+  bool credentials = false;  // Authorization and X-Api-Key are not passed on either (llmux checked them itself)
   void add(size_t b, size_t e) {
     if (count == kMax) {
       exact = false;
@@ -62,6 +63,18 @@ struct RequestHead {
   bool expect_continue = false;  // Expect: 100-continue
   size_t size = 0;               // bytes of the head, blank line included
   FieldDrops drops;              // fields not passed on to the engine
+  // What the access guard reads (proxy/access.hpp), found in the same pass; empty views when absent.
+  std::string_view host;          // the Host field (or the authority of an absolute-form target)
+  std::string_view origin;        // Origin
+  std::string_view authorization; // Authorization
+  std::string_view api_key;       // X-Api-Key
+  std::string_view fetch_site;    // Sec-Fetch-Site (browsers: same-origin, same-site, cross-site, none)
+  uint8_t hosts = 0;              // Host fields seen (RFC 9112 §3.2: exactly one)
+  bool has_origin = false;        // an Origin field, even an empty one
+  bool absolute_form = false;     // the target was http(s)://authority/path: `target` is the path now
+  uint8_t credentials = 0;        // Authorization / X-Api-Key lines, their spans below (the first two)
+  uint32_t credential_begin[2] = {0, 0};
+  uint32_t credential_end[2] = {0, 0};
 };
 
 enum class HeadParse { done, need_more, bad };
@@ -125,6 +138,9 @@ class Request {
   std::string_view fields() const { return head_.fields; }
   std::string_view field(std::string_view name) const { return find_field(head_.fields, name); }
   const RequestHead& head() const { return head_; }
+  // Authorization and X-Api-Key are not passed on to the engine (they were llmux's own keys).
+  void drop_credentials();
+  std::string_view host() const { return head_.host; }
   std::string& body() { return body_; }
   const std::string& body() const { return body_; }
 
@@ -144,6 +160,9 @@ bool listed_in(std::string_view connection, std::string_view name);
 // X-Accel-Buffering when `drop_accel`.
 bool passed_field(std::string_view name, std::string_view connection, bool drop_accel);
 
+// Authorization or X-Api-Key.
+bool credential_field(std::string_view name);
+
 // Gives put(piece) the field lines of a parsed head that go on to the other side (see passed_field). Runs of kept
 // lines are passed as received; when `drops` is not exact, the lines are rewritten one by one ("Name: value" CRLF,
 // at most two bytes longer than the line received).
@@ -160,7 +179,7 @@ void put_passed_fields(std::string_view fields, const FieldDrops& drops, std::st
     return;
   }
   for_each_field(fields, [&](std::string_view name, std::string_view value) {
-    if (!passed_field(name, connection, drop_accel)) return;
+    if (!passed_field(name, connection, drop_accel) || (drops.credentials && credential_field(name))) return;
     put(name);
     put(std::string_view(": "));
     put(value);

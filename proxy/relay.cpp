@@ -326,7 +326,8 @@ net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeo
 // The client response's head and the engine body's framing. Call before the engine's head is consumed (views
 // into its buffer).
 void client_head(ClientOut& o, EngineExchange& x, const RelayJob& job, bool& keep) {
-  ClientHead h = client_response_head(x.head, job.request.version(), job.request.keep_alive(), job.clamp_note);
+  ClientHead h = client_response_head(x.head, job.request.version(), job.request.keep_alive(), job.clamp_note,
+                                      job.extra_fields);
   o.head = std::move(h.text);
   o.framing = h.framing;
   o.passthrough = h.passthrough;

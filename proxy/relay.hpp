@@ -149,6 +149,7 @@ struct RelayJob {
   SseWriter* committed = nullptr;         // set: a 200 event stream already went out (loading feedback); the
                                           // engine's events continue it, an engine error becomes an error event
   Deadline& deadline;                     // the session's: bounds every read and write of the relay
+  std::string_view extra_fields;          // header lines (CRLF each) added to the client's head (CORS), or ""
 };
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

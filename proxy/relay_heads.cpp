@@ -69,7 +69,7 @@ std::string engine_request_head(const Request& in, const EngineEndpoint& engine,
 }
 
 ClientHead client_response_head(const ResponseHead& e, unsigned client_version, bool client_keep_alive,
-                                std::string_view clamp_note) {
+                                std::string_view clamp_note, std::string_view extra_fields) {
   namespace http = boost::beast::http;
   ClientHead out;
   const bool v11 = client_version >= 11;
@@ -87,6 +87,7 @@ ClientHead client_response_head(const ResponseHead& e, unsigned client_version, 
     w.put(clamp_note);
     w.put("\r\n"sv);
   }
+  if (!extra_fields.empty()) w.put(extra_fields);
   out.keep_alive = client_keep_alive;
   auto length_field = [&](uint64_t n) {
     w.put("Content-Length: "sv);

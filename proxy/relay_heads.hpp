@@ -30,7 +30,8 @@ struct ClientHead {
 // The client's head for the engine's response `e` (its views must still be valid): HTTP/1.1 clients get an
 // unframed or chunked engine body re-chunked; HTTP/1.0 clients get it as raw bytes ended by the connection's close.
 // `clamp_note` non-empty: sent as X-Llmux-Max-Tokens-Clamped. Event streams get X-Accel-Buffering: no.
+// `extra_fields`: header lines (each ending in CRLF) added as they are (CORS for an allowed page).
 ClientHead client_response_head(const ResponseHead& e, unsigned client_version, bool client_keep_alive,
-                                std::string_view clamp_note);
+                                std::string_view clamp_note, std::string_view extra_fields = {});
 
 }  // namespace llmux

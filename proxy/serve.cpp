@@ -128,6 +128,10 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "llmux: --listen: expected HOST:PORT, got '%s'\n", opts.listen->c_str());
     return 2;
   }
+  if (std::string why = exposure_error(host, d.config->access); !why.empty()) {
+    std::fprintf(stderr, "llmux: --listen: %s\n", why.c_str());
+    return 2;
+  }
   setup_logging(d.config->log_level, d.info.logs);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);

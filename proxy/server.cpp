@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "common/http.hpp"
+#include "proxy/access.hpp"
 #include "proxy/http_framing.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/rewrite.hpp"
@@ -29,6 +30,7 @@ struct Reply {
   std::string content_type;
   std::string allow;
   std::string retry_after;
+  bool challenge = false;  // 401: WWW-Authenticate
 };
 
 Reply json_reply(std::string body) { return Reply{http::status::ok, std::move(body)}; }
@@ -36,7 +38,35 @@ Reply json_reply(std::string body) { return Reply{http::status::ok, std::move(bo
 Reply error_reply(const ApiError& e) {
   Reply r{static_cast<http::status>(e.status), error_body(e)};
   if (e.retry_after > 0) r.retry_after = std::to_string(e.retry_after);
+  r.challenge = e.status == 401;
   return r;
+}
+
+RouteClass route_class(Route r) {
+  switch (r) {
+    case Route::health: return RouteClass::open;
+    case Route::inference:
+    case Route::models:
+    case Route::not_found:
+    case Route::method_not_allowed: return RouteClass::user;
+    default: return RouteClass::admin;
+  }
+}
+
+// A count in a query (`limit`, `tail`): digits only, at most `max`. nullopt when absent; `bad` when malformed.
+std::optional<size_t> query_count(std::string_view target, std::string_view name, size_t max, bool& bad) {
+  const std::string v = query_param(target, name);
+  if (v.empty()) return std::nullopt;
+  size_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9' || n > max) {
+      bad = true;
+      return std::nullopt;
+    }
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  if (n > max) bad = true;
+  return n;
 }
 
 ApiError request_too_large(uint64_t limit) {
@@ -56,6 +86,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   EnginePool pool;
   std::list<ClientStream*> live;  // open client connections, for close_sessions()
   bool accepting = false;
+  ListenFacts listen_facts;       // for the access guard
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(ClientSocket socket);
@@ -73,6 +104,8 @@ class Session {
  private:
   void take_watch_bytes();
   net::awaitable<bool> serve_one(bool taken);
+  bool admit(Route route);
+  net::awaitable<bool> refuse_access();
   bool take_whole_request(Request& req);
   net::awaitable<bool> read_request(Request& req);
   net::awaitable<bool> write_reply(const Request& req, const Reply& r, bool keep_alive);
@@ -94,6 +127,8 @@ class Session {
   Deadline deadline_;  // bounds every read and write of the session's hot path
   std::shared_ptr<ClientWatch> watch_;  // shared: its pending read's handler keeps it alive
   Request req_;  // the request being served
+  AccessVerdict verdict_;     // the access guard's, for req_
+  std::string extra_fields_;  // CORS header lines for req_'s responses (an allowed cross-origin page), or ""
   bool first_ = true;
 };
 
@@ -114,11 +149,13 @@ net::awaitable<void> Session::run() {
       if (ec || n == 0) break;
     }
     first_ = false;
+    extra_fields_.clear();  // CORS fields are the guard's answer for one request (errors before it get none)
     // The usual request (an inference request read whole) goes straight to inference(), without serve_one()'s
     // coroutine frame (a few hundred instructions a request: callgrind).
     const bool taken = take_whole_request(req_);
     bool keep = false;
-    if (taken && match_route(req_.method_string(), req_.target()).route == Route::inference) {
+    if (taken && match_route(req_.method_string(), req_.target()).route == Route::inference &&
+        admit(Route::inference)) {
       keep = co_await inference(req_);
     } else {
       keep = co_await serve_one(taken);
@@ -254,6 +291,7 @@ net::awaitable<bool> Session::serve_one(bool taken) {
     if (!ok) co_return false;
   }
   RouteMatch m = match_route(req.method_string(), req.target());
+  if (!admit(m.route)) co_return co_await refuse_access();
   if (m.route == Route::inference) co_return co_await inference(req);
   if (m.route == Route::unload) {
     co_await srv_.coordinator.unload();
@@ -261,7 +299,7 @@ net::awaitable<bool> Session::serve_one(bool taken) {
     co_return co_await write_reply(req, ok, req.keep_alive());
   }
   if (m.route == Route::model_load || m.route == Route::model_unload) {
-    if (const ModelConfig* mc = wants_load_stream(m.route, req)) co_return co_await serve_load_progress(stream_, req, srv_.coordinator, *mc);
+    if (const ModelConfig* mc = wants_load_stream(m.route, req)) co_return co_await serve_load_progress(stream_, req, srv_.coordinator, *mc, extra_fields_);
     Reply r = co_await model_admin(m.route, req.body());
     co_return co_await write_reply(req, r, req.keep_alive());
   }
@@ -278,11 +316,54 @@ net::awaitable<bool> Session::serve_one(bool taken) {
   co_return co_await write_reply(req, r, req.keep_alive());
 }
 
+// The access guard (proxy/access.hpp) for req_, routed to `route`: true when it may go on. A CORS preflight is
+// judged for the route it announces. Sets the CORS fields of req_'s responses; takes llmux's own keys off the
+// request so that engines never see them.
+bool Session::admit(Route route) {
+  const Request& req = req_;
+  std::string_view preflight;
+  if (req.method_string() == "OPTIONS" && req.head().has_origin) {
+    preflight = req.field("access-control-request-method");
+    if (!preflight.empty()) route = match_route(preflight, req.target()).route;
+  }
+  const auto& cfg = *srv_.coordinator.config();
+  verdict_ = check_access(cfg.access, srv_.listen_facts, req.head(), route_class(route), preflight);
+  extra_fields_.clear();
+  if (!verdict_.allow_origin.empty()) {
+    extra_fields_ = verdict_.status == 204
+                        ? cors_preflight_fields(verdict_.allow_origin, req.field("access-control-request-headers"),
+                                                iequal(req.field("access-control-request-private-network"), "true"))
+                        : cors_response_fields(verdict_.allow_origin);
+  }
+  if (verdict_.allowed() && (!cfg.access.api_keys.empty() || !cfg.access.admin_keys.empty())) req_.drop_credentials();
+  return verdict_.allowed();
+}
+
+// Answers a request the guard stopped: 204 for an allowed preflight, else 401/403 with an OpenAI-shaped body.
+net::awaitable<bool> Session::refuse_access() {
+  const Request& req = req_;
+  if (verdict_.status == 204) {
+    Reply r{http::status::no_content, "", ""};
+    co_return co_await write_reply(req, r, req.keep_alive());
+  }
+  const bool key = verdict_.status == 401;
+  spdlog::debug("refused {} {}: {}", req.method_string(), normalize_path(req.target()), verdict_.code);
+  ApiError e{verdict_.status, key ? "authentication_error" : "permission_error", std::string(verdict_.code),
+             verdict_.message};
+  co_return co_await write_error(req.version(), req.keep_alive(), e);
+}
+
 // POST /models/load {"model"} and POST /models/unload {"model"?, "force"?}.
 net::awaitable<Reply> Session::model_admin(Route route, const std::string& body) {
   auto& c = srv_.coordinator;
   auto j = nlohmann::json::parse(body.empty() ? "{}" : body, nullptr, false);
   if (!j.is_object()) co_return error_reply(bad_request("body must be a JSON object", "invalid_json"));
+  if (j.contains("model") && !j["model"].is_string())
+    co_return error_reply(bad_request("\"model\" must be a string (a model id or alias)", "invalid_type"));
+  if (j.contains("force") && !j["force"].is_boolean())
+    co_return error_reply(bad_request("\"force\" must be true or false", "invalid_type"));
+  if (j.contains("stream") && !j["stream"].is_boolean())
+    co_return error_reply(bad_request("\"stream\" must be true or false", "invalid_type"));
   std::string name = j.value("model", "");
   const ModelConfig* m = name.empty() ? nullptr : c.config()->resolve(name);
   if (!name.empty() && m == nullptr)
@@ -306,12 +387,9 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
 Reply Session::admin(Route route, std::string_view target) {
   switch (route) {
     case Route::logs: {
-      size_t limit = 200;
-      try {
-        if (auto v = query_param(target, "limit"); !v.empty()) limit = std::stoul(v);
-      } catch (...) {
-        return error_reply(bad_request("limit must be a number", "invalid_query"));
-      }
+      bool bad = false;
+      const size_t limit = query_count(target, "limit", 100000, bad).value_or(200);
+      if (bad) return error_reply(bad_request("limit must be a whole number from 0 to 100000", "invalid_query"));
       LogFilter f{query_param(target, "source"), query_param(target, "model")};
       bool text = query_param(target, "format") == "text";
       return Reply{http::status::ok, logs_body(srv_.info.logs->recent(f, limit), text),
@@ -346,6 +424,8 @@ net::awaitable<bool> Session::write_response(unsigned version, bool head, const 
   res.set(http::field::content_type, r.content_type);
   if (!r.allow.empty()) res.set(http::field::allow, r.allow);
   if (!r.retry_after.empty()) res.set(http::field::retry_after, r.retry_after);
+  if (r.challenge) res.set(http::field::www_authenticate, "Bearer realm=\"llmux\"");
+  for_each_field(extra_fields_, [&](std::string_view name, std::string_view value) { res.set(name, value); });
   res.keep_alive(keep_alive);
   if (!head) res.body() = r.body;
   res.prepare_payload();
@@ -421,6 +501,7 @@ net::awaitable<bool> Session::inference(Request& req) {
   // their wake-ups cost about a third of the relay's CPU per request (bench/relay_bench).
   bool watching = false;
   SseWriter early(stream_, cfg->timeouts);  // used only when a streaming request waits for a load
+  early.set_extra_fields(extra_fields_);
   Admission adm;
   if (auto lease = srv_.coordinator.try_grant(ir.model->id)) {  // resident, ready, room, nobody waiting
     adm.lease = std::move(lease);
@@ -452,7 +533,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, std::move(*adm.lease)};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
-               early.started() ? &early : nullptr, deadline_};                        // a braced temporary
+               early.started() ? &early : nullptr, deadline_, extra_fields_};                        // a braced temporary
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();
@@ -513,9 +594,16 @@ const ModelConfig* Session::wants_load_stream(Route route, const Request& req) c
 }
 
 net::awaitable<bool> Session::log_stream(const Request& req) {
+  bool bad = false;
+  query_count(req.target(), "tail", 5000, bad);
+  if (bad) {
+    co_await write_error(req.version(), false, bad_request("tail must be a whole number from 0 to 5000", "invalid_query"));
+    co_return false;
+  }
   if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());
   watch_->start();
-  co_await serve_log_stream(stream_, req, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_);
+  co_await serve_log_stream(stream_, req, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_,
+                            extra_fields_);
   co_await watch_->stop();
   co_return false;
 }
@@ -574,6 +662,7 @@ tcp::endpoint Server::listen(const std::string& host, uint16_t port) {
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   impl_->accepting = true;
+  impl_->listen_facts = ListenFacts{a.local_endpoint().port(), address.is_loopback()};
   net::co_spawn(impl_->io, impl_->accept_loop(), [](std::exception_ptr e) {
     if (e) spdlog::error("accept loop ended by exception");
   });

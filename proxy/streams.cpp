@@ -36,6 +36,7 @@ net::awaitable<bool> SseWriter::begin(unsigned version, bool keep_alive) {
   std::string head = std::string(chunked_ ? "HTTP/1.1" : "HTTP/1.0") +
                      " 200 OK\r\nServer: llmux\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                      "X-Accel-Buffering: no\r\n";
+  head += extra_;
   head += chunked_ ? "Transfer-Encoding: chunked\r\n" : "";
   head += keep_alive_ && chunked_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   error_code ec;
@@ -162,12 +163,13 @@ net::awaitable<void> run_load(Coordinator& c, std::shared_ptr<const Config> cfg,
 }  // namespace
 
 net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
-                                         Coordinator& c, const ModelConfig& m) {
+                                         Coordinator& c, const ModelConfig& m, std::string_view extra_fields) {
   auto ex = co_await net::this_coro::executor;
   auto out = std::make_shared<std::optional<std::optional<ApiError>>>();
   auto tick = std::make_shared<net::steady_timer>(ex);
   auto cfg = c.config();
   SseWriter w(s, cfg->timeouts);
+  w.set_extra_fields(extra_fields);
   auto started = std::chrono::steady_clock::now();
   net::co_spawn(ex, run_load(c, cfg, &m, out, tick), [](std::exception_ptr e) {
     if (e) spdlog::error("load ended by an exception");
@@ -198,7 +200,8 @@ net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
 }
 
 net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
-                                      std::shared_ptr<LogHub> hub_ptr, const Timeouts& t, ClientWatch& watch) {
+                                      std::shared_ptr<LogHub> hub_ptr, const Timeouts& t, ClientWatch& watch,
+                                      std::string_view extra_fields) {
   LogHub& hub = *hub_ptr;
   auto ex = co_await net::this_coro::executor;
   LogFilter filter{query_param(req.target(), "source"), query_param(req.target(), "model")};
@@ -221,6 +224,7 @@ net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
   } unsubscribe{hub, id};
   watch.on_gone = [wake] { wake->cancel(); };
   SseWriter w(s, t);
+  w.set_extra_fields(extra_fields);
   bool ok = co_await w.begin(req.version(), false);
   std::vector<LogLine> lines = hub.recent(filter, std::min<size_t>(tail, 5000));
   uint64_t last_seq = 0;  // a line can be both in the history and queued for us

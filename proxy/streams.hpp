@@ -28,10 +28,12 @@ class SseWriter {
   bool started() const { return started_; }
   bool keep_alive() const { return keep_alive_ && chunked_ && ok_; }
   ClientStream& stream() { return stream_; }
+  void set_extra_fields(std::string_view f) { extra_ = f; }  // header lines (CRLF each) for begin(); must outlive it
 
  private:
   ClientStream& stream_;
   Timeouts timeouts_;
+  std::string_view extra_;
   bool started_ = false, chunked_ = true, keep_alive_ = false, ok_ = true;
 };
 
@@ -53,11 +55,12 @@ net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<
 
 // POST /models/load with "stream": true: progress events each second, then a final state event.
 net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
-                                         Coordinator& c, const ModelConfig& m);
+                                         Coordinator& c, const ModelConfig& m, std::string_view extra_fields);
 
 // GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
 // every 15 s; ends when the client goes away (watch) or a write fails.
 net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
-                                      std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch);
+                                      std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch,
+                                      std::string_view extra_fields);
 
 }  // namespace llmux

@@ -194,7 +194,7 @@ TEST(Lifecycle, ClientDisconnectDuringANonStreamedGenerationClosesTheEngineConne
   {
     int fd = connect_tcp(l.port());
     std::string body = R"({"model":"a","messages":[{"role":"user","content":"long"}]})";
-    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
     ASSERT_TRUE(eventually([&] { return l.status()["inFlight"] == 1; }));
@@ -222,7 +222,7 @@ TEST(Lifecycle, ClientThatStopsReadingIsCutAfterClientWrite) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   std::string body = R"({"model":"a","stream":true,"messages":[{"role":"user","content":"long"}]})";
-  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   // Never read: llmux's writes stall once the socket buffers are full.
@@ -238,7 +238,7 @@ TEST(Lifecycle, QueuedClientThatDisconnectsNeverReachesTheEngine) {
   {
     int fd = connect_tcp(l.port());
     std::string body = R"({"model":"a","max_tokens":1})";
-    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
     ASSERT_TRUE(eventually([&] { return l.worker().is_object(); }));  // load started for it

@@ -142,7 +142,7 @@ TEST(Relay, KeepAliveConnectionServesSeveralRequests) {
 TEST(Relay, IncompleteRequestHeaderIsCutAfterTheHeaderTimeout) {
   Llmux l("timeouts:\n  headerRead: 300ms\n" + one_model(unique_tag("slow")));
   int fd = connect_tcp(l.port());
-  std::string partial = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+  std::string partial = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
   auto start = std::chrono::steady_clock::now();
   char c;
@@ -175,9 +175,9 @@ TEST(Relay, PipelinedAndSplitRequestsOnOneConnectionAreAnsweredInOrder) {
   int fd = connect_tcp(l.port());
   auto send_all = [fd](const std::string& s) { ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), (ssize_t)s.size()); };
   const std::string body = R"({"model":"a","messages":[{"role":"user","content":"hi"}]})";
-  const std::string post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+  const std::string post = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   send_all(post + health.substr(0, 10));  // a whole request and the start of the next
   std::this_thread::sleep_for(100ms);
   send_all(health.substr(10));
@@ -238,7 +238,7 @@ TEST(Relay, RequestFramingEdgeCases) {
   Llmux l(one_model(tag, "--tokens 2"));
   const std::string body = R"({"model":"a","messages":[{"role":"user","content":"hi"}]})";
 
-  auto chunked = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+  auto chunked = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                                         "Connection: close\r\n\r\n7;ext=1\r\n" + body.substr(0, 7) + "\r\n" +
                                             [&] {
                                               char size[16];
@@ -248,7 +248,7 @@ TEST(Relay, RequestFramingEdgeCases) {
   EXPECT_EQ(chunked.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << chunked;
   EXPECT_NE(chunked.find("\"finish_reason\""), std::string::npos) << chunked;
 
-  std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+  std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n"
                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   int fd = connect_tcp(l.port());
   ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
@@ -260,7 +260,7 @@ TEST(Relay, RequestFramingEdgeCases) {
   EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
   ::close(fd);
 
-  auto old = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.0\r\nContent-Length: " +
+  auto old = raw_exchange(l.port(), "POST /v1/chat/completions HTTP/1.0\r\nHost: localhost\r\nContent-Length: " +
                                         std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(old.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << old;
   EXPECT_NE(old.find("\"finish_reason\""), std::string::npos) << old;
@@ -301,7 +301,7 @@ TEST(Relay, LargeHeadsPassWholeBothWays) {
   for (bool stream : {false, true}) {
     const std::string body = R"({"model":"a","stream":)" + std::string(stream ? "true" : "false") +
                              R"(,"messages":[{"role":"user","content":"hi"}]})";
-    const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + fields +
+    const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields +
                                 "Keep-Alive: timeout=5\r\nConnection: close\r\nContent-Length: " +
                                 std::to_string(body.size()) + "\r\n\r\n" + body;
     const std::string got = raw_exchange(l.port(), request);
@@ -344,7 +344,7 @@ TEST(Relay, EngineFramingReachesClientsOfEitherVersion) {
   auto post = [](const std::string& model, const std::string& version, bool stream) {
     const std::string body = R"({"model":")" + model + R"(","stream":)" + (stream ? "true" : "false") +
                              R"(,"messages":[{"role":"user","content":"hi"}]})";
-    return "POST /v1/chat/completions HTTP/" + version + "\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+    return "POST /v1/chat/completions HTTP/" + version + "\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;
   };
   for (bool stream : {false, true}) {

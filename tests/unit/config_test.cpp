@@ -60,6 +60,7 @@ TEST(LoadConfig, MinimalConfigGetsEveryDefault) {
 TEST(LoadConfig, TopLevelSettings) {
   const std::string top = lines({
       "listen: 0.0.0.0:9000",
+      "allowUnauthenticated: true",
       "logLevel: WARNING",
       "healthCheckTimeout: 300",
       "globalTTL: 15m",
@@ -99,7 +100,7 @@ TEST(LoadConfig, ListenForms) {
       {"0", "127.0.0.1", 0},       {"[::1]:8484", "::1", 8484},  {"10.0.0.2:65535", "10.0.0.2", 65535},
   };
   for (const auto& [text, host, port] : cases) {
-    const auto c = load("listen: \"" + text + "\"\n" + kOneModel);
+    const auto c = load("listen: \"" + text + "\"\nallowUnauthenticated: true\n" + kOneModel);
     EXPECT_EQ(c->listen_host, host) << text;
     EXPECT_EQ(c->listen_port, port) << text;
   }
@@ -427,6 +428,63 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
                              "t.yaml:16: groups" + not_supported,
                              "t.yaml:20: hooks" + not_supported,
                          }));
+}
+
+}  // namespace
+}  // namespace llmux
+
+namespace llmux {
+namespace {
+
+TEST(LoadConfig, AccessKeys) {
+  ::setenv("LLMUX_TEST_KEY", "env-key-value", 1);
+  const auto c = config_test::load(config_test::lines({
+                                       "listen: 0.0.0.0:9000",
+                                       "apiKeys: [\"${env.LLMUX_TEST_KEY}\", literal-key]",
+                                       "adminKeys: [admin-key]",
+                                       "allowedHosts: [MyBox.Local, \"*\"]",
+                                       "cors:",
+                                       "  allowOrigins: [\"http://localhost:3000/\", \"*\"]",
+                                       "maxConnections: 100",
+                                   }) +
+                                   config_test::kOneModel);
+  EXPECT_EQ(c->access.api_keys, (std::vector<std::string>{"env-key-value", "literal-key"}));
+  EXPECT_EQ(c->access.admin_keys, (std::vector<std::string>{"admin-key"}));
+  EXPECT_EQ(c->access.allowed_hosts, (std::vector<std::string>{"mybox.local", "*"}));
+  EXPECT_EQ(c->access.allow_origins, (std::vector<std::string>{"http://localhost:3000", "*"}));
+  EXPECT_EQ(c->max_connections, 100);
+  for (const char* secret : {"env-key-value", "literal-key", "admin-key"})
+    EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), secret), c->secrets.end()) << secret;
+  EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+}
+
+TEST(LoadConfigErrors, Access) {
+  ::unsetenv("LLMUX_TEST_NO_SUCH_KEY");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"listen: 0.0.0.0:8484\n",
+       "t.yaml:1: listen: listening on 0.0.0.0 (off loopback) without apiKeys would let anyone on the network use "
+       "llmux; set apiKeys (e.g. - ${env.LLMUX_API_KEY}), or allowUnauthenticated: true if that is really meant"},
+      {"apiKeys: [\"${env.LLMUX_TEST_NO_SUCH_KEY}\"]\n",
+       "t.yaml:1: apiKeys: environment variable LLMUX_TEST_NO_SUCH_KEY is not set"},
+      {"apiKeys: [\"\"]\n", "t.yaml:1: apiKeys: a key must not be empty"},
+      {"apiKeys: key\n", "t.yaml:1: apiKeys: expected a list of strings"},
+      {"cors:\n  allowOrigins: [localhost:3000]\n",
+       "t.yaml:2: cors.allowOrigins: expected an origin such as http://localhost:3000 (scheme://host[:port]) or "
+       "\"*\", got 'localhost:3000'"},
+      {"cors:\n  allowOrigins: [\"http://a.example/path\"]\n",
+       "t.yaml:2: cors.allowOrigins: expected an origin such as http://localhost:3000 (scheme://host[:port]) or "
+       "\"*\", got 'http://a.example/path'"},
+      {"allowedHosts: [\"http://x\"]\n",
+       "t.yaml:1: allowedHosts: expected a host name (e.g. myhost.local) or \"*\", got 'http://x'"},
+      {"maxConnections: 2\n", "t.yaml:1: maxConnections: must be at least 8, got 2"},
+  };
+  for (const auto& [yaml, what] : cases) EXPECT_EQ(config_test::load_error(yaml + config_test::kOneModel), what) << yaml;
+  // Off loopback with keys, or said explicitly: accepted.
+  EXPECT_NO_THROW(config_test::load("listen: 0.0.0.0:8484\napiKeys: [k1234]\n" + config_test::kOneModel));
+  EXPECT_NO_THROW(config_test::load("listen: 0.0.0.0:8484\nallowUnauthenticated: true\n" + config_test::kOneModel));
+  EXPECT_NO_THROW(config_test::load("listen: \"[::1]:8484\"\n" + config_test::kOneModel));
+  EXPECT_EQ(exposure_error("127.0.0.2", {}), "");
+  EXPECT_EQ(exposure_error("localhost", {}), "");
 }
 
 }  // namespace

@@ -103,3 +103,17 @@ TEST(RelayHeads, BodilessAnswersAndHeadsBeyondTheBuffer) {
   ClientHead b = client_response_head(pb.head, 11, true, "");
   EXPECT_EQ(b.text, "HTTP/1.1 200 OK\r\n" + fields + "Content-Length: 0\r\n\r\n");
 }
+
+TEST(RelayHeads, CredentialsCheckedByLlmuxStayBehindAndCorsFieldsAreLlmuxs) {
+  Request req;
+  parse_request(req, "POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nAuthorization: Bearer k\r\n"
+                     "X-Trace: a\r\nx-api-key: k\r\nOrigin: http://localhost:3000\r\n\r\n");
+  req.drop_credentials();
+  EngineEndpoint engine{"127.0.0.1", 43210, ""};
+  EXPECT_EQ(engine_request_head(req, engine, 2),
+            "POST /v1/chat/completions HTTP/1.1\r\nX-Trace: a\r\nOrigin: http://localhost:3000\r\n"
+            "Host: 127.0.0.1:43210\r\nContent-Length: 2\r\n\r\n");
+  Parsed e("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 2\r\n\r\n");
+  const ClientHead h = client_response_head(e.head, 11, true, "", "Access-Control-Allow-Origin: http://a\r\n");
+  EXPECT_EQ(h.text, "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: http://a\r\nContent-Length: 2\r\n\r\n");
+}
