@@ -1,6 +1,7 @@
 #include "common/argv.hpp"
 
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace llmux {
@@ -19,7 +20,7 @@ size_t newline_at(const std::string& s, size_t i) {
 // (so '' and "" yield an empty argument, as in a shell).
 class Splitter {
  public:
-  explicit Splitter(const std::string& s) : s_(s) {}
+  explicit Splitter(const std::string& s, std::string_view home = {}) : s_(s), home_(home) {}
 
   std::vector<std::string> run() {
     while (i_ < s_.size()) {
@@ -35,6 +36,9 @@ class Splitter {
         single_quoted();
       } else if (c == '"') {
         double_quoted();
+      } else if (!word_open_ && !home_.empty() && home_prefix()) {
+        word_.assign(home_);
+        word_open_ = true;
       } else {
         append(c);
         ++i_;
@@ -57,6 +61,18 @@ class Splitter {
     if (word_open_) words_.push_back(std::move(word_));
     word_.clear();
     word_open_ = false;
+  }
+
+  // An unquoted `~` or `$HOME` at the start of a word, before `/`, a blank or the end: consumed, true.
+  bool home_prefix() {
+    size_t n = 0;
+    if (s_[i_] == '~') n = 1;
+    else if (s_.compare(i_, 5, "$HOME") == 0) n = 5;
+    if (n == 0) return false;
+    const size_t after = i_ + n;
+    if (after < s_.size() && s_[after] != '/' && !is_blank(s_[after])) return false;
+    i_ = after;
+    return true;
   }
 
   void skip_comment() {
@@ -111,6 +127,7 @@ class Splitter {
   }
 
   const std::string& s_;
+  std::string_view home_;
   size_t i_ = 0;
   std::string word_;
   bool word_open_ = false;
@@ -120,7 +137,9 @@ class Splitter {
 
 }  // namespace
 
-std::vector<std::string> split_command(const std::string& cmd) { return Splitter(cmd).run(); }
+std::vector<std::string> split_command(const std::string& cmd, const std::string& home) {
+  return Splitter(cmd, home).run();
+}
 
 std::string strip_comments(const std::string& cmd) {
   Splitter splitter(cmd);

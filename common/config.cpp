@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <string_view>
 
 namespace llmux {
@@ -94,6 +95,20 @@ const char* to_string(Readiness r) {
 const char* to_string(OnCeiling c) { return c == OnCeiling::evict ? "evict" : "restart"; }
 
 const char* to_string(PressureLevel p) { return p == PressureLevel::warning ? "warning" : "critical"; }
+
+std::vector<std::string> missing_paths(const Config& c) {
+  std::vector<std::string> out;
+  for (const ModelConfig& m : c.models) {
+    for (const std::string& word : m.argv) {
+      const size_t eq = word.starts_with("-") ? word.find('=') : std::string::npos;
+      const std::string path = eq == std::string::npos ? word : word.substr(eq + 1);
+      if (!path.starts_with('/') || path.find("${") != std::string::npos) continue;
+      std::error_code ec;
+      if (!std::filesystem::exists(path, ec)) out.push_back("models." + m.id + ".cmd: " + path + " does not exist");
+    }
+  }
+  return out;
+}
 
 const ModelConfig* Config::find_model(const std::string& id) const {
   const auto it = std::find_if(models.begin(), models.end(), [&](const ModelConfig& m) { return m.id == id; });

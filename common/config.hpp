@@ -193,6 +193,11 @@ struct Config {
 std::shared_ptr<const Config> load_config(const std::string& path);
 std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors);
 
+// Absolute paths in the models' commands (a word, or the value of --flag=/path) that do not exist: most likely a
+// typo or a model not downloaded yet, said by `config check` and at start rather than when the engine fails.
+// Reads the file system.
+std::vector<std::string> missing_paths(const Config& c);
+
 // Whether `host` (a listen address: IP literal or "localhost") is on loopback.
 bool is_loopback_listen(const std::string& host);
 // "" when listening on `host` is safe with `access`; else one line naming the fix (a listen off loopback needs

@@ -104,7 +104,9 @@ void read_timeouts(Reader& r, const Entry& e, Timeouts& t) {
     const auto* key = std::find_if(std::begin(kTimeoutKeys), std::end(kTimeoutKeys),
                                    [&](const TimeoutKey& k) { return k.name == sub.name; });
     if (key == std::end(kTimeoutKeys)) {
-      r.warn(sub, "unknown key, ignored");
+      std::vector<std::string_view> names;
+      for (const auto& k : kTimeoutKeys) names.push_back(k.name);
+      r.warn(sub, config_detail::unknown_key_reason(sub.name, names));
       continue;
     }
     t.*(key->field) = r.positive_duration(sub);

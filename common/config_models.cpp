@@ -83,7 +83,7 @@ class ModelReader {
   // several arguments.
   std::vector<std::string> command(const Entry& e) const {
     try {
-      return split_command(expand(strip_comments(r_.string(e)), e.line, e.path));
+      return split_command(expand(strip_comments(r_.string(e)), e.line, e.path), user_home());
     } catch (const std::invalid_argument& ex) {
       r_.fail(e, ex.what());
     }

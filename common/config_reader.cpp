@@ -95,6 +95,42 @@ void Reader::append_merged(const YAML::Node& source, const std::string& path, in
   }
 }
 
+namespace {
+
+// Edit distance between a and b, letters compared without case (globalTtl is one typo away from globalTTL: none).
+size_t distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string unknown_key_reason(std::string_view name, std::span<const std::string_view> known) {
+  std::string_view best;
+  size_t best_distance = std::max<size_t>(2, name.size() / 4) + 1;
+  for (std::string_view k : known) {
+    const size_t d = distance(name, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  if (best.empty()) return "unknown key, ignored";
+  return "unknown key, ignored; did you mean '" + std::string(best) + "'?";
+}
+
 std::map<std::string, Entry> Reader::fields(const YAML::Node& map, const std::string& path, int line, KeySet keys) {
   std::map<std::string, Entry> out;
   for (Entry& e : entries(map, path, line)) {
@@ -103,7 +139,7 @@ std::map<std::string, Entry> Reader::fields(const YAML::Node& map, const std::st
     } else if (contains(keys.ignored, e.name)) {
       warn(e, "llama-swap key not supported by llmux, ignored");
     } else {
-      warn(e, "unknown key, ignored");
+      warn(e, unknown_key_reason(e.name, keys.known));
     }
   }
   return out;

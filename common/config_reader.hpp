@@ -18,6 +18,9 @@ namespace llmux::config_detail {
 
 int line_of(const YAML::Node& node);
 
+// "unknown key, ignored", with "; did you mean 'globalTTL'?" when a known key is a typo or a case away.
+std::string unknown_key_reason(std::string_view name, std::span<const std::string_view> known);
+
 // One `key: value` pair of a YAML map.
 struct Entry {
   std::string name;  // the key as written

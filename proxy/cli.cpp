@@ -1,5 +1,6 @@
 #include "proxy/cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -25,7 +26,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve [--config FILE] [--listen HOST:PORT] run the daemon (FILE: $LLMUX_CONFIG, ~/.config/llmux/config.yaml)\n"
-    "  config check [FILE]                        validate a config file (exit 1 on error)\n"
+    "  config check [FILE] [--strict]             validate a config file (exit 1 on error; --strict: on warnings)\n"
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
     "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
@@ -43,6 +44,25 @@ constexpr const char* kUsage =
     "  --api-key KEY (any command above that calls the daemon; default $LLMUX_API_KEY) sent as Authorization\n"
     "  --version                                  print the version\n"
     "  help                                       this text\n";
+
+// `llmux CMD --help`: the lines of kUsage about CMD (its line and the continuation lines under it).
+int command_help(const std::string& cmd) {
+  std::string out;
+  bool in_block = false;
+  std::string_view text = kUsage;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    const bool starts = line.starts_with("  " + cmd + " ") || line == "  " + cmd;
+    const bool continues = in_block && line.starts_with("            ");
+    in_block = starts || continues;
+    if (in_block) out.append("  ").append(line.substr(2)).append("\n");
+  }
+  if (out.empty()) return -1;
+  std::printf("usage: llmux\n%s", out.c_str());
+  return 0;
+}
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "llmux: %s\n%s", msg.c_str(), kUsage);
@@ -72,10 +92,16 @@ int cmd_serve(const std::vector<std::string>& args) {
   return serve(opts);
 }
 
-int config_check(const std::string& path) {
+int config_check(const std::string& path, bool strict) {
   try {
     auto cfg = load_config(path);
     for (const auto& w : cfg->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    for (const auto& p : missing_paths(*cfg)) std::fprintf(stderr, "warning: %s: %s\n", path.c_str(), p.c_str());
+    if (strict && !cfg->warnings.empty()) {
+      std::fprintf(stderr, "%s: %zu warning%s (--strict)\n", path.c_str(), cfg->warnings.size(),
+                   cfg->warnings.size() == 1 ? "" : "s");
+      return 1;
+    }
     std::printf("%s: ok (%zu models, %zu aliases%s)\n", path.c_str(), cfg->models.size(), cfg->aliases.size(),
                 cfg->default_model.empty() ? "" : (", default " + cfg->default_model).c_str());
     return 0;
@@ -112,14 +138,16 @@ int config_diff(std::string path, const std::string& url) {
 int cmd_config(const std::vector<std::string>& args) {
   if (args.empty()) return usage_error("config: expected 'check' or 'diff'");
   std::string file, url = default_daemon_url();
+  bool strict = false;
   for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--url" && i + 1 < args.size()) url = args[++i];
+    if (args[i] == "--strict" && args[0] == "check") strict = true;
+    else if (args[i] == "--url" && i + 1 < args.size()) url = args[++i];
     else if (args[i].starts_with("--url=")) url = args[i].substr(6);
     else if (args[i].starts_with("-")) return usage_error("config: unknown option '" + args[i] + "'");
     else if (file.empty()) file = args[i];
     else return usage_error("config: more than one FILE given");
   }
-  if (args[0] == "check") return config_check(file.empty() ? default_config_path() : file);
+  if (args[0] == "check") return config_check(file.empty() ? default_config_path() : file, strict);
   if (args[0] == "diff") return config_diff(file, url);
   return usage_error("config: unknown subcommand '" + args[0] + "'");
 }
@@ -150,6 +178,10 @@ int run_cli(int argc, char** argv) {
   if (!take_api_key(args)) return usage_error("--api-key needs a key");
   std::string cmd = args.front();
   args.erase(args.begin());
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      (cmd != "prompt" && std::find(args.begin(), args.end(), "-h") != args.end())) {
+    if (const int rc = command_help(cmd); rc >= 0) return rc;
+  }
   if (cmd == "--version" || cmd == "version" || cmd == "-V") {
     std::printf("llmux %s\n", LLMUX_VERSION);
     return 0;

@@ -134,6 +134,7 @@ int serve(const ServeOptions& opts) {
   }
   setup_logging(d.config->log_level, d.info.logs);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
+  for (const auto& p : missing_paths(*d.config)) spdlog::warn("{}: {}", d.config->path, p);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
   try {

@@ -99,5 +99,15 @@ TEST(StripComments, ThrowsLikeSplitCommand) {
   EXPECT_THROW(strip_comments("a \\"), std::invalid_argument);
 }
 
+TEST(SplitCommand, HomeExpandsAtTheStartOfUnquotedWordsLikeAShell) {
+  const std::string home = "/home/u";
+  EXPECT_EQ(split_command("llama-server -m ~/models/q.gguf --dir $HOME/x ~ $HOME", home),
+            (Words{"llama-server", "-m", "/home/u/models/q.gguf", "--dir", "/home/u/x", "/home/u", "/home/u"}));
+  // Quoted, inside a word, another user's home, or another variable: left as written.
+  EXPECT_EQ(split_command("a '~/x' \"$HOME/y\" x~/z ~bob/m $HOMEX --m=~/q \\~/r", home),
+            (Words{"a", "~/x", "$HOME/y", "x~/z", "~bob/m", "$HOMEX", "--m=~/q", "~/r"}));
+  EXPECT_EQ(split_command("a ~/x", ""), (Words{"a", "~/x"}));  // no home known
+}
+
 }  // namespace
 }  // namespace llmux

@@ -332,11 +332,11 @@ TEST(LoadConfig, UnknownKeysAreWarningsWithLines) {
   }));
   EXPECT_TRUE(c->models.at(0).send_loading_state);  // a llama-swap key llmux implements
   EXPECT_EQ(c->warnings, (Words{
-                             "t.yaml:1: listn: unknown key, ignored",
+                             "t.yaml:1: listn: unknown key, ignored; did you mean 'listen'?",
                              "t.yaml:2: startPort: llama-swap key not supported by llmux, ignored",
                              "t.yaml:4: timeouts.connect: unknown key, ignored",
                              "t.yaml:9: models.a.metadata: llama-swap key not supported by llmux, ignored",
-                             "t.yaml:10: models.a.tll: unknown key, ignored",
+                             "t.yaml:10: models.a.tll: unknown key, ignored; did you mean 'ttl'?",
                          }));
 }
 
@@ -456,6 +456,33 @@ TEST(LoadConfig, AccessKeys) {
   for (const char* secret : {"env-key-value", "literal-key", "admin-key"})
     EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), secret), c->secrets.end()) << secret;
   EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+}
+
+TEST(LoadConfig, TyposGetASuggestionAndMissingPathsAWarning) {
+  ::setenv("HOME", "/nonexistent-home-for-test", 1);
+  const auto c = config_test::load(config_test::lines({
+      "globalTtl: 5m",
+      "timeouts:",
+      "  headerread: 5s",
+      "models:",
+      "  a:",
+      "    cmd: llama-server --port ${PORT} -m ~/models/q.gguf --log-file=/nonexistent-dir/x.log",
+      "    ttll: 1m",
+      "    zzzzzzzz: 1",
+  }));
+  EXPECT_EQ(c->models[0].argv[4], "/nonexistent-home-for-test/models/q.gguf");
+  const std::vector<std::string> want = {
+      "t.yaml:1: globalTtl: unknown key, ignored; did you mean 'globalTTL'?",
+      "t.yaml:3: timeouts.headerread: unknown key, ignored; did you mean 'headerRead'?",
+      "t.yaml:7: models.a.ttll: unknown key, ignored; did you mean 'ttl'?",
+      "t.yaml:8: models.a.zzzzzzzz: unknown key, ignored",
+  };
+  std::vector<std::string> got = c->warnings;
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(missing_paths(*c), (std::vector<std::string>{
+                                   "models.a.cmd: /nonexistent-home-for-test/models/q.gguf does not exist",
+                                   "models.a.cmd: /nonexistent-dir/x.log does not exist"}));
 }
 
 TEST(LoadConfigErrors, Access) {
