@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -78,7 +79,8 @@ void log_victim(const Victim& v, std::chrono::milliseconds grace, std::chrono::m
 }  // namespace
 
 size_t reap_stale_engines(EngineLedger& ledger, const StaleReapOptions& o) {
-  if (!ledger.enabled()) return 0;
+  std::error_code ec;
+  if (!ledger.enabled() || !std::filesystem::exists(ledger.path(), ec)) return 0;  // nothing recorded: touch nothing
   auto victims = take_victims(ledger);
   if (victims.empty()) return 0;
   for (auto& v : victims) signal_group(v.record.pgid, SIGTERM);

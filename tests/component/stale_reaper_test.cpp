@@ -216,6 +216,12 @@ TEST_F(StaleReaper, RecordsOfOtherLlmuxAreKeptWhenOneAddsAndRemovesItsOwn) {
   EXPECT_EQ(fs::status(dir + "/llmux").permissions() & fs::perms::all, fs::perms::owner_all);
 }
 
+TEST_F(StaleReaper, AStartWithNothingRecordedTouchesNothing) {
+  EXPECT_EQ(reap_stale_engines(ledger, kQuick), 0u);
+  EXPECT_FALSE(fs::exists(dir + "/llmux"));
+  EXPECT_EQ(log.text(), "");
+}
+
 TEST_F(StaleReaper, AnUnreadableStateFileIsOneWarningAndStartedAfresh) {
   fs::create_directories(dir + "/llmux");
   std::ofstream(ledger.path()) << "{ not json";
