@@ -108,6 +108,8 @@ class Coordinator final : private SchedulerEffects {
 
   const Scheduler& scheduler() const { return scheduler_; }
   const Supervisor& supervisor() const { return supervisor_; }
+  // Records every engine it spawns in `ledger` (the state file; it outlives the coordinator).
+  void record_engines_in(EngineLedger& ledger) { supervisor_.record_in(&ledger); }
   const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
   MemoryGovernor& memory() { return memory_; }
   const MemoryGovernor& memory() const { return memory_; }

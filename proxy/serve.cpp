@@ -15,7 +15,10 @@
 #include "proxy/coordinator.hpp"
 #include "proxy/reloader.hpp"
 #include "proxy/server.hpp"
+#include "worker/engine_ledger.hpp"
+#include "worker/platform.hpp"
 #include "worker/reaper.hpp"
+#include "worker/stale_reaper.hpp"
 
 namespace llmux {
 
@@ -63,6 +66,7 @@ struct Daemon {
   ChildReaper reaper{io};
   std::shared_ptr<const Config> config;
   DaemonInfo info;
+  std::unique_ptr<EngineLedger> ledger;  // outlives the coordinator: its supervisor records engines in it
   std::unique_ptr<Coordinator> coordinator;
   std::unique_ptr<Server> server;
   std::unique_ptr<Reloader> reloader;
@@ -135,7 +139,13 @@ int serve(const ServeOptions& opts) {
   setup_logging(d.config->log_level, d.info.logs);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
   for (const auto& p : missing_paths(*d.config)) spdlog::warn("{}: {}", d.config->path, p);
+  if (!platform_parent_death_signal() && std::getenv("LLMUX_TEST_NO_PDEATHSIG"))
+    spdlog::warn("LLMUX_TEST_NO_PDEATHSIG=1 (a test hook): engines outlive llmux if it is killed");
+  // Before listening (and before memory is measured): engines a killed llmux left behind hold memory.
+  d.ledger = std::make_unique<EngineLedger>(EngineLedger::default_directory());
+  reap_stale_engines(*d.ledger);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
+  d.coordinator->record_engines_in(*d.ledger);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
   try {
     auto ep = d.server->listen(host, port);

@@ -11,6 +11,8 @@
 #include <map>
 #include <utility>
 
+#include "worker/platform.hpp"
+
 extern char** environ;
 
 namespace llmux {

@@ -35,9 +35,4 @@ bool signal_group(pid_t pgid, int sig);
 // "exited with status 1", "killed by signal 9 (SIGKILL)" for a raw wait status.
 std::string describe_wait_status(int status);
 
-// Platform hooks (platform_linux.cpp / platform_macos.cpp). Called in the forked child before exec; must be
-// async-signal-safe. Return false to abort the spawn.
-bool platform_child_die_with_parent(pid_t parent);
-void platform_child_close_inherited_fds();
-
 }  // namespace llmux

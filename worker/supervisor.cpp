@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/macros.hpp"
+#include "worker/engine_ledger.hpp"
 #include "worker/output_pump.hpp"
 #include "worker/ports.hpp"
 #include "worker/probe.hpp"
@@ -44,7 +45,9 @@ Supervisor::Supervisor(net::io_context& io, ChildReaper& reaper)
     : io_(io), reaper_(reaper), probe_timer_(io), deadline_(io), grace_(io), exit_wait_(io) {}
 
 Supervisor::~Supervisor() {
-  if (info_.pid > 0) signal_group(info_.pid, SIGKILL);  // safety net: never leave an engine behind
+  if (info_.pid <= 0) return;
+  signal_group(info_.pid, SIGKILL);  // safety net: never leave an engine behind
+  if (ledger_) ledger_->remove(info_.pid);
 }
 
 void Supervisor::start(const ModelConfig& model, const Timeouts& timeouts, StartHandler done) {
@@ -92,7 +95,11 @@ void Supervisor::spawn(int attempt_no) {
   spawned_at_ = std::chrono::steady_clock::now();
   exited_ = false;
   spdlog::info("[{}] spawned pid {} on port {}: {}", model_.id, child.pid, endpoint->port, fmt::join(req.argv, " "));
-  reaper_.watch(child.pid, [this, gen](int status) { on_child_exit(gen, status); });
+  if (ledger_) ledger_->add(model_.id, child.pid);
+  reaper_.watch(child.pid, [this, gen, pid = child.pid](int status) {
+    if (ledger_) ledger_->remove(pid);
+    on_child_exit(gen, status);
+  });
   if (pump_) pump_->stop();
   pump_ = OutputPump::start(
       io_, child.output_fd,

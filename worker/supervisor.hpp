@@ -20,6 +20,7 @@
 namespace llmux {
 
 class ChildReaper;
+class EngineLedger;
 class OutputPump;
 
 enum class WorkerState { stopped, starting, ready, stopping };
@@ -60,6 +61,9 @@ class Supervisor {
   // Called when a ready worker exits on its own (crash, OOM kill, external kill).
   void on_unexpected_exit(ExitHandler h) { on_exit_ = std::move(h); }
   void on_line(LineHandler h) { on_line_ = std::move(h); }
+  // Records each engine it spawns in the state file until the engine's process is reaped (nullptr: none). The
+  // ledger outlives the supervisor.
+  void record_in(EngineLedger* ledger) { ledger_ = ledger; }
 
   const WorkerInfo& info() const { return info_; }
   WorkerState state() const { return info_.state; }
@@ -83,6 +87,7 @@ class Supervisor {
   StartHandler start_done_;
   ExitHandler on_exit_;
   LineHandler on_line_;
+  EngineLedger* ledger_ = nullptr;
   std::vector<std::function<void()>> stop_waiters_;
   std::shared_ptr<OutputPump> pump_;
   net::steady_timer probe_timer_;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -63,9 +64,15 @@ class Llmux {
     return yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml;
   }
 
+  // Unless the test chose one, llmux keeps its state file (engines.json) in the test's directory, not the user's.
   void start() {
+    auto env = env_;
+    bool state_chosen = std::any_of(env.begin(), env.end(), [](const std::string& kv) {
+      return kv.starts_with("XDG_STATE_HOME=");
+    });
+    if (!state_chosen) env.push_back("XDG_STATE_HOME=" + dir_ + "/state");
     proc_ = std::make_unique<Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config_path_},
-                                      env_, dir_ + "/llmux.log");
+                                      env, dir_ + "/llmux.log");
     auto line = proc_->wait_for_output("listening on http://", 10s);
     if (!line) throw std::runtime_error("llmux did not start:\n" + proc_->output());
     auto pos = line->find("http://127.0.0.1:");
