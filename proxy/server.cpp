@@ -478,6 +478,9 @@ net::awaitable<bool> Session::inference(Request& req) {
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
+    if (e->code == "model_not_found" && !srv_.info.config.error.empty())  // maybe added by the refused edit
+      e->message += "; the last edit of " + srv_.info.config.path + " was refused, so models it adds are not "
+                    "served yet: " + srv_.info.config.error;
     srv_.coordinator.metrics().request("", e->status, seconds_between(started, std::chrono::steady_clock::now()),
                                        std::nullopt);
     Reply r = error_reply(*e);

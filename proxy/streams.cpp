@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proxy/admin.hpp"
+#include "proxy/load_phase.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/routes.hpp"
 
@@ -95,12 +96,10 @@ std::string feedback_text(const Coordinator& c, const LoadingFeedback& f, double
   const char* what = state == WorkerState::starting ? "loading"
                      : state == WorkerState::ready  ? "queued for"  // behind the model's maxConcurrency
                                                     : "waiting for";
-  char head[160];
-  std::snprintf(head, sizeof head, "llmux: %s %s (%.0fs)", what, f.model.c_str(), elapsed);
-  std::string text = head;
-  if (auto line = c.supervisor().log().last(); state == WorkerState::starting && !line.empty())
-    text += ": " + std::string(line.substr(0, 200));
-  return text;
+  // The engine's own lines stay in the logs: the client is told the phase they show, in words.
+  if (state != WorkerState::starting) return load_feedback_text(what, f.model, elapsed, nullptr);
+  const LoadPhase phase = load_phase(c.supervisor().log().last());
+  return load_feedback_text(what, f.model, elapsed, &phase);
 }
 
 std::string feedback_event(const Coordinator& c, const LoadingFeedback& f, double elapsed, uint64_t id) {

@@ -216,6 +216,12 @@ TEST(Reload, BrokenEditIsRefusedReportedAndClearedByAFix) {
   EXPECT_EQ(l.reloads(), 0u);
   EXPECT_EQ(l.chat("a").status, 200) << "the old config keeps serving";
   EXPECT_EQ(l.worker()["pid"], pid);
+  // A model the refused edit may have added: the 404 says why it is not served.
+  const auto missing = l.chat("added-by-the-edit");
+  EXPECT_EQ(missing.status, 404);
+  const std::string why = missing.json()["error"]["message"];
+  EXPECT_NE(why.find("the last edit of " + l.config_path() + " was refused"), std::string::npos) << why;
+  EXPECT_NE(why.find("config.yaml:"), std::string::npos) << why;
   // A validation error (alias pointing at... a duplicate) is refused too, with file:line and key.
   write_file(l.config_path(), two_models(ta, tb, "nope"));
   ASSERT_TRUE(eventually([&] {
