@@ -14,8 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "common/macros.hpp"
+
 namespace llmux {
 
+class Redactor;
 using Duration = std::chrono::milliseconds;
 
 class ConfigError : public std::runtime_error {
@@ -172,8 +175,8 @@ struct Config {
   uint64_t max_request_body = 32ull << 20;  // maxRequestBody
   int max_connections = 1024;        // maxConnections: open client connections (idle keep-alive ones closed first)
   AccessConfig access;               // allowedHosts, cors, apiKeys, adminKeys, allowUnauthenticated
-  std::vector<std::string> secrets;  // values never printed (keys, ${env.*} substitutions): redacted in logs,
-                                     // /logs, /config, /status and error messages
+  std::vector<std::string> secrets;  // values never printed (keys, ${env.*} substitutions; no repeats): redacted
+                                     // in logs, /logs, /config, /status and error messages
   Timeouts timeouts;
   MemoryConfig memory;               // memory
   int max_swaps_waited = 3;          // maxSwapsWaited: no request waits behind more swaps than this
@@ -189,9 +192,17 @@ struct Config {
   std::string available_names() const;
 };
 
-// Throws ConfigError. `env` lookups use the process environment.
+// Throws ConfigError. `${env.NAME}` reads `env` (the process environment by default). Every value substituted
+// from it (but see env_value_is_secret) and every API / admin key is listed in Config::secrets; the messages of a
+// ConfigError and Config::warnings already have those values redacted (common/redact.hpp).
 std::shared_ptr<const Config> load_config(const std::string& path);
-std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors);
+std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors,
+                                               const EnvLookup& env = process_env());
+
+// The config file's text fit to show (GET /config): each key written literally under apiKeys / adminKeys replaced by
+// Redactor::kMark, whatever its length or quoting (an entry holding a ${...} macro is left as written), then every
+// secret `redactor` knows, wherever it appears. Text that is not valid YAML gets the second step only.
+std::string redacted_config_text(const std::string& text, const Redactor& redactor);
 
 // Absolute paths in the models' commands (a word, or the value of --flag=/path) that do not exist: most likely a
 // typo or a model not downloaded yet, said by `config check` and at start rather than when the engine fails.

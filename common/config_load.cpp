@@ -12,6 +12,7 @@
 
 #include "common/config_reader.hpp"
 #include "common/macros.hpp"
+#include "common/redact.hpp"
 
 namespace llmux {
 namespace {
@@ -144,13 +145,13 @@ std::vector<std::string> read_keys(Reader& r, const Entry& e, const ModelDefault
   for (const auto& item : r.strings(e)) {
     std::string key;
     try {
-      key = expand_macros(item.value, d.macros, {});
+      key = expand_macros(item.value, d.macros, {}, d.env);
     } catch (const std::invalid_argument& ex) {
       r.fail(item.line, e.path, ex.what());
     }
     if (key.empty()) r.fail(item.line, e.path, "a key must not be empty");
     keys.push_back(key);
-    c.secrets.push_back(key);
+    if (std::find(c.secrets.begin(), c.secrets.end(), key) == c.secrets.end()) c.secrets.push_back(key);
   }
   return keys;
 }
@@ -201,8 +202,9 @@ void read_access(Reader& r, const Fields& f, const ModelDefaults& d, Config& c) 
   }
 }
 
-ModelDefaults read_defaults(Reader& r, const Fields& f) {
+ModelDefaults read_defaults(Reader& r, const Fields& f, EnvLookup env) {
   ModelDefaults d;
+  d.env = std::move(env);
   if (const Entry* e = find(f, "healthCheckTimeout")) d.start_timeout = r.positive_duration(*e);
   if (const Entry* e = find(f, "globalTTL")) d.ttl = r.duration(*e);
   if (const Entry* e = find(f, "stopGrace")) d.stop_grace = r.duration(*e);
@@ -226,21 +228,36 @@ std::string absolute_path(const std::string& path) {
   return ec ? path : abs.lexically_normal().string();
 }
 
-std::shared_ptr<const Config> build(const YAML::Node& root, const std::string& file) {
-  auto config = std::make_shared<Config>();
-  config->path = absolute_path(file);
-  Reader r(file, config->warnings);
+void fill(const YAML::Node& root, const std::string& file, const EnvLookup& env, Config& config) {
+  Reader r(file, config.warnings);
   if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
     r.fail(line_of(root), "", "expected a map of settings at the top level");
   }
   const Fields fields = r.fields(root, "", line_of(root), {kTopKeys, kLlamaSwapTopKeys});
   const Entry* models = find(fields, "models");
   if (models == nullptr) r.fail(0, "models", "at least one model is required");
-  read_globals(r, fields, *config);
-  const ModelDefaults defaults = read_defaults(r, fields);
-  read_access(r, fields, defaults, *config);
-  config_detail::read_models(r, *models, defaults, *config);
-  if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, *config);
+  read_globals(r, fields, config);
+  const ModelDefaults defaults = read_defaults(r, fields, recording_env(env, config.secrets));
+  read_access(r, fields, defaults, config);
+  config_detail::read_models(r, *models, defaults, config);
+  if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, config);
+}
+
+// An error or warning may quote a value that came from a secret (e.g. "proxy: expected an http:// URL, got '...'"
+// after ${env.NAME} substitution): they leave the loader redacted with the secrets found so far. A value can be
+// quoted only after it was expanded, so its secret is known by then.
+std::shared_ptr<const Config> build(const YAML::Node& root, const std::string& file, const EnvLookup& env) {
+  auto config = std::make_shared<Config>();
+  config->path = absolute_path(file);
+  try {
+    fill(root, file, env, *config);
+  } catch (const ConfigError& e) {
+    const Redactor redactor(config->secrets);
+    if (redactor.empty()) throw;
+    throw ConfigError(e.file(), e.line(), e.key(), redactor.redacted(e.reason()));
+  }
+  const Redactor redactor(config->secrets);
+  for (std::string& w : config->warnings) redactor.redact(w);
   return config;
 }
 
@@ -262,7 +279,8 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors) {
+std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& path_for_errors,
+                                               const EnvLookup& env) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -270,7 +288,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
     throw ConfigError(path_for_errors, mark_line(e.mark), "", e.msg);
   }
   try {
-    return build(root, path_for_errors);
+    return build(root, path_for_errors, env);
   } catch (const YAML::Exception& e) {  // not expected: reads check node types first
     throw ConfigError(path_for_errors, mark_line(e.mark), "", e.msg);
   }

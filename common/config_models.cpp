@@ -70,7 +70,7 @@ class ModelReader {
   std::string expand(const std::string& text, int line, const std::string& path) const {
     std::string out;
     try {
-      out = expand_macros(text, macros_, kSpawnTimeMacros);
+      out = expand_macros(text, macros_, kSpawnTimeMacros, defaults_.env);
     } catch (const std::invalid_argument& e) {
       r_.fail(line, path, e.what());
     }

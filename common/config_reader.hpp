@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/macros.hpp"
 
 namespace llmux::config_detail {
 
@@ -82,6 +83,7 @@ struct ModelDefaults {
   Duration stop_grace{10000};
   Duration start_timeout{120000};
   std::map<std::string, std::string> macros;
+  EnvLookup env;       // what ${env.NAME} reads; it records the values it returns in Config::secrets
   ModelConfig limits;  // only the resource-governance fields (kvReservation, maxTokens, params, queue, ...)
 };
 

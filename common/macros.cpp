@@ -1,5 +1,6 @@
 #include "common/macros.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string_view>
@@ -59,6 +60,21 @@ EnvLookup process_env() {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr) return std::nullopt;
     return std::string(value);
+  };
+}
+
+bool env_value_is_secret(std::string_view name) {
+  static constexpr std::string_view kLocators[] = {"HOME", "USER", "LOGNAME", "PWD", "TMPDIR", "PATH", "SHELL"};
+  if (name.starts_with("XDG_")) return false;
+  return std::find(std::begin(kLocators), std::end(kLocators), name) == std::end(kLocators);
+}
+
+EnvLookup recording_env(EnvLookup env, std::vector<std::string>& secrets) {
+  return [env = std::move(env), &secrets](const std::string& name) -> std::optional<std::string> {
+    std::optional<std::string> value = env(name);
+    if (value && env_value_is_secret(name) && std::find(secrets.begin(), secrets.end(), *value) == secrets.end())
+      secrets.push_back(*value);
+    return value;
   };
 }
 

@@ -10,11 +10,21 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace llmux {
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
+
+// Whether a value substituted from the environment variable `name` is a secret (never printed): every variable but
+// a few that only locate things (HOME, USER, LOGNAME, PWD, TMPDIR, PATH, SHELL, XDG_*), which paths in a config are
+// commonly built from and which would otherwise be redacted from every path llmux logs.
+bool env_value_is_secret(std::string_view name);
+// `env`, also appending to `secrets` each value it finds for a variable env_value_is_secret() names (no repeats).
+// `secrets` must outlive the returned lookup.
+EnvLookup recording_env(EnvLookup env, std::vector<std::string>& secrets);
 
 std::string expand_macros(const std::string& text, const std::map<std::string, std::string>& macros,
                           const std::set<std::string>& keep, const EnvLookup& env = process_env());

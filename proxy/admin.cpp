@@ -141,7 +141,8 @@ std::string logs_body(const std::vector<LogLine>& lines, bool text) {
 }
 
 std::string config_json(const DaemonInfo& d) {
-  return json{{"path", d.config.path}, {"text", d.config.text}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string text = redacted_config_text(d.config.text, *d.secrets->redactor());
+  return json{{"path", d.config.path}, {"text", text}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string status_json(const Coordinator& c, const DaemonInfo& d) {
@@ -167,6 +168,9 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
                              {"at", iso8601(f->at)},
                              {"lastLines", f->failure.last_lines}};
   }
+  // Engine lines, start failures and config errors were redacted where they were made; this also covers a secret
+  // that a reload added after them, and whatever field comes next.
+  d.secrets->redactor()->redact_strings(j);
   return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/log_hub.hpp"
+#include "common/redact.hpp"
 
 #include "proxy/coordinator.hpp"
 
@@ -25,19 +26,20 @@ struct ConfigState {
 struct DaemonInfo {
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
   std::shared_ptr<LogHub> logs = std::make_shared<LogHub>();  // llmux's and the engines' recent log lines
+  std::shared_ptr<Secrets> secrets = std::make_shared<Secrets>();  // redacted from logs and admin answers
   std::string listen;  // "127.0.0.1:8484" once bound
   ConfigState config;
 };
 
-std::string status_json(const Coordinator& c, const DaemonInfo& d);
+std::string status_json(const Coordinator& c, const DaemonInfo& d);  // every string in it redacted
 std::string models_json(const Coordinator& c);
 std::string running_json(const Coordinator& c);
-std::string config_json(const DaemonInfo& d);
+std::string config_json(const DaemonInfo& d);  // GET /config: {"path","text"}, secrets redacted from the text
 std::string metrics_text(const Coordinator& c, const DaemonInfo& d);  // GET /metrics
 // GET /logs: JSON {"lines":[...]} or, with text=true, one line per entry.
 std::string logs_body(const std::vector<LogLine>& lines, bool text);
 std::string log_line_json(const LogLine& l);
-std::string log_line_text(const LogLine& l);  // GET /config: {"path","text"} of the serving config
+std::string log_line_text(const LogLine& l);
 std::string iso8601(std::chrono::system_clock::time_point t);
 
 }  // namespace llmux

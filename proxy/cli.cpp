@@ -10,6 +10,7 @@
 
 #include "common/config.hpp"
 #include "common/config_diff.hpp"
+#include "common/redact.hpp"
 #include "proxy/cli_chat.hpp"
 #include "proxy/cli_daemon.hpp"
 #include "proxy/cli_ops.hpp"
@@ -127,7 +128,10 @@ int config_diff(std::string path, const std::string& url) {
     auto next = load_config(path);
     auto diff = diff_configs(*current, *next);
     if (diff.empty()) std::printf("no changes: %s matches the running config\n", path.c_str());
-    for (const auto& line : diff.lines) std::printf("%s\n", line.c_str());
+    std::vector<std::string> secrets = current->secrets;  // "+ model x added: CMD" quotes the command
+    secrets.insert(secrets.end(), next->secrets.begin(), next->secrets.end());
+    const Redactor redactor(secrets);
+    for (const auto& line : diff.lines) std::printf("%s\n", redactor.redacted(line).c_str());
     return 0;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s\n", e.what());

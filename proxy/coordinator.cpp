@@ -20,9 +20,11 @@ std::string join_lines(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config)
+Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config,
+                         std::shared_ptr<Secrets> secrets)
     : io_(io),
       config_(std::move(config)),
+      secrets_(std::move(secrets)),
       supervisor_(io, reaper),
       scheduler_(*this, scheduler_options()),
       ttl_timer_(io.get_executor(),
@@ -35,6 +37,7 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
           io, [this](Pressure p) { on_pressure(p); },
           [this](const std::string& model, uint64_t, uint64_t) { on_over_ceiling(model); }) {
   memory_.configure(*config_);
+  use_secrets_of(*config_);
   supervisor_.on_unexpected_exit([this](const std::string&, int) {
     memory_.worker_stopped();
     wake_stop_waiters();
@@ -197,6 +200,7 @@ net::awaitable<void> Coordinator::stop_worker_now() {
 
 void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   auto previous = std::exchange(config_, std::move(next));
+  use_secrets_of(*config_);
   scheduler_.set_options(scheduler_options());
   memory_.configure(*config_);
   const std::string& resident = scheduler_.model();
@@ -212,6 +216,12 @@ void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   } else if (scheduler_.idle()) {
     arm_ttl();  // the ttl may have changed
   }
+}
+
+// The previous config's secrets stay: its engine may still be running (and printing them) until it is retired.
+void Coordinator::use_secrets_of(const Config& config) {
+  secrets_->add(config.secrets);  // the reloader may have added them already (before logging the diff)
+  supervisor_.set_redactor(secrets_->redactor());
 }
 
 void Coordinator::start_worker(const std::string& model) {
@@ -368,6 +378,7 @@ ApiError Coordinator::start_error(const std::string& model) const {
   auto tail = f.last_lines;
   if (tail.size() > 10) tail.erase(tail.begin(), tail.end() - 10);
   if (!tail.empty()) msg += "\nlast engine output:\n" + join_lines(tail);
+  secrets_->redactor()->redact(msg);  // already done by the supervisor; a later reload may have added secrets
   if (f.timed_out) return server_error(504, msg, "engine_start_timeout");
   return server_error(502, msg, "engine_start_failed");
 }

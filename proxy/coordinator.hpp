@@ -13,6 +13,7 @@
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/net.hpp"
+#include "common/redact.hpp"
 #include "proxy/memory_governor.hpp"
 #include "proxy/lazy_timer.hpp"
 #include "proxy/metrics.hpp"
@@ -74,7 +75,9 @@ struct StartRecord {
 
 class Coordinator final : private SchedulerEffects {
  public:
-  Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config);
+  // `secrets` (shared with the log sinks) gets every served config's secrets; the supervisor redacts with them.
+  Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config,
+              std::shared_ptr<Secrets> secrets = std::make_shared<Secrets>());
 
   std::shared_ptr<Ticket> make_ticket(const ModelConfig& model);
   net::awaitable<Admission> acquire(std::shared_ptr<Ticket> ticket);
@@ -145,8 +148,11 @@ class Coordinator final : private SchedulerEffects {
   Admission admission(Ticket& t);
   const std::shared_ptr<const WorkerAddress>& worker_address();
 
+  void use_secrets_of(const Config& config);
+
   net::io_context& io_;
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<Secrets> secrets_;
   Supervisor supervisor_;
   Scheduler scheduler_;
   std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;

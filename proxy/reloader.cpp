@@ -53,6 +53,7 @@ void Reloader::reload(const char* trigger) {
   } catch (const ConfigError& e) {
     return refuse(e.what());
   }
+  info_.secrets->add(next->secrets);  // before anything about the new config is logged ("+ model x added: cmd")
   const Config& current = *coordinator_.config();
   ConfigDiff diff = diff_configs(current, *next);
   state.pending_restart.clear();

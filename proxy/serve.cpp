@@ -10,6 +10,7 @@
 #include "common/config.hpp"
 #include "common/net.hpp"
 #include "common/notify.hpp"
+#include "common/redacting_sink.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/config_watcher.hpp"
 #include "proxy/coordinator.hpp"
@@ -25,13 +26,16 @@ namespace llmux {
 namespace {
 
 // Two loggers share the stderr sink: "llmux" for the daemon's own lines and "engine" for engine output; each also
-// feeds the LogHub (GET /logs) under its source name.
-void setup_logging(const std::string& level, const std::shared_ptr<LogHub>& hub) {
+// feeds the LogHub (GET /logs) under its source name. Both go through a RedactingSink first: no secret reaches
+// stderr or /logs.
+void setup_logging(const std::string& level, const std::shared_ptr<LogHub>& hub,
+                   const std::shared_ptr<const Secrets>& secrets) {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   console->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   auto make = [&](const std::string& name) {
     std::vector<spdlog::sink_ptr> sinks{console, std::make_shared<LogHubSink>(hub, name)};
-    auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+    auto redacting = std::make_shared<RedactingSink>(secrets, std::move(sinks));
+    auto logger = std::make_shared<spdlog::logger>(name, redacting);
     logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
     logger->flush_on(spdlog::level::trace);
     spdlog::register_logger(logger);
@@ -136,7 +140,8 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "llmux: --listen: %s\n", why.c_str());
     return 2;
   }
-  setup_logging(d.config->log_level, d.info.logs);
+  d.info.secrets->add(d.config->secrets);
+  setup_logging(d.config->log_level, d.info.logs, d.info.secrets);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
   for (const auto& p : missing_paths(*d.config)) spdlog::warn("{}: {}", d.config->path, p);
   if (!platform_parent_death_signal() && std::getenv("LLMUX_TEST_NO_PDEATHSIG"))
@@ -144,7 +149,7 @@ int serve(const ServeOptions& opts) {
   // Before listening (and before memory is measured): engines a killed llmux left behind hold memory.
   d.ledger = std::make_unique<EngineLedger>(EngineLedger::default_directory());
   reap_stale_engines(*d.ledger);
-  d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
+  d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config, d.info.secrets);
   d.coordinator->record_engines_in(*d.ledger);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
   try {

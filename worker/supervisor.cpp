@@ -104,8 +104,10 @@ void Supervisor::spawn(int attempt_no) {
   pump_ = OutputPump::start(
       io_, child.output_fd,
       [this, id = model_.id](std::string_view line) {
-        log_.push(std::string(line));
-        if (on_line_) on_line_(id, line);
+        std::string text(line);
+        redactor_->redact(text);  // an engine may print its own --api-key
+        if (on_line_) on_line_(id, text);
+        log_.push(std::move(text));
       },
       [this, gen] {
         if (gen == info_.generation && exited_) exit_wait_.cancel();
@@ -183,6 +185,7 @@ void Supervisor::on_child_exit(uint64_t gen, int status) {
 }
 
 void Supervisor::fail_start(StartFailure f) {
+  redactor_->redact(f.reason);  // may quote the command, the proxy URL or a probe's answer
   info_.state = WorkerState::stopped;
   info_.pid = -1;
   probe_timer_.cancel();

@@ -2,6 +2,8 @@
 // until truly ready (probe loop raced against child exit, bounded by the start deadline), watch it while it
 // serves, and stop it (cmdStop or SIGTERM to its group, SIGKILL after the grace). Runs on the io_context thread
 // only; callbacks are always invoked from the io_context, never inline from start()/stop(). Never throws.
+// Engine output lines and start failure reasons are redacted (set_redactor) before anything else sees them: the log,
+// LogRing (/status, loading feedback) and start errors (502 bodies) all quote them.
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/net.hpp"
+#include "common/redact.hpp"
 #include "worker/endpoint.hpp"
 #include "worker/log_ring.hpp"
 
@@ -64,6 +67,8 @@ class Supervisor {
   // Records each engine it spawns in the state file until the engine's process is reaped (nullptr: none). The
   // ledger outlives the supervisor.
   void record_in(EngineLedger* ledger) { ledger_ = ledger; }
+  // The secrets to remove from engine output and start failures from now on; never null.
+  void set_redactor(std::shared_ptr<const Redactor> r) { redactor_ = std::move(r); }
 
   const WorkerInfo& info() const { return info_; }
   WorkerState state() const { return info_.state; }
@@ -88,6 +93,7 @@ class Supervisor {
   ExitHandler on_exit_;
   LineHandler on_line_;
   EngineLedger* ledger_ = nullptr;
+  std::shared_ptr<const Redactor> redactor_ = std::make_shared<const Redactor>();
   std::vector<std::function<void()>> stop_waiters_;
   std::shared_ptr<OutputPump> pump_;
   net::steady_timer probe_timer_;
