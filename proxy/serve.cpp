@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/config.hpp"
+#include "common/fd_limit.hpp"
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "proxy/admin.hpp"
@@ -134,6 +135,8 @@ int serve(const ServeOptions& opts) {
   }
   setup_logging(d.config->log_level, d.info.logs);
   for (const auto& w : d.config->warnings) spdlog::warn("{}", w);
+  const FdLimit fds = raise_fd_limit();  // before listening: the connection cap is counted from it
+  spdlog::debug("descriptor limit: {} (was {}; hard limit {})", fds.soft, fds.soft_before, fds.hard);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
   try {
