@@ -1,6 +1,7 @@
 // Config model: the error type, lookups, and the duration/size grammars. Loading lives in config_load.cpp and
 // config_models.cpp.
 #include "common/config.hpp"
+#include "common/redact.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -97,6 +98,7 @@ const char* to_string(OnCeiling c) { return c == OnCeiling::evict ? "evict" : "r
 const char* to_string(PressureLevel p) { return p == PressureLevel::warning ? "warning" : "critical"; }
 
 std::vector<std::string> missing_paths(const Config& c) {
+  const Redactor redactor(c.secrets);  // a path may hold a ${env.*} value
   std::vector<std::string> out;
   for (const ModelConfig& m : c.models) {
     for (const std::string& word : m.argv) {
@@ -104,7 +106,8 @@ std::vector<std::string> missing_paths(const Config& c) {
       const std::string path = eq == std::string::npos ? word : word.substr(eq + 1);
       if (!path.starts_with('/') || path.find("${") != std::string::npos) continue;
       std::error_code ec;
-      if (!std::filesystem::exists(path, ec)) out.push_back("models." + m.id + ".cmd: " + path + " does not exist");
+      if (!std::filesystem::exists(path, ec))
+        out.push_back(redactor.redacted("models." + m.id + ".cmd: " + path + " does not exist"));
     }
   }
   return out;

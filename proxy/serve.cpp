@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/config.hpp"
+#include "common/fd_limit.hpp"
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "common/redacting_sink.hpp"
@@ -149,6 +150,8 @@ int serve(const ServeOptions& opts) {
   // Before listening (and before memory is measured): engines a killed llmux left behind hold memory.
   d.ledger = std::make_unique<EngineLedger>(EngineLedger::default_directory());
   reap_stale_engines(*d.ledger);
+  const FdLimit fds = raise_fd_limit();  // before listening: the connection cap is counted from it
+  spdlog::debug("descriptor limit: {} (was {}; hard limit {})", fds.soft, fds.soft_before, fds.hard);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config, d.info.secrets);
   d.coordinator->record_engines_in(*d.ledger);
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);

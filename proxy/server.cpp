@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <list>
-
 #include <nlohmann/json.hpp>
 #include <variant>
 
@@ -11,6 +9,7 @@
 #include "common/http.hpp"
 #include "proxy/access.hpp"
 #include "proxy/http_framing.hpp"
+#include "proxy/listener.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/rewrite.hpp"
 #include "proxy/routes.hpp"
@@ -76,28 +75,27 @@ ApiError request_too_large(uint64_t limit) {
 
 }  // namespace
 
+static_assert(std::is_same_v<Listener::Socket, ClientSocket>);
+
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(net::io_context& io, Coordinator& c, DaemonInfo& d) : io(io), acceptor(io), coordinator(c), info(d), pool(io) {}
+  Impl(net::io_context& io, Coordinator& c, DaemonInfo& d) : io(io), coordinator(c), info(d), pool(io) {}
 
   net::io_context& io;
-  tcp::acceptor acceptor;
   Coordinator& coordinator;
   DaemonInfo& info;
   EnginePool pool;
-  std::list<ClientStream*> live;  // open client connections, for close_sessions()
-  bool accepting = false;
-  ListenFacts listen_facts;       // for the access guard
+  std::shared_ptr<Listener> listener;  // accepts, and keeps the open connections under the cap
+  ListenFacts listen_facts;            // for the access guard
 
-  net::awaitable<void> accept_loop();
-  net::awaitable<void> session(ClientSocket socket);
+  net::awaitable<void> session(ClientSocket socket, Listener::Slot slot);
 };
 
 namespace {
 
 class Session {
  public:
-  Session(Server::Impl& srv, ClientSocket socket)
-      : srv_(srv), stream_(std::move(socket)), deadline_(stream_.get_executor()) {}
+  Session(Server::Impl& srv, ClientSocket socket, Listener::Slot slot)
+      : srv_(srv), stream_(std::move(socket)), deadline_(stream_.get_executor()), slot_(slot) {}
   net::awaitable<void> run();
   ClientStream& stream() { return stream_; }
 
@@ -130,6 +128,7 @@ class Session {
   AccessVerdict verdict_;     // the access guard's, for req_
   std::string extra_fields_;  // CORS header lines for req_'s responses (an allowed cross-origin page), or ""
   bool first_ = true;
+  Listener::Slot slot_;  // this connection in the listener's table (idle between requests: closed first at the cap)
 };
 
 net::awaitable<void> Session::run() {
@@ -142,8 +141,10 @@ net::awaitable<void> Session::run() {
       error_code ec;
       if (first_) deadline_.arm(stream_.socket(), t.header_read);
       else deadline_.arm_idle(stream_.socket(), t.keep_alive);
+      srv_.listener->idle(slot_);  // at the connection cap, it may be closed to make room: the read then ends
       const size_t n = co_await stream_.socket().async_read_some(buf_.prepare(4096),
                                                                  net::redirect_error(net::use_awaitable, ec));
+      srv_.listener->busy(slot_);
       deadline_.done(ec);
       buf_.commit(n);
       if (ec || n == 0) break;
@@ -613,19 +614,25 @@ net::awaitable<bool> Session::log_stream(const Request& req) {
 
 }  // namespace
 
-net::awaitable<void> Server::Impl::accept_loop() {
+net::awaitable<void> Server::Impl::session(ClientSocket socket, Listener::Slot slot) {
   auto self = shared_from_this();
-  while (accepting) {
-    error_code ec;
-    ClientSocket socket = co_await acceptor.async_accept(io.get_executor(), net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      if (!accepting || ec == net::error::operation_aborted) break;
-      spdlog::warn("accept: {}", ec.message());
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    socket.non_blocking(true, ec);  // the relay tries writes at once before going asynchronous
-    net::co_spawn(io, session(std::move(socket)), [](std::exception_ptr e) {
+  Session s(*this, std::move(socket), slot);
+  listener->bind(slot, &s.stream().socket());
+  struct Unlist {
+    Listener& l;
+    Listener::Slot slot;
+    ~Unlist() { l.ended(slot); }
+  } unlist{*listener, slot};
+  co_await s.run();
+}
+
+Server::Server(net::io_context& io, Coordinator& coordinator, DaemonInfo& info)
+    : impl_(std::make_shared<Impl>(io, coordinator, info)) {
+  auto max = [&coordinator] { return static_cast<size_t>(coordinator.config()->max_connections); };
+  auto start = [&io, w = std::weak_ptr<Impl>(impl_)](ClientSocket socket, Listener::Slot slot) {
+    auto impl = w.lock();
+    if (!impl) return;
+    net::co_spawn(io, impl->session(std::move(socket), slot), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -633,59 +640,22 @@ net::awaitable<void> Server::Impl::accept_loop() {
         spdlog::error("session ended by exception: {}", ex.what());
       }
     });
-  }
+  };
+  impl_->listener = std::make_shared<Listener>(io, std::move(max), std::move(start));
 }
-
-net::awaitable<void> Server::Impl::session(ClientSocket socket) {
-  auto self = shared_from_this();
-  Session s(*this, std::move(socket));
-  auto it = live.insert(live.end(), &s.stream());
-  struct Unlist {
-    std::list<ClientStream*>& l;
-    std::list<ClientStream*>::iterator it;
-    ~Unlist() { l.erase(it); }
-  } unlist{live, it};
-  co_await s.run();
-}
-
-Server::Server(net::io_context& io, Coordinator& coordinator, DaemonInfo& info)
-    : impl_(std::make_shared<Impl>(io, coordinator, info)) {}
 
 Server::~Server() = default;
 
 tcp::endpoint Server::listen(const std::string& host, uint16_t port) {
-  error_code ec;
-  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::runtime_error("listen address '" + host + "' is not an IP address");
-  tcp::endpoint ep(address, port);
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  impl_->accepting = true;
-  impl_->listen_facts = ListenFacts{a.local_endpoint().port(), address.is_loopback()};
-  net::co_spawn(impl_->io, impl_->accept_loop(), [](std::exception_ptr e) {
-    if (e) spdlog::error("accept loop ended by exception");
-  });
-  return a.local_endpoint();
+  const tcp::endpoint ep = impl_->listener->listen(host, port);
+  impl_->listen_facts = ListenFacts{ep.port(), ep.address().is_loopback()};
+  return ep;
 }
 
-void Server::stop_accepting() {
-  impl_->accepting = false;
-  error_code ec;
-  impl_->acceptor.close(ec);
-}
+void Server::stop_accepting() { impl_->listener->stop(); }
 
-void Server::close_sessions() {
-  for (auto* s : impl_->live) {
-    error_code ec;
-    s->socket().shutdown(tcp::socket::shutdown_both, ec);
-    s->socket().close(ec);
-  }
-}
+void Server::close_sessions() { impl_->listener->close_all(); }
 
-size_t Server::sessions() const { return impl_->live.size(); }
+size_t Server::sessions() const { return impl_->listener->sessions(); }
 
 }  // namespace llmux

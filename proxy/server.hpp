@@ -1,6 +1,7 @@
 // Server: the client-facing listener and its sessions (one coroutine per client connection). Reads requests with
 // bounded header/body/idle timeouts and a body limit, routes them (inference → Coordinator + relay; admin → JSON),
-// and writes OpenAI-shaped errors. listen() throws std::runtime_error with one line when it cannot bind.
+// and writes OpenAI-shaped errors. Open connections are capped (proxy/listener.hpp: idle ones are closed first).
+// listen() throws std::runtime_error with one line when it cannot bind.
 #pragma once
 
 #include <memory>

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "worker/platform.hpp"
+#include "common/fd_limit.hpp"
 
 extern char** environ;
 
@@ -95,6 +96,7 @@ void make_pipe(Fd& r, Fd& w) {
   ::dup2(out, 1);
   ::dup2(out, 2);
   platform_child_close_inherited_fds();  // every fd >= 3 close-on-exec, err_pipe included
+  child_restore_fd_limit();  // after the above: it may use the soft limit to find the last descriptor
   ::execve(exe, argv, envp);
   int e = errno;
   [[maybe_unused]] auto n = ::write(err_pipe, &e, sizeof e);

@@ -1,6 +1,6 @@
 // Spawning engine processes (POSIX fork/exec, no shell). The child runs in its own process group, stdin is
-// /dev/null, stdout+stderr go to one pipe, it inherits none of llmux's descriptors, and (where the platform has
-// it) it is killed when llmux dies. spawn_process() throws SpawnError when the executable cannot be run; it
+// /dev/null, stdout+stderr go to one pipe, it inherits none of llmux's descriptors nor its raised descriptor limit
+// (common/fd_limit.hpp), and (where the platform has it) it is killed when llmux dies. spawn_process() throws SpawnError when the executable cannot be run; it
 // blocks only until the child has exec'd (microseconds).
 #pragma once
 

@@ -47,9 +47,10 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseco
 
 class Llmux {
  public:
-  // `yaml` is the whole config; `listen: 127.0.0.1:0` is prepended unless it already has a listen key.
-  explicit Llmux(const std::string& yaml, std::vector<std::string> env = {})
-      : dir_(make_temp_dir()), env_(std::move(env)) {
+  // `yaml` is the whole config; `listen: 127.0.0.1:0` is prepended unless it already has a listen key. `nofile` > 0:
+  // llmux's descriptor limit, soft and hard (it cannot raise it).
+  explicit Llmux(const std::string& yaml, std::vector<std::string> env = {}, uint64_t nofile = 0)
+      : dir_(make_temp_dir()), env_(std::move(env)), nofile_(nofile) {
     config_path_ = dir_ + "/config.yaml";
     write_file(config_path_, with_listen(yaml));
     start();
@@ -72,7 +73,7 @@ class Llmux {
     });
     if (!state_chosen) env.push_back("XDG_STATE_HOME=" + dir_ + "/state");
     proc_ = std::make_unique<Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config_path_},
-                                      env, dir_ + "/llmux.log");
+                                      env, dir_ + "/llmux.log", nofile_);
     auto line = proc_->wait_for_output("listening on http://", 10s);
     if (!line) throw std::runtime_error("llmux did not start:\n" + proc_->output());
     auto pos = line->find("http://127.0.0.1:");
@@ -119,6 +120,7 @@ class Llmux {
  private:
   std::string dir_, config_path_;
   std::vector<std::string> env_;
+  uint64_t nofile_ = 0;
   std::unique_ptr<Process> proc_;
   uint16_t port_ = 0;
 };

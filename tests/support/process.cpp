@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,7 +63,7 @@ void cloexec_from_3() {
 }
 
 // Only async-signal-safe calls from here to exec: the test binary may have other threads.
-[[noreturn]] void exec_child(pid_t parent, int out_fd, int status_fd, char** argv, char** envp) {
+[[noreturn]] void exec_child(pid_t parent, int out_fd, int status_fd, char** argv, char** envp, std::uint64_t nofile) {
 #ifdef __linux__
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
@@ -75,6 +76,14 @@ void cloexec_from_3() {
   ::dup2(out_fd, 2);
   cloexec_from_3();  // the status pipe too: its closing tells the parent that exec succeeded
   for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGCHLD}) ::signal(sig, SIG_DFL);
+  if (nofile > 0) {
+    const struct rlimit lim{static_cast<rlim_t>(nofile), static_cast<rlim_t>(nofile)};
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      const int err = errno;
+      [[maybe_unused]] const auto n = ::write(status_fd, &err, sizeof err);
+      ::_exit(127);
+    }
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -87,7 +96,8 @@ void cloexec_from_3() {
 
 }  // namespace
 
-Process::Process(std::vector<std::string> argv, std::vector<std::string> extra_env, std::string log_path) {
+Process::Process(std::vector<std::string> argv, std::vector<std::string> extra_env, std::string log_path,
+                 std::uint64_t nofile) {
   if (argv.empty()) throw std::invalid_argument("Process: empty argv");
   int log_fd = -1;
   if (!log_path.empty()) {
@@ -107,7 +117,7 @@ Process::Process(std::vector<std::string> argv, std::vector<std::string> extra_e
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) fail("Process: fork");
-  if (pid_ == 0) exec_child(parent, out[1], status[1], argv_p.data(), env_p.data());
+  if (pid_ == 0) exec_child(parent, out[1], status[1], argv_p.data(), env_p.data(), nofile);
   ::close(out[1]);
   ::close(status[1]);
 

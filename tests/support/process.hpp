@@ -21,9 +21,10 @@ namespace llmux::test {
 class Process {
  public:
   // argv[0] is looked up in PATH unless it has a '/'. extra_env entries "KEY=VALUE" add to or override the
-  // inherited environment.
+  // inherited environment. `nofile` > 0: the child's descriptor limit (RLIMIT_NOFILE), soft and hard alike, so that
+  // the child cannot raise it.
   explicit Process(std::vector<std::string> argv, std::vector<std::string> extra_env = {},
-                   std::string log_path = "");
+                   std::string log_path = "", std::uint64_t nofile = 0);
   ~Process();  // SIGKILL + reap if still running; joins the reader thread
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -66,6 +66,7 @@ TEST(ServiceRender, SystemdUnitQuotesAndRoundTrips) {
   EXPECT_EQ(systemd_exec_argv(unit, "/home/me"), serve_argv(spec));
   EXPECT_TRUE(contains(unit, "\nType=notify\n")) << unit;
   EXPECT_TRUE(contains(unit, "\nKillMode=mixed\n")) << unit;
+  EXPECT_TRUE(contains(unit, "\nLimitNOFILE=1024:65536\n")) << unit;
   EXPECT_TRUE(unit.starts_with("# Written by `llmux service install`")) << unit;
   EXPECT_FALSE(contains(unit, "By hand")) << "the template's install comment is dropped:\n" << unit;
 }
