@@ -12,11 +12,11 @@
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "common/redacting_sink.hpp"
-#include "proxy/admin.hpp"
-#include "proxy/config_watcher.hpp"
-#include "proxy/coordinator.hpp"
-#include "proxy/reloader.hpp"
-#include "proxy/server.hpp"
+#include "proxy/session/admin.hpp"
+#include "proxy/daemon/config_watcher.hpp"
+#include "proxy/daemon/coordinator.hpp"
+#include "proxy/daemon/reloader.hpp"
+#include "proxy/session/server.hpp"
 #include "worker/engine_ledger.hpp"
 #include "worker/platform.hpp"
 #include "worker/reaper.hpp"
@@ -182,6 +182,33 @@ int serve(const ServeOptions& opts) {
   d.io.restart();
   for (int i = 0; i < 100 && d.server->sessions() > 0; ++i) d.io.run_for(std::chrono::milliseconds(10));
   return 0;
+}
+
+int serve_command(const std::vector<std::string>& args) {
+  const auto usage = [](const std::string& msg) {
+    std::fprintf(stderr, "llmux: serve: %s (see llmux serve --help)\n", msg.c_str());
+    return 2;
+  };
+  ServeOptions opts;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
+    if (a == "--config" || a == "-c") {
+      auto v = value();
+      if (!v) return usage("--config needs a file");
+      opts.config_path = *v;
+    } else if (a.starts_with("--config=")) {
+      opts.config_path = a.substr(9);
+    } else if (a == "--listen") {
+      auto v = value();
+      if (!v) return usage("--listen needs HOST:PORT");
+      opts.listen = *v;
+    } else {
+      return usage("unknown option '" + a + "'");
+    }
+  }
+  if (opts.config_path.empty()) opts.config_path = default_config_path();
+  return serve(opts);
 }
 
 }  // namespace llmux

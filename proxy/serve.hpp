@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace llmux {
 
@@ -14,5 +15,8 @@ struct ServeOptions {
 };
 
 int serve(const ServeOptions& opts);
+
+// `llmux serve [--config FILE] [--listen HOST:PORT]`: parses the options (a bad one: one line, exit 2), then serve().
+int serve_command(const std::vector<std::string>& args);
 
 }  // namespace llmux

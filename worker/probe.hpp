@@ -8,7 +8,7 @@
 
 #include "common/config.hpp"
 #include "common/net.hpp"
-#include "worker/endpoint.hpp"
+#include "common/endpoint.hpp"
 
 namespace llmux {
 

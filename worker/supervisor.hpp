@@ -17,7 +17,7 @@
 #include "common/errors.hpp"
 #include "common/net.hpp"
 #include "common/redact.hpp"
-#include "worker/endpoint.hpp"
+#include "common/endpoint.hpp"
 #include "worker/log_ring.hpp"
 
 namespace llmux {

@@ -2,7 +2,7 @@
 // ways editors and config managers do (including the real sed, cp and touch). Each test counts on_change calls.
 // Single-operation edits run while the loop is not running, so their events are all queued when the watcher reads
 // them: "exactly once" is then deterministic. The bursts come from a writer thread running alongside the loop.
-#include "proxy/config_watcher.hpp"
+#include "proxy/daemon/config_watcher.hpp"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "proxy/access.hpp"
-#include "proxy/http_framing.hpp"
+#include "proxy/policy/access.hpp"
+#include "proxy/http/framing.hpp"
 
 using namespace llmux;
 

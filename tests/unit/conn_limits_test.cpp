@@ -1,6 +1,6 @@
 // The connection cap's pure decisions: room left by a descriptor limit, which connection to close at the cap,
 // when an episode at the cap is logged, and the accept backoff.
-#include "proxy/conn_limits.hpp"
+#include "proxy/policy/conn_limits.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // `llmux models --discover` logic over a temp dir: a fake Hugging Face cache (snapshots linking into blobs) and
 // .gguf model dirs made of sparse files.
-#include "proxy/discover.hpp"
+#include "proxy/cli/discover.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

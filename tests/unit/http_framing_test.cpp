@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/http_framing.hpp"
+#include "proxy/http/framing.hpp"
 
 using namespace llmux;
 using namespace std::string_view_literals;

@@ -1,5 +1,5 @@
 // Top-level JSON scan (model/stream without a DOM) and the byte-splicing rewrite built on it.
-#include "proxy/json_scan.hpp"
+#include "proxy/http/json_scan.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
-#include "proxy/rewrite.hpp"
+#include "proxy/policy/rewrite.hpp"
 
 using namespace llmux;
 

@@ -1,5 +1,5 @@
 // Loading feedback in words: the phase and percentage told from engines' usual output lines.
-#include "proxy/load_phase.hpp"
+#include "proxy/policy/load_phase.hpp"
 
 #include <gtest/gtest.h>
 

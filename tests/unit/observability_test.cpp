@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "common/log_hub.hpp"
-#include "proxy/metrics.hpp"
-#include "proxy/usage_scan.hpp"
+#include "proxy/policy/metrics.hpp"
+#include "proxy/http/usage_scan.hpp"
 
 namespace llmux {
 namespace {

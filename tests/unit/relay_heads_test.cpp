@@ -1,5 +1,5 @@
 // The heads the relay writes: the engine request's and the client response's, from parsed heads (no sockets).
-#include "proxy/relay_heads.hpp"
+#include "proxy/http/relay_heads.hpp"
 
 #include <gtest/gtest.h>
 

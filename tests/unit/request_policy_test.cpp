@@ -1,4 +1,4 @@
-#include "proxy/request_policy.hpp"
+#include "proxy/policy/request_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
-#include "proxy/rewrite.hpp"
-#include "proxy/routes.hpp"
-#include "worker/endpoint.hpp"
+#include "proxy/policy/rewrite.hpp"
+#include "proxy/http/routes.hpp"
+#include "common/endpoint.hpp"
 
 using namespace llmux;
 

@@ -1,5 +1,5 @@
 // Scheduler policy, driven through its event interface with a fake that records every effect.
-#include "proxy/scheduler.hpp"
+#include "proxy/policy/scheduler.hpp"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "proxy/service_render.hpp"
+#include "proxy/cli/service/service_render.hpp"
 
 using namespace llmux;
 

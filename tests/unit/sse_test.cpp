@@ -1,7 +1,7 @@
 // The CLI's SSE parser (any chunking, line endings, comments, multi-line data) and chat-chunk reading.
 #include <gtest/gtest.h>
 
-#include "proxy/sse.hpp"
+#include "proxy/http/sse.hpp"
 
 using namespace llmux;
 

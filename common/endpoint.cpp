@@ -1,0 +1,42 @@
+#include "common/endpoint.hpp"
+
+#include <charconv>
+
+namespace llmux {
+
+std::optional<EngineEndpoint> parse_engine_url(const std::string& url) {
+  constexpr std::string_view scheme = "http://";
+  std::string_view rest(url);
+  if (!rest.starts_with(scheme)) return std::nullopt;
+  rest.remove_prefix(scheme.size());
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  EngineEndpoint ep;
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    ep.host = std::string(authority.substr(1, close - 1));
+    authority.remove_prefix(close + 1);
+    if (!authority.starts_with(':')) return std::nullopt;
+    port_text = authority.substr(1);
+  } else {
+    auto colon = authority.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    ep.host = std::string(authority.substr(0, colon));
+    port_text = authority.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535 ||
+      ep.host.empty())
+    return std::nullopt;
+  if (ep.host == "localhost") ep.host = "127.0.0.1";  // connect without a resolver thread
+  ep.port = static_cast<uint16_t>(port);
+  ep.base_path = std::string(path);
+  return ep;
+}
+
+}  // namespace llmux

@@ -1,0 +1,70 @@
+// Metrics: llmux's counters and histograms, rendered in the Prometheus text exposition format (GET /metrics).
+// Pure and single-threaded (the io_context's thread): the coordinator and sessions record events, render() adds
+// the gauges read at scrape time (queue depth, worker state and memory).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/http/usage_scan.hpp"
+
+namespace llmux {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size(), 0) {}
+  void observe(double v);
+  // Appends `name_bucket{labels,le=...}`, `_sum` and `_count` lines; `labels` is "" or `key="v",...`.
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket, not cumulative
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+struct MetricsGauges {
+  size_t queue_depth = 0;
+  size_t in_flight = 0;
+  std::string worker_model;   // "" = none resident
+  std::string worker_state;   // starting/ready/stopping
+  std::optional<uint64_t> worker_rss;
+  std::optional<uint64_t> worker_estimate;
+  double uptime_seconds = 0;
+};
+
+class Metrics {
+ public:
+  // A finished request; `usage`, when given and not approximate, adds its token counts (one lookup for both).
+  void request(const std::string& model, int status, double seconds, std::optional<double> ttft,
+               const TokenUsage* usage = nullptr);
+  void tokens(const std::string& model, const TokenUsage& u);
+  void load(const std::string& model, double seconds, bool ok);
+  void eviction(const std::string& reason);  // ttl, pressure, ceiling, swap, manual, reload, shutdown
+  std::string render(const MetricsGauges& g) const;
+
+  static std::string escape_label(const std::string& v);
+
+ private:
+  // What is recorded per request, found with one lookup by name (no key built per request).
+  struct PerModel {
+    std::map<int, uint64_t> requests;  // HTTP status → count
+    std::optional<Histogram> duration, ttft;
+    uint64_t tokens[3] = {0, 0, 0};     // cached, completion, prompt (the label order)
+    bool token_kinds[3] = {false, false, false};
+  };
+  PerModel& per_model(const std::string& model);
+  static void add_tokens(PerModel& m, const TokenUsage& u);
+
+  std::map<std::string, PerModel, std::less<>> models_;
+  std::map<std::string, Histogram> load_;
+  std::map<std::pair<std::string, bool>, uint64_t> loads_;
+  std::map<std::string, uint64_t> evictions_{{"ttl", 0}, {"pressure", 0}, {"ceiling", 0}, {"swap", 0}, {"manual", 0}};
+};
+
+}  // namespace llmux
