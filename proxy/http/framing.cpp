@@ -467,6 +467,16 @@ void Request::drop_credentials() {
   d = merged;
 }
 
+namespace {
+
+// A byte of a field value or chunk extension: visible, blank or obs-text; no control character (RFC 9110 §5.5).
+bool value_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= 0x20 && u != 0x7f) || c == '\t';
+}
+
+}  // namespace
+
 void BodyFraming::step(char c) {
   // Framing bytes between two chunks' data (size line, extensions, CRLF, trailers) are bounded: a peer dripping an
   // endless chunk extension would otherwise hold the connection without ever adding a byte of body.
@@ -475,60 +485,75 @@ void BodyFraming::step(char c) {
     return;
   }
   switch (state_) {
-    case State::size: {
-      int v = hex_value(c);
-      if (v >= 0) {
-        if (++size_digits_ > 15) bad_ = true;
-        left_ = left_ * 16 + static_cast<uint64_t>(v);
-        return;
-      }
-      if (size_digits_ == 0) {
-        bad_ = true;
-        return;
-      }
-      if (c == ';' || c == ' ' || c == '\t') state_ = State::ext;
-      else if (c == '\r') state_ = State::size_lf;
-      else if (c == '\n') end_size_line();
+    case State::size:
+    case State::size_blank:
+    case State::ext: return size_line(c);
+    case State::data: return;  // handled in feed()
+    case State::data_cr:
+      if (c == '\r') state_ = State::data_lf;
       else bad_ = true;
-      return;
-    }
-    case State::ext:
-      if (c == '\r') state_ = State::size_lf;
-      else if (c == '\n') end_size_line();
       return;
     case State::size_lf:
-      if (c == '\n') end_size_line();
-      else bad_ = true;
-      return;
-    case State::data:  // handled in feed()
-      return;
-    case State::data_end:
-      if (c == '\r') {
-        state_ = State::data_lf;
-        return;
-      }
-      [[fallthrough]];
     case State::data_lf:
-      if (c == '\n') {
-        state_ = State::size;
-        size_digits_ = 0;
-        left_ = 0;
-      } else {
-        bad_ = true;
-      }
-      return;
-    case State::trailer_start:
+    case State::trailer_lf:
+    case State::final_lf: return line_feed(c);
+    case State::trailer_start:  // the blank line that ends the body, or a trailer field line
       if (c == '\r') state_ = State::final_lf;
-      else if (c == '\n') done_ = true;
-      else state_ = State::trailer;
+      else if (token_char(c)) state_ = State::trailer_name;
+      else bad_ = true;  // a bare LF, a folded line, an empty name
       return;
-    case State::trailer:
-      if (c == '\n') state_ = State::trailer_start;
+    case State::trailer_name:
+      if (c == ':') state_ = State::trailer_value;
+      else if (!token_char(c)) bad_ = true;
       return;
-    case State::final_lf:
-      if (c == '\n') done_ = true;
-      else bad_ = true;
+    case State::trailer_value:
+      if (c == '\r') state_ = State::trailer_lf;
+      else if (!value_byte(c)) bad_ = true;
       return;
+  }
+}
+
+// chunk-size [ BWS ";" extension ] CR
+void BodyFraming::size_line(char c) {
+  if (state_ == State::size) {
+    const int v = hex_value(c);
+    if (v >= 0) {
+      if (++size_digits_ > 15) bad_ = true;
+      left_ = left_ * 16 + static_cast<uint64_t>(v);
+    } else if (size_digits_ == 0) {
+      bad_ = true;
+    } else if (c == ';') {
+      state_ = State::ext;
+    } else if (c == ' ' || c == '\t') {
+      state_ = State::size_blank;
+    } else if (c == '\r') {
+      state_ = State::size_lf;
+    } else {
+      bad_ = true;  // a bare LF among them
+    }
+  } else if (state_ == State::size_blank) {  // BWS before an extension's ';' (not before the line end)
+    if (c == ';') state_ = State::ext;
+    else if (c != ' ' && c != '\t') bad_ = true;
+  } else {  // the extension: not parsed further (llmux ignores it); none of its bytes can end the line
+    if (c == '\r') state_ = State::size_lf;
+    else if (!value_byte(c)) bad_ = true;
+  }
+}
+
+// The LF after a CR: nothing else.
+void BodyFraming::line_feed(char c) {
+  if (c != '\n') {
+    bad_ = true;
+  } else if (state_ == State::size_lf) {
+    end_size_line();
+  } else if (state_ == State::trailer_lf) {
+    state_ = State::trailer_start;
+  } else if (state_ == State::final_lf) {
+    done_ = true;
+  } else {  // data_lf: the next chunk's size line
+    state_ = State::size;
+    size_digits_ = 0;
+    left_ = 0;
   }
 }
 

@@ -1,7 +1,8 @@
 // The relay's own reading of an engine's HTTP/1.x response: the head (status, the fields llmux acts on, the raw
 // field lines to pass on) and the body's framing (Content-Length, chunked, or ended by the connection's close).
 // Pure and allocation-free: views into the caller's buffer, so the relay can pass body bytes on without copying
-// them. Lenient where engines are sloppy (bare LF line ends), strict where a mistake would mis-frame the body.
+// them. Lenient where engines are sloppy (bare LF line ends in a head), strict where a mistake would mis-frame the
+// body (chunked framing: see BodyFraming).
 #pragma once
 
 #include <cstddef>
@@ -223,6 +224,10 @@ inline bool iequal(std::string_view a, std::string_view b) {
 // Follows a body's framing through the bytes that arrive. feed() takes the next bytes read, reports each piece of
 // body data (views into `in`) to on_data, and returns how many bytes of `in` belong to the body (fewer than
 // in.size() only when the body ended inside `in`).
+// Chunked framing is read strictly (RFC 9112 §7.1), for client requests and engine responses alike: every line
+// ends with CRLF (a bare LF or CR is bad), a chunk extension is BWS ";" then visible characters, and a trailer line
+// is a token, ':' and a value without control characters. A lenient reading here is where a parser on the other
+// side of a proxy could see the message end elsewhere (request smuggling); engines write CRLF.
 class BodyFraming {
  public:
   enum class Kind { length, chunked, close, none };
@@ -263,7 +268,7 @@ class BodyFraming {
         on_data(in.substr(i, n));
         i += n;
         left_ -= n;
-        if (left_ == 0) state_ = State::data_end;
+        if (left_ == 0) state_ = State::data_cr;
         continue;
       }
       step(in[i++]);
@@ -272,9 +277,14 @@ class BodyFraming {
   }
 
  private:
-  enum class State { size, ext, size_lf, data, data_end, data_lf, trailer_start, trailer, final_lf };
+  enum class State {
+    size, size_blank, ext, size_lf, data, data_cr, data_lf,
+    trailer_start, trailer_name, trailer_value, trailer_lf, final_lf
+  };
   static constexpr uint32_t kMaxMeta = 8192;  // framing bytes between two chunks' data
   void step(char c);
+  void size_line(char c);
+  void line_feed(char c);
   void end_size_line();
 
   Kind kind_ = Kind::none;

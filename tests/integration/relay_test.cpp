@@ -291,6 +291,34 @@ TEST(Relay, RequestFramingEdgeCases) {
   }
 }
 
+// Chunked request bodies are framed strictly (CRLF line ends, trailers are field lines): what llmux takes for the
+// end of a body is where any strict parser in front of it sees it too. The issue's case, "0\n\r\n", was a whole
+// body for llmux and an unfinished one for Beast. Each is refused with a 400 and the connection closed, before any
+// engine is started; the same body with CRLF and a trailer is served.
+TEST(Relay, ChunkedRequestFramingIsStrict) {
+  auto tag = unique_tag("strictchunk");
+  Llmux l(one_model(tag, "--tokens 2"));
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(l.port()) + "\r\n";
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string body = R"({"model":"a","messages":[{"role":"user","content":"hi"}]})";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  const std::vector<std::string> refused = {"0\n\r\n", std::string(size) + "\n" + body + "\r\n0\r\n\r\n",
+                                          std::string(size) + "\r\n" + body + "\n0\r\n\r\n",
+                                          std::string(size) + "\r\n" + body + "\r\n0\r\nX-T: v\n\r\n",
+                                          std::string(size) + "\r\n" + body + "\r\n0\r\nno colon\r\n\r\n"};
+  for (const std::string& framing : refused) {
+    auto got = raw_exchange(l.port(), head + framing);  // llmux closes the connection after the error
+    EXPECT_EQ(got.rfind("HTTP/1.1 400 ", 0), 0u) << testing::PrintToString(framing) << "\n" << got;
+    EXPECT_NE(got.find("malformed chunked request body"), std::string::npos) << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  }
+  EXPECT_TRUE(l.worker().is_null()) << "a refused request started an engine: " << l.status().dump();
+  auto ok = raw_exchange(l.port(), head + std::string(size) + "\r\n" + body + "\r\n0\r\nX-T: v\r\n\r\n",
+                         "\"finish_reason\"");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
+}
+
 // Heads larger than the relay's head buffer (1 KiB) pass whole both ways: many client fields reach the engine
 // with their values, hop-by-hop ones do not; a long engine field reaches the client, streamed or not.
 TEST(Relay, LargeHeadsPassWholeBothWays) {
