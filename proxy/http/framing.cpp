@@ -485,9 +485,16 @@ void BodyFraming::step(char c) {
     return;
   }
   switch (state_) {
-    case State::size:
-    case State::size_blank:
-    case State::ext: return size_line(c);
+    case State::size: return size_line(c);
+    case State::ext_blank:
+    case State::ext_name_start:
+    case State::ext_name:
+    case State::ext_name_blank:
+    case State::ext_value_start:
+    case State::ext_token:
+    case State::ext_quoted:
+    case State::ext_quoted_pair:
+    case State::ext_value_end: return extension(c);
     case State::data: return;  // handled in feed()
     case State::data_cr:
       if (c == '\r') state_ = State::data_lf;
@@ -513,30 +520,75 @@ void BodyFraming::step(char c) {
   }
 }
 
-// chunk-size [ BWS ";" extension ] CR
+// chunk-size, then the extensions or the CR.
 void BodyFraming::size_line(char c) {
-  if (state_ == State::size) {
-    const int v = hex_value(c);
-    if (v >= 0) {
-      if (++size_digits_ > 15) bad_ = true;
-      left_ = left_ * 16 + static_cast<uint64_t>(v);
-    } else if (size_digits_ == 0) {
-      bad_ = true;
-    } else if (c == ';') {
-      state_ = State::ext;
-    } else if (c == ' ' || c == '\t') {
-      state_ = State::size_blank;
-    } else if (c == '\r') {
-      state_ = State::size_lf;
-    } else {
-      bad_ = true;  // a bare LF among them
-    }
-  } else if (state_ == State::size_blank) {  // BWS before an extension's ';' (not before the line end)
-    if (c == ';') state_ = State::ext;
-    else if (c != ' ' && c != '\t') bad_ = true;
-  } else {  // the extension: not parsed further (llmux ignores it); none of its bytes can end the line
-    if (c == '\r') state_ = State::size_lf;
-    else if (!value_byte(c)) bad_ = true;
+  const int v = hex_value(c);
+  if (v >= 0) {
+    if (++size_digits_ > 15) bad_ = true;
+    left_ = left_ * 16 + static_cast<uint64_t>(v);
+  } else if (size_digits_ == 0) {
+    bad_ = true;
+  } else if (c == ';') {
+    state_ = State::ext_name_start;
+  } else if (c == ' ' || c == '\t') {
+    state_ = State::ext_blank;
+  } else if (c == '\r') {
+    state_ = State::size_lf;
+  } else {
+    bad_ = true;  // a bare LF among them
+  }
+}
+
+// chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ), up to the CR (RFC 9112 §7.1.1).
+// llmux ignores extensions but reads them to the letter: Beast's parser, for one, reads an unclosed quoted string
+// on past the line end, so any leniency here is a place where the two could see a different end of the body.
+void BodyFraming::extension(char c) {
+  const bool blank = c == ' ' || c == '\t';
+  switch (state_) {
+    case State::ext_blank:  // BWS before a ';' (not before the line end)
+      if (c == ';') state_ = State::ext_name_start;
+      else if (!blank) bad_ = true;
+      return;
+    case State::ext_name_start:
+      if (token_char(c)) state_ = State::ext_name;
+      else if (!blank) bad_ = true;
+      return;
+    case State::ext_name:
+      if (token_char(c)) return;
+      if (c == '\r') {
+        state_ = State::size_lf;
+        return;
+      }
+      [[fallthrough]];
+    case State::ext_name_blank:
+      if (c == '=') state_ = State::ext_value_start;
+      else if (c == ';') state_ = State::ext_name_start;
+      else if (blank) state_ = State::ext_name_blank;
+      else bad_ = true;
+      return;
+    case State::ext_value_start:
+      if (c == '"') state_ = State::ext_quoted;
+      else if (token_char(c)) state_ = State::ext_token;
+      else if (!blank) bad_ = true;
+      return;
+    case State::ext_quoted:  // qdtext: a value byte other than '"' and '\\'
+      if (c == '"') state_ = State::ext_value_end;
+      else if (c == '\\') state_ = State::ext_quoted_pair;
+      else if (!value_byte(c)) bad_ = true;
+      return;
+    case State::ext_quoted_pair:
+      if (value_byte(c)) state_ = State::ext_quoted;
+      else bad_ = true;
+      return;
+    case State::ext_token:
+      if (token_char(c)) return;
+      [[fallthrough]];
+    default:  // ext_value_end
+      if (c == ';') state_ = State::ext_name_start;
+      else if (blank) state_ = State::ext_blank;
+      else if (c == '\r') state_ = State::size_lf;
+      else bad_ = true;
+      return;
   }
 }
 

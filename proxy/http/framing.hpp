@@ -225,8 +225,8 @@ inline bool iequal(std::string_view a, std::string_view b) {
 // body data (views into `in`) to on_data, and returns how many bytes of `in` belong to the body (fewer than
 // in.size() only when the body ended inside `in`).
 // Chunked framing is read strictly (RFC 9112 §7.1), for client requests and engine responses alike: every line
-// ends with CRLF (a bare LF or CR is bad), a chunk extension is BWS ";" then visible characters, and a trailer line
-// is a token, ':' and a value without control characters. A lenient reading here is where a parser on the other
+// ends with CRLF (a bare LF or CR is bad), chunk extensions follow their grammar (a quoted string ends on its
+// line), and a trailer line is a token, ':' and a value without control characters. A lenient reading here is where a parser on the other
 // side of a proxy could see the message end elsewhere (request smuggling); engines write CRLF.
 class BodyFraming {
  public:
@@ -278,12 +278,14 @@ class BodyFraming {
 
  private:
   enum class State {
-    size, size_blank, ext, size_lf, data, data_cr, data_lf,
+    size, ext_blank, ext_name_start, ext_name, ext_name_blank, ext_value_start, ext_token, ext_quoted,
+    ext_quoted_pair, ext_value_end, size_lf, data, data_cr, data_lf,
     trailer_start, trailer_name, trailer_value, trailer_lf, final_lf
   };
   static constexpr uint32_t kMaxMeta = 8192;  // framing bytes between two chunks' data
   void step(char c);
   void size_line(char c);
+  void extension(char c);
   void line_feed(char c);
   void end_size_line();
 

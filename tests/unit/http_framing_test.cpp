@@ -228,18 +228,25 @@ TEST(BodyFraming, TrailersAreFieldLines) {
   }
 }
 
+// chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) (RFC 9112 §7.1.1).
 TEST(BodyFraming, ChunkExtensions) {
-  for (std::string_view wire : {"1;a\r\nx\r\n0\r\n\r\n"sv, "1 \t;a=\"b c\"\r\nx\r\n0;z\r\n\r\n"sv,
-                                "1;a=b;c\r\nx\r\n0\r\n\r\n"sv}) {
-    auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, std::string(wire), 1);
-    EXPECT_TRUE(r.done) << testing::PrintToString(std::string(wire));
+  for (std::string_view ext : {";a"sv, " \t;a=\"b c\""sv, ";a=b;c"sv, "; a ; b = c"sv, ";a=\"x\\\"y\\\\\";b"sv,
+                               ";a=\"\xff\t\""sv}) {
+    const std::string wire = "1" + std::string(ext) + "\r\nx\r\n0" + std::string(ext) + "\r\n\r\n";
+    auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, wire, 1);
+    EXPECT_TRUE(r.done) << testing::PrintToString(wire);
     EXPECT_EQ(r.body, "x");
   }
-  // Blanks only before a ';' (RFC 9112 §7.1.1 BWS); no control character in an extension.
-  for (std::string_view wire : {"1 \r\nx\r\n0\r\n\r\n"sv, "1 x\r\nx\r\n0\r\n\r\n"sv, "1;a\x01\r\nx\r\n0\r\n\r\n"sv,
-                                "1x\r\nx\r\n0\r\n\r\n"sv}) {
-    auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, std::string(wire), 1);
-    EXPECT_TRUE(r.bad) << testing::PrintToString(std::string(wire));
+  // Blanks only before ';' and '=' (BWS), a name after each ';', a value after '=', no control characters, and a
+  // quoted string closed on its line: Beast reads an unclosed one on past the line end (a fuzzer found that).
+  for (std::string_view ext : {" "sv, " x"sv, ";a\x01"sv, "x"sv, ";"sv, ";a="sv, ";a "sv, ";a=b "sv, ";a=\"x\" "sv,
+                               ";=b"sv, ";a=b=c"sv, ";a=\"x"sv, ";a=\"x\\\""sv, ";a=\"x\\\r\""sv, ";a=\"\x7f\""sv,
+                               ";a(b)"sv}) {
+    const std::string e(ext);
+    for (const std::string& wire : {"1" + e + "\r\nx\r\n0\r\n\r\n", "0" + e + "\r\n\r\n\"\r\n\r\n"}) {
+      auto r = feed_in_steps(BodyFraming::Kind::chunked, 0, wire, 1);
+      EXPECT_TRUE(r.bad) << testing::PrintToString(wire);
+    }
   }
 }
 
