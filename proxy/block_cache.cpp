@@ -7,10 +7,23 @@
 // and any block past the bound, is malloc's. Linked into the llmux executable only (not the libraries the tests
 // link), plain C++ (macOS too). llmux runs one event-loop thread; a block freed on another thread joins that thread's
 // cache, and what a thread caches when it exits stays allocated (bounded by the caps above).
+//
+// Left out of sanitizer builds (CMakeLists.txt: LLMUX_SANITIZED), whose allocators must see every block; the guard
+// below catches a sanitizer asked for in a way CMake did not see.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LLMUX_BLOCK_CACHE_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define LLMUX_BLOCK_CACHE_OFF 1
+#endif
+#endif
+
+#ifndef LLMUX_BLOCK_CACHE_OFF
 
 namespace {
 
@@ -111,3 +124,5 @@ void operator delete(void* p, std::size_t) noexcept { release(p); }
 void operator delete[](void* p, std::size_t) noexcept { release(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
+
+#endif  // LLMUX_BLOCK_CACHE_OFF
