@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what llmux needs to build and test, if it is missing.
 #   Debian 12 / Ubuntu 22.04+: apt-get (sudo when not root).  macOS: Homebrew.
+#   --fuzz: also clang with libFuzzer (scripts/fuzz.sh). Other arguments: extra packages (e.g. nginx wrk).
 set -euo pipefail
 
 # procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh. prometheus brings
@@ -8,9 +9,17 @@ set -euo pipefail
 debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
                  nlohmann-json3-dev libgtest-dev procps curl prometheus)
 
+fuzz=0
+extra=()
+for a in "$@"; do
+  if [[ "$a" == "--fuzz" ]]; then fuzz=1; else extra+=("$a"); fi
+done
+
 if [[ "$(uname -s)" == "Darwin" ]]; then
   command -v brew >/dev/null || { echo "install Homebrew first: https://brew.sh" >&2; exit 1; }
   brew install cmake boost yaml-cpp spdlog nlohmann-json googletest
+  # Apple's clang has no libFuzzer; Homebrew's llvm does (scripts/fuzz.sh: CXX=$(brew --prefix llvm)/bin/clang++).
+  [[ $fuzz -eq 1 ]] && brew install llvm
   exit 0
 fi
 
@@ -24,13 +33,24 @@ for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Optional: ccache speeds up rebuilds; nginx and wrk are the relay bench's baseline and load generator.
-for p in ccache "$@"; do
+for p in ccache "${extra[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# libFuzzer: Debian 12 ships it in libclang-rt-dev, only recommended by clang (and recommendations are not
+# installed here); Ubuntu 22.04 in clang's own dependencies. Asked for only when clang cannot link a fuzz target.
+fuzzer_missing=0
+if [[ $fuzz -eq 1 ]]; then
+  probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
+  if ! command -v clang++ >/dev/null || ! echo "$probe" | clang++ -x c++ -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then
+    fuzzer_missing=1
+    missing+=(clang)
+  fi
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"
-echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
+if [[ $fuzzer_missing -eq 1 ]] && apt-cache show libclang-rt-dev >/dev/null 2>&1; then missing+=(libclang-rt-dev); fi
+echo "install-deps: installing ${missing[*]}"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
