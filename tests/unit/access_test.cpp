@@ -2,7 +2,9 @@
 // request-head facts it reads (one Host, absolute-form targets, credentials that are not passed on).
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/policy/access.hpp"
 #include "proxy/http/framing.hpp"
@@ -29,8 +31,10 @@ const ListenFacts kLoopback{8484, true};
 AccessVerdict check(const AccessConfig& a, const std::string& fields, RouteClass route = RouteClass::user,
                     const ListenFacts& listen = kLoopback, std::string_view preflight = {},
                     const std::string& start = "POST /v1/chat/completions HTTP/1.1") {
-  Parsed p(fields, start);
-  return check_access(a, listen, p.head, route, preflight);
+  // A verdict's allow_origin is a view into its request's head: the requests live as long as the test binary.
+  static std::vector<std::unique_ptr<Parsed>> requests;
+  requests.push_back(std::make_unique<Parsed>(fields, start));
+  return check_access(a, listen, requests.back()->head, route, preflight);
 }
 
 }  // namespace
