@@ -38,5 +38,6 @@ for t in "${targets[@]}"; do
     tail -n 60 "$log" >&2
     exit 1
   fi
-  echo "fuzz: $t ok, $((SECONDS - start)) s: $(grep -Eo '^#[0-9]+ +DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)"
+  summary=$(grep -Eo '^#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1 | tr -s '\t' ' ')
+  echo "fuzz: $t ok, $((SECONDS - start)) s: ${summary:-see $log}"
 done
