@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stay=0
 [[ "${1:-}" == "--stay" ]] && stay=1
-scripts/build.sh
+echo "demo: building llmux and the fake engine into build/ (the first build takes a few minutes on 2 cores)"
+BUILD_TARGETS="llmux fake_engine" scripts/build.sh
 command -v curl >/dev/null || { echo "demo needs curl (apt-get install curl)" >&2; exit 1; }
 
 export LLMUX_FAKE_ENGINE="$PWD/build/tests/fake_engine"
@@ -19,6 +20,8 @@ for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
 url=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -1)
 [[ -n "$url" ]] || { cat "$log"; exit 1; }
 
+# HH:MM:SS.mmm, on GNU and BSD/macOS alike (date +%N is GNU-only).
+now_ms() { perl -MTime::HiRes=time -e 'my $t = time; my @l = localtime $t; printf "%02d:%02d:%02d.%03d", @l[2, 1, 0], ($t - int $t) * 1000'; }
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show_log() { sed -n "$((${1}+1)),\$p" "$log" | sed 's/^/   log| /'; }
 mark() { wc -l <"$log"; }
@@ -36,7 +39,7 @@ m=$(mark); time chat fast false "hello" ; echo; show_log "$m"
 
 bold "Same model, streaming: SSE events arrive as the engine sends them (one token every 40 ms)"
 chat small true "stream please" | while IFS= read -r line; do
-  if [[ -n "$line" ]]; then printf '   %s %s\n' "$(date +%T.%3N)" "${line:0:110}"; fi
+  if [[ -n "$line" ]]; then printf '   %s %s\n' "$(now_ms)" "${line:0:110}"; fi
 done
 
 bold "model=smart (alias of large): llmux swaps engines (stops small, starts large)"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs what llmux needs to build and test, if it is missing.
 #   Debian 12 / Ubuntu 22.04+: apt-get (sudo when not root).  macOS: Homebrew.
-#   --fuzz: also clang with libFuzzer (scripts/fuzz.sh). Other arguments: extra packages (e.g. nginx wrk).
+#   --fuzz: also clang with libFuzzer (scripts/fuzz.sh). --test: also promtool (the tests check /metrics with it),
+#   taken out of Debian's prometheus package into .tools/bin/ without installing the package (which would add a
+#   system user and a server enabled at boot). Other arguments: extra packages (e.g. nginx wrk).
 set -euo pipefail
 
-# procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh. prometheus brings
-# promtool, the real parser the tests check GET /metrics with.
+# procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
 debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
-                 nlohmann-json3-dev libgtest-dev procps curl prometheus)
+                 nlohmann-json3-dev libgtest-dev procps curl)
 
 fuzz=0
+test=0
 extra=()
 for a in "$@"; do
-  if [[ "$a" == "--fuzz" ]]; then fuzz=1; else extra+=("$a"); fi
+  if [[ "$a" == "--fuzz" ]]; then fuzz=1; elif [[ "$a" == "--test" ]]; then test=1; else extra+=("$a"); fi
 done
 
 if [[ "$(uname -s)" == "Darwin" ]]; then
@@ -46,7 +48,25 @@ if [[ $fuzz -eq 1 ]]; then
     missing+=(clang)
   fi
 fi
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# promtool alone: a static binary taken out of the package file, nothing installed, no service.
+fetch_promtool() {
+  [[ $test -eq 1 ]] || return 0
+  command -v promtool >/dev/null || [[ -x .tools/bin/promtool ]] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1 && dpkg-deb -x prometheus_*.deb x &&
+      [[ -x x/usr/bin/promtool ]]); then
+    mkdir -p .tools/bin && cp "$tmp/x/usr/bin/promtool" .tools/bin/promtool
+    echo "install-deps: promtool taken from the prometheus package into .tools/bin (package not installed)"
+  else
+    echo "install-deps: promtool not available; the /metrics parser check will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+}
+if [[ ${#missing[@]} -eq 0 ]]; then
+  fetch_promtool
+  exit 0
+fi
 
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"
@@ -54,3 +74,4 @@ $sudo apt-get update -qq
 if [[ $fuzzer_missing -eq 1 ]] && apt-cache show libclang-rt-dev >/dev/null 2>&1; then missing+=(libclang-rt-dev); fi
 echo "install-deps: installing ${missing[*]}"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fetch_promtool
