@@ -1,6 +1,7 @@
 #include "common/macros.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <stdexcept>
 #include <string_view>
@@ -69,10 +70,20 @@ bool env_value_is_secret(std::string_view name) {
   return std::find(std::begin(kLocators), std::end(kLocators), name) == std::end(kLocators);
 }
 
+namespace {
+
+bool existing_path(const std::string& value) {
+  std::error_code ec;
+  return value.starts_with('/') && std::filesystem::exists(value, ec);
+}
+
+}  // namespace
+
 EnvLookup recording_env(EnvLookup env, std::vector<std::string>& secrets) {
   return [env = std::move(env), &secrets](const std::string& name) -> std::optional<std::string> {
     std::optional<std::string> value = env(name);
-    if (value && env_value_is_secret(name) && std::find(secrets.begin(), secrets.end(), *value) == secrets.end())
+    if (value && env_value_is_secret(name) && !existing_path(*value) &&
+        std::find(secrets.begin(), secrets.end(), *value) == secrets.end())
       secrets.push_back(*value);
     return value;
   };

@@ -22,7 +22,9 @@ EnvLookup process_env();
 // a few that only locate things (HOME, USER, LOGNAME, PWD, TMPDIR, PATH, SHELL, XDG_*), which paths in a config are
 // commonly built from and which would otherwise be redacted from every path llmux logs.
 bool env_value_is_secret(std::string_view name);
-// `env`, also appending to `secrets` each value it finds for a variable env_value_is_secret() names (no repeats).
+// `env`, also appending to `secrets` each value it finds for a variable env_value_is_secret() names (no repeats),
+// unless the value is an absolute path that exists (an engine binary or a model directory, such as the demo's
+// ${env.LLMUX_FAKE_ENGINE}: a key is never a file on disk, and a redacted path makes logs unreadable).
 // `secrets` must outlive the returned lookup.
 EnvLookup recording_env(EnvLookup env, std::vector<std::string>& secrets);
 

@@ -151,6 +151,15 @@ TEST(RecordingEnv, RecordsSecretValuesOnceAndSkipsLocators) {
   EXPECT_FALSE(env_value_is_secret("PATH"));
 }
 
+TEST(RecordingEnv, AnExistingAbsolutePathIsNotASecret) {
+  Strings secrets;
+  const EnvLookup env = recording_env(
+      fake_env({{"ENGINE_BIN", "/bin/sh"}, {"MODEL_DIR", "/no/such/dir/for/llmux"}, {"KEY", "k-12345"}}), secrets);
+  EXPECT_EQ(expand_macros("${env.ENGINE_BIN} ${env.MODEL_DIR} ${env.KEY}", {}, {}, env),
+            "/bin/sh /no/such/dir/for/llmux k-12345");
+  EXPECT_EQ(secrets, (Strings{"/no/such/dir/for/llmux", "k-12345"}));  // a path that does not exist: still secret
+}
+
 // A config using ${env.*} in every place that expands macros, through macros too.
 const std::string kEverywhere = lines({
     "macros:",
