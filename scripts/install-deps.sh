@@ -38,8 +38,8 @@ done
 for p in ccache "${extra[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# libFuzzer: Debian 12 ships it in libclang-rt-dev, only recommended by clang (and recommendations are not
-# installed here); Ubuntu 22.04 in clang's own dependencies. Asked for only when clang cannot link a fuzz target.
+# libFuzzer: Debian 12 ships it in libclang-rt-dev, only recommended by clang (recommendations are not installed
+# here); where that package does not exist, clang's own dependencies carry it. Checked by linking a fuzz target.
 fuzzer_missing=0
 if [[ $fuzz -eq 1 ]]; then
   probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'

@@ -1,5 +1,6 @@
 #include "proxy/http/usage_scan.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "proxy/http/byte_scan.hpp"
@@ -72,14 +73,20 @@ size_t UsageScanner::find_key(std::string_view chunk) {
 }
 
 // Captures the value after the key: skips ':' and blanks, takes a balanced {...}; anything else (null) ends it.
-// Appends the captured span in one piece per chunk.
+// Appends the captured span in one piece per chunk. A value past kMaxCapture is not a usage report: it is followed
+// to its end without being kept (and found to be no usage), however its bytes are split into chunks.
 size_t UsageScanner::capture(std::string_view chunk, size_t i) {
   size_t from = i;
   auto flush = [&](size_t to) {
-    if (to > from) captured_.append(chunk.substr(from, to - from));
+    if (to > from && !oversized_)
+      captured_.append(chunk.substr(from, std::min(to - from, kMaxCapture + 1 - captured_.size())));
+    if (captured_.size() > kMaxCapture) {
+      captured_.clear();
+      oversized_ = true;
+    }
   };
   // The state in locals for the loop (written back on every exit): members would be reloaded each byte.
-  int depth = depth_;
+  int64_t depth = depth_;  // (an engine may stream an endless run of '{')
   bool in_string = in_string_, escaped = escaped_;
   auto save = [&] {
     depth_ = depth;
@@ -120,19 +127,12 @@ size_t UsageScanner::capture(std::string_view chunk, size_t i) {
     } else if (--depth == 0) {  // '}'
       flush(i + 1);
       save();
-      if (captured_.size() > kMaxCapture) captured_.clear();  // too big for a usage report: ignored
       finish_capture();
       return i + 1;
     }
   }
   save();
   flush(i);
-  if (captured_.size() > kMaxCapture) {  // not a usage object worth reading: drop it
-    captured_.clear();
-    capturing_ = false;
-    depth_ = 0;
-    in_string_ = escaped_ = false;
-  }
   return i;
 }
 
@@ -177,6 +177,7 @@ TokenUsage read_counts(std::string_view j) {
 
 void UsageScanner::finish_capture() {
   capturing_ = false;
+  oversized_ = false;
   TokenUsage u = read_counts(captured_);
   captured_.clear();
   if (!u.prompt && !u.completion) return;

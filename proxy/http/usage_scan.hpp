@@ -39,8 +39,9 @@ class UsageScanner {
   std::string tail_;          // the end of the previous chunk, for a key split across chunks
   bool capturing_ = false;    // inside the value after "usage"
   bool in_string_ = false, escaped_ = false;
-  int depth_ = 0;
+  int64_t depth_ = 0;
   std::string captured_;
+  bool oversized_ = false;    // the value outgrew kMaxCapture: followed to its end, not kept
   TokenUsage usage_;
   bool have_usage_ = false;
   uint64_t events_ = 0;        // data: events (the end marker included)

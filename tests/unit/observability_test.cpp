@@ -113,6 +113,20 @@ TEST(UsageScanner, OversizedValueIsDropped) {
   EXPECT_FALSE(s.result().prompt);
 }
 
+// An oversized value is followed to its end however it arrives: fed in pieces, the scan used to give it up at the
+// end of the piece that passed 4 KiB and take a "usage" key inside it for the report (usage_scan_fuzz found it).
+TEST(UsageScanner, OversizedValueIsSkippedWholeInAnySplit) {
+  const std::string body = "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},\"usage\":{\"pad\":\"" +
+                           std::string(5000, 'x') +
+                           "\",\"inner\":{\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":7}}}}";
+  for (size_t piece : {body.size(), size_t{1}, size_t{100}, size_t{4096}}) {
+    UsageScanner s;
+    for (size_t at = 0; at < body.size(); at += piece) s.feed(std::string_view(body).substr(at, piece));
+    EXPECT_EQ(s.result().prompt, 3) << "pieces of " << piece;
+    EXPECT_EQ(s.result().completion, 4) << "pieces of " << piece;
+  }
+}
+
 TEST(Metrics, RendersCountersHistogramsAndGauges) {
   Metrics m;
   m.request("qwen \"q4\"", 200, 0.3, 0.02);
