@@ -599,14 +599,14 @@ const ModelConfig* Session::wants_load_stream(Route route, const Request& req) c
 
 net::awaitable<bool> Session::log_stream(const Request& req) {
   bool bad = false;
-  query_count(req.target(), "tail", 5000, bad);
+  const size_t tail = query_count(req.target(), "tail", 5000, bad).value_or(0);
   if (bad) {
     co_await write_error(req.version(), false, bad_request("tail must be a whole number from 0 to 5000", "invalid_query"));
     co_return false;
   }
   if (!watch_) watch_ = std::make_shared<ClientWatch>(stream_.socket());
   watch_->start();
-  co_await serve_log_stream(stream_, req, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_,
+  co_await serve_log_stream(stream_, req, tail, srv_.info.logs, srv_.coordinator.config()->timeouts, *watch_,
                             extra_fields_);
   co_await watch_->stop();
   co_return false;

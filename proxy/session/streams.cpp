@@ -198,17 +198,12 @@ net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
   co_return ok;
 }
 
-net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
+net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req, size_t tail,
                                       std::shared_ptr<LogHub> hub_ptr, const Timeouts& t, ClientWatch& watch,
                                       std::string_view extra_fields) {
   LogHub& hub = *hub_ptr;
   auto ex = co_await net::this_coro::executor;
   LogFilter filter{query_param(req.target(), "source"), query_param(req.target(), "model")};
-  size_t tail = 0;
-  try {
-    if (auto v = query_param(req.target(), "tail"); !v.empty()) tail = std::stoul(v);
-  } catch (...) {  // not a number: no history, as without `tail`
-  }
   auto wake = std::make_shared<net::steady_timer>(ex);
   std::weak_ptr<net::steady_timer> weak = wake;
   auto id = hub.subscribe(filter, [weak, ex] {

@@ -57,9 +57,9 @@ net::awaitable<Admission> acquire_with_feedback(Coordinator& c, std::shared_ptr<
 net::awaitable<bool> serve_load_progress(ClientStream& s, const Request& req,
                                          Coordinator& c, const ModelConfig& m, std::string_view extra_fields);
 
-// GET /logs/stream: the last `tail` matching lines, then live lines as `data: {json}` events, a comment heartbeat
-// every 15 s; ends when the client goes away (watch) or a write fails.
-net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req,
+// GET /logs/stream: the last `tail` matching lines (the session checked the query's number), then live lines as
+// `data: {json}` events, a comment heartbeat every 15 s; ends when the client goes away (watch) or a write fails.
+net::awaitable<bool> serve_log_stream(ClientStream& s, const Request& req, size_t tail,
                                       std::shared_ptr<LogHub> hub, const Timeouts& t, ClientWatch& watch,
                                       std::string_view extra_fields);
 
