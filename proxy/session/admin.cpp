@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/footprint.hpp"
+#include "common/seconds.hpp"
 #include "common/sysmem.hpp"
 
 namespace llmux {
@@ -25,11 +26,6 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 }
 
 namespace {
-
-template <class Rep, class Period>
-double seconds(std::chrono::duration<Rep, Period> d) {
-  return std::chrono::duration<double>(d).count();
-}
 
 // The state of one configured model as a client sees it.
 std::string model_state(const Coordinator& c, const std::string& id) {
@@ -151,7 +147,7 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
             {"pid", ::getpid()},
             {"listen", d.listen},
             {"startedAt", iso8601(d.started_at)},
-            {"uptimeSeconds", std::chrono::duration<double>(std::chrono::system_clock::now() - d.started_at).count()},
+            {"uptimeSeconds", seconds_between(d.started_at, std::chrono::system_clock::now())},
             {"worker", worker_json(c)},
             {"queue", {{"length", c.scheduler().queued()}}},
             {"inFlight", c.scheduler().in_flight()},
