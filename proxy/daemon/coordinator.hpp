@@ -14,8 +14,9 @@
 #include "common/errors.hpp"
 #include "common/net.hpp"
 #include "common/redact.hpp"
-#include "proxy/daemon/memory_governor.hpp"
+#include "proxy/daemon/daemon_info.hpp"
 #include "proxy/daemon/lazy_timer.hpp"
+#include "proxy/daemon/memory_governor.hpp"
 #include "proxy/policy/eviction.hpp"
 #include "proxy/policy/metrics.hpp"
 #include "proxy/policy/scheduler.hpp"
@@ -111,20 +112,17 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   // the next request starts the new definition. Idle TTL re-arms with the new value.
   void apply_config(std::shared_ptr<const Config> next);
 
-  // The resident worker as plain values, for loading feedback (proxy/daemon/snapshot.cpp).
+  // The daemon's state as plain values, for the admin answers; its worker part, for loading feedback. Built in
+  // proxy/daemon/snapshot.cpp: nothing else reads the supervisor, the scheduler or the memory governor.
+  DaemonSnapshot snapshot(const DaemonInfo& d) const;
   WorkerSnapshot worker_snapshot() const;
+  size_t in_flight() const { return scheduler_.in_flight(); }  // requests being served now
 
-  const Scheduler& scheduler() const { return scheduler_; }
-  const Supervisor& supervisor() const { return supervisor_; }
   // Records every engine it spawns in `ledger` (the state file; it outlives the coordinator).
   void record_engines_in(EngineLedger& ledger) { supervisor_.record_in(&ledger); }
-  const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
-  MemoryGovernor& memory() { return memory_; }
-  const MemoryGovernor& memory() const { return memory_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
   const Metrics& metrics() const { return metrics_; }
-  const WorkerHistory& history() const { return history_; }
   // Is `model` resident and ready (a request for it would be granted without waiting for a load)?
   bool ready_for(const std::string& model) const {
     return supervisor_.state() == WorkerState::ready && supervisor_.info().model == model;

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "common/net.hpp"
-#include "proxy/session/admin.hpp"
 #include "proxy/daemon/coordinator.hpp"
+#include "proxy/daemon/daemon_info.hpp"
 
 namespace llmux {
 

@@ -1,12 +1,12 @@
 // The session's routes other than inference: the access guard (its decisions are proxy/policy/access.hpp), admin
-// and discovery answers (JSON from proxy/session/admin.hpp), POST /models/load and /models/unload, /logs and
+// and discovery answers (JSON from the coordinator's snapshot: proxy/policy/admin_json.hpp), POST /models/load and /models/unload, /logs and
 // /logs/stream.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/seconds.hpp"
-#include "proxy/session/admin.hpp"
+#include "proxy/policy/admin_json.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/session/streams.hpp"
 
@@ -129,13 +129,14 @@ Reply Session::admin(Route route, std::string_view target) {
       return Reply{http::status::ok, logs_body(srv_.info.logs->recent(f, limit), text),
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
-    case Route::models: return json_reply(models_json(srv_.coordinator));
+    case Route::models: return json_reply(models_json(srv_.coordinator.snapshot(srv_.info)));
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
-    case Route::running: return json_reply(running_json(srv_.coordinator));
-    case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
-    case Route::config: return json_reply(config_json(srv_.info));
+    case Route::running: return json_reply(running_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::status: return json_reply(status_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::config: return json_reply(config_json(srv_.coordinator.snapshot(srv_.info)));
     case Route::metrics:
-      return Reply{http::status::ok, metrics_text(srv_.coordinator, srv_.info), "text/plain; version=0.0.4; charset=utf-8"};
+      return Reply{http::status::ok, metrics_text(srv_.coordinator.snapshot(srv_.info), srv_.coordinator.metrics()),
+                   "text/plain; version=0.0.4; charset=utf-8"};
     default: break;
   }
   return error_reply(not_found("no such endpoint; inference routes are /v1/chat/completions, /v1/completions, "

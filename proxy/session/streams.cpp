@@ -7,8 +7,8 @@
 #include "common/seconds.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/http/sse_events.hpp"
+#include "proxy/policy/admin_json.hpp"
 #include "proxy/policy/load_feedback.hpp"
-#include "proxy/session/admin.hpp"
 
 namespace llmux {
 
