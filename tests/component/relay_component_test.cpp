@@ -40,6 +40,7 @@ struct Scenario {
   std::vector<std::string> engine_pieces;
   size_t engine_sends = SIZE_MAX;      // pieces written before the engine closes (SIZE_MAX: all, kept open)
   size_t client_reads = SIZE_MAX;      // bytes the client takes before it leaves (SIZE_MAX: to the end)
+  std::string client_leaves_at;        // the client leaves once it has seen this ("" = never)
   bool engine_waits = false;           // after its pieces the engine keeps the connection open, silent
   Timeouts timeouts;
 };
@@ -92,6 +93,7 @@ net::awaitable<void> run_client(tcp::endpoint ep, const Scenario& sc, Outcome& o
     const size_t n = co_await s.async_read_some(net::buffer(buf, want), net::redirect_error(net::use_awaitable, ec));
     out.client_saw.append(buf, n);
     if (ec) break;
+    if (!sc.client_leaves_at.empty() && out.client_saw.find(sc.client_leaves_at) != std::string::npos) break;
   }
   s.close(ec);
 }
@@ -203,8 +205,8 @@ TEST(RelayComponent, EngineCutAtEveryStepOfALengthBody) {
   EXPECT_TRUE(whole.client_saw.ends_with(R"({"choices":[],"x":1})")) << whole.client_saw;
 }
 
-// The client leaves after each piece it received: relay() returns at once, does not keep the connection, and closes
-// the engine's connection so that the engine stops generating.
+// The client leaves in the middle of each piece it receives: the next write fails, relay() returns at once without
+// keeping the connection, and the engine's connection is closed.
 TEST(RelayComponent, ClientLeavesAtEveryStep) {
   for (size_t k = 0; k + 1 < kSse.size(); ++k) {
     SCOPED_TRACE("client leaves after " + std::to_string(k) + " pieces");
@@ -216,6 +218,19 @@ TEST(RelayComponent, ClientLeavesAtEveryStep) {
     EXPECT_FALSE(o.result.keep_alive);
     EXPECT_TRUE(o.engine_saw_close) << "the engine's connection stayed open";
   }
+}
+
+// The client leaves after all it was sent, while the engine is silent: no write fails, so only the disconnect watch
+// can notice. relay() returns at once and closes the engine's connection (the engine stops generating).
+TEST(RelayComponent, ClientLeavesWhileTheEngineIsSilent) {
+  Scenario sc{{kSse[0], kSse[1]}};
+  sc.engine_waits = true;
+  sc.client_leaves_at = "data: 1\n\n\r\n";
+  const auto started = std::chrono::steady_clock::now();
+  Outcome o = run(sc);
+  EXPECT_FALSE(o.result.keep_alive);
+  EXPECT_TRUE(o.engine_saw_close) << "the engine's connection stayed open";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
 }
 
 // An engine that never answers runs into engine_first_byte: 504 to the client.
