@@ -45,10 +45,10 @@ std::string fake_cmd(const std::string& flags) {
   return std::string(FAKE_ENGINE_BIN) + " --port ${PORT}" + (flags.empty() ? "" : " " + flags);
 }
 
-Llmux::Llmux(const std::string& dir, const std::string& yaml, const std::string& binary) {
+Llmux::Llmux(const std::string& dir, const std::string& yaml) {
   const std::string config = dir + "/config.yaml";
   test::write_file(config, yaml.find("listen:") == std::string::npos ? "listen: 127.0.0.1:0\n" + yaml : yaml);
-  proc_ = std::make_unique<test::Process>(std::vector<std::string>{binary, "serve", "--config", config},
+  proc_ = std::make_unique<test::Process>(std::vector<std::string>{LLMUX_BIN, "serve", "--config", config},
                                           std::vector<std::string>{}, dir + "/llmux.log");
   const auto line = proc_->wait_for_output("listening on http://127.0.0.1:", 10s);
   if (!line) throw std::runtime_error("llmux did not start:\n" + proc_->output());

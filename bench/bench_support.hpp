@@ -45,11 +45,10 @@ class TempDir {
 std::string fake_cmd(const std::string& flags);
 
 // `llmux serve` on 127.0.0.1 with `yaml` (prefixed with `listen: 127.0.0.1:0` unless it has a listen key) written
-// to `dir`/config.yaml; llmux's output goes to `dir`/llmux.log. Waits for the "listening on" line. `binary`: another
-// build of llmux to run instead (block_cache_bench).
+// to `dir`/config.yaml; llmux's output goes to `dir`/llmux.log. Waits for the "listening on" line.
 class Llmux {
  public:
-  Llmux(const std::string& dir, const std::string& yaml, const std::string& binary = LLMUX_BIN);
+  Llmux(const std::string& dir, const std::string& yaml);
   uint16_t port() const { return port_; }
   pid_t pid() const { return proc_->pid(); }
   test::Process& process() { return *proc_; }
