@@ -89,6 +89,7 @@ struct ResetSignals : bpx::handler {
 
 // Every descriptor above stderr close-on-exec (Asio opens sockets without it, and bp's merged stdout+stderr pipe
 // leaves its read end open in the child), then the soft RLIMIT_NOFILE llmux started with (common/fd_limit.hpp).
+// Not bp::limit_handles: in 1.74 it also closes the executor's exec-error pipe and allocates in the child.
 // Last: the exec-error pipe must stay open until execve, and close-on-exec keeps it so.
 struct CloseInheritedFds : bpx::handler {
   template <class Executor>
