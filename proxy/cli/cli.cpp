@@ -38,7 +38,7 @@ constexpr const char* kUsage =
     "  logs [-f] [--model M] [--source S] [-n N]  recent llmux + engine log lines; -f follows (--json: JSON lines)\n"
     "  prompt [--model M] [--json] TEXT...|-      one question, answer streamed (--system T, --max-tokens N)\n"
     "  chat [--model M] [--system T] [--url URL]  conversation on stdin (/model NAME, /reset, /exit, /help)\n"
-    "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--json]\n"
+    "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--force] [--json]\n"
     "                                             run llmux as a user service (systemd unit / LaunchAgent), start it\n"
     "  service uninstall|status [--json]          stop and remove it / installed? active? answering?\n"
     "  --api-key KEY (any command above that calls the daemon; default $LLMUX_API_KEY) sent as Authorization\n"
