@@ -29,6 +29,7 @@ constexpr const char* kUsage =
     "  config check [FILE] [--strict]             validate a config file (exit 1 on error; --strict: on warnings)\n"
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
+    "  status --watch [--interval S]              the same, redrawn every S seconds (1) until Ctrl-C\n"
     "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
     "  models --discover [--dir DIR]... [--config FILE] [--json]  also model files on disk (HF cache, .gguf dirs)\n"
     "                                  + config snippet; FILE marks configured models when llmux is down\n"
