@@ -57,7 +57,8 @@ case ":$PATH:" in
   *) llmux="$bin"
      echo "install: $prefix/bin is not on your PATH; add it (e.g. export PATH=\"$prefix/bin:\$PATH\" in your shell profile)" ;;
 esac
+width=$(( ${#llmux} + 16 ))
 echo "next:"
-echo "  $llmux config check              # validate $config"
-echo "  $llmux service install           # run it as your user's service (systemd user unit / LaunchAgent)"
-echo "  $llmux status                    # what runs; the dashboard is http://127.0.0.1:8484/ui"
+printf "  %-${width}s # %s\n" "$llmux config check" "validate $config" \
+  "$llmux service install" "run it as your user's service (systemd user unit / LaunchAgent)" \
+  "$llmux status" "what runs (--watch: live); the dashboard is http://127.0.0.1:8484/ui"

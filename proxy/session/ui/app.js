@@ -96,6 +96,7 @@ function renderMemory(st) {
   const p = $('pressure');
   p.textContent = 'pressure: ' + (s.pressure || '?');
   p.className = 'pressure ' + (s.pressure || '');
+  $('gauge-budget').classList.toggle('hidden', !s.totalBytes);
   if (!s.totalBytes) { $('gauge-legend').textContent = 'system memory unknown'; return; }
   const total = s.totalBytes;
   const used = total - s.availableBytes;
