@@ -8,7 +8,7 @@
 set -euo pipefail
 
 # procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
-debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
+debian_packages=(g++ cmake make libboost-dev libboost-system-dev libboost-filesystem-dev libyaml-cpp-dev libspdlog-dev
                  nlohmann-json3-dev libgtest-dev procps curl)
 
 fuzz=0
