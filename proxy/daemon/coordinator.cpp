@@ -181,7 +181,7 @@ net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& mod
 
 net::awaitable<void> Coordinator::unload(bool force) {
   if (force && supervisor_.state() != WorkerState::stopped) {
-    metrics_.eviction("manual");
+    metrics_.eviction("manual", supervisor_.info().model);
     history_.last_stop_reason = "manual";
   }
   if (force) co_await stop_worker_now();
@@ -305,7 +305,7 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
 void Coordinator::stop_worker(const std::string& model, StopReason why) {
   spdlog::info("[{}] unloading ({})", model, to_string(why));
   std::string reason = why == StopReason::unload ? "manual" : to_string(why);
-  metrics_.eviction(reason);
+  metrics_.eviction(reason, scheduler_.model());
   history_.last_stop_reason = reason;
   if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
   supervisor_.stop([this] { on_stopped(); });

@@ -111,9 +111,13 @@ void Metrics::add_tokens(PerModel& m, const TokenUsage& u) {
 void Metrics::load(const std::string& model, double seconds, bool ok) {
   ++loads_[{model, ok}];
   if (ok) hist(load_, model, kLoadBuckets).observe(seconds);
+  activity_.event({Activity::Clock::now(), ok ? "load" : "load_failed", model, "", seconds});
 }
 
-void Metrics::eviction(const std::string& reason) { ++evictions_[reason]; }
+void Metrics::eviction(const std::string& reason, const std::string& model) {
+  ++evictions_[reason];
+  activity_.event({Activity::Clock::now(), "evict", model, reason, 0});
+}
 
 std::string Metrics::render(const MetricsGauges& g) const {
   std::string out;

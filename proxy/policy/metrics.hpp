@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/http/usage_scan.hpp"
+#include "proxy/policy/activity.hpp"
 
 namespace llmux {
 
@@ -44,8 +45,11 @@ class Metrics {
   void request(const std::string& model, int status, double seconds, std::optional<double> ttft,
                const TokenUsage* usage = nullptr);
   void tokens(const std::string& model, const TokenUsage& u);
-  void load(const std::string& model, double seconds, bool ok);
-  void eviction(const std::string& reason);  // ttl, pressure, ceiling, swap, manual, reload, shutdown
+  void load(const std::string& model, double seconds, bool ok);  // also an Activity event
+  // ttl, pressure, ceiling, swap, manual, reload, shutdown; `model`: the evicted one (for the Activity event)
+  void eviction(const std::string& reason, const std::string& model = "");
+  Activity& activity() { return activity_; }  // the recent past for /activity (requests are recorded there)
+  const Activity& activity() const { return activity_; }
   std::string render(const MetricsGauges& g) const;
 
   static std::string escape_label(const std::string& v);
@@ -64,6 +68,7 @@ class Metrics {
   std::map<std::string, PerModel, std::less<>> models_;
   std::map<std::string, Histogram> load_;
   std::map<std::pair<std::string, bool>, uint64_t> loads_;
+  Activity activity_;
   std::map<std::string, uint64_t> evictions_{{"ttl", 0}, {"pressure", 0}, {"ceiling", 0}, {"swap", 0}, {"manual", 0}};
 };
 

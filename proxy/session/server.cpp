@@ -14,6 +14,7 @@
 #include "proxy/policy/rewrite.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/session/streams.hpp"
+#include "proxy/session/ui_assets.hpp"
 
 namespace llmux {
 
@@ -44,6 +45,7 @@ Reply error_reply(const ApiError& e) {
 RouteClass route_class(Route r) {
   switch (r) {
     case Route::health: return RouteClass::open;
+    case Route::ui: return RouteClass::page;
     case Route::inference:
     case Route::models:
     case Route::not_found:
@@ -397,6 +399,13 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator));
+    case Route::activity: return json_reply(srv_.coordinator.metrics().activity().json());
+    case Route::ui:
+      if (const UiAsset* a = find_ui_asset(normalize_path(target))) {
+        extra_fields_.append(kUiHeaderFields);
+        return Reply{http::status::ok, std::string(a->body), std::string(a->content_type)};
+      }
+      break;
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
@@ -458,16 +467,12 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
   TokenUsage u = r ? r->usage : TokenUsage{};
   srv_.coordinator.metrics().request(model, status, total, ttft, &u);
-  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
   double queue = adm ? std::chrono::duration<double>(adm->queue_wait).count() : 0;
   double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;
-  std::string rate = "-";
-  if (u.completion && *u.completion > 0 && ttft) {
-    // Streamed: tokens over the time after the first one. Not streamed, the answer arrives whole once generated:
-    // tokens over the engine's time (prompt processing included).
-    double gen = r->streamed ? total - *ttft : total - queue - load;
-    if (gen > 0.001) rate = fmt::format("{:.1f}", static_cast<double>(*u.completion) / gen);
-  }
+  auto tps = generation_rate(u.completion, ttft, total, r && r->streamed, queue + load);
+  srv_.coordinator.metrics().activity().request({Activity::Clock::now(), model, status, total, ttft, u.completion, tps});
+  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
+  std::string rate = tps ? fmt::format("{:.1f}", *tps) : std::string("-");
   spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "
                "completion={} tok/s={}",
                model, status, queue, load, ttft ? fmt::format("{:.3f}s", *ttft) : std::string("-"), total,
