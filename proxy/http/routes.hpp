@@ -20,6 +20,7 @@ enum class Route {
   logs_stream,      // GET /logs/stream?source=&model=&tail=: live log lines as SSE
   model_load,       // POST /models/load {"model"}: returns when the model is ready
   model_unload,     // POST /models/unload {"model"?, "force"?}: drains unless force
+  prefix,           // GET /prefix?limit=: recent conversations, their prefix reuse and chain breaks
   not_found,
   method_not_allowed,
 };
