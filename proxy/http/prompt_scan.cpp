@@ -278,7 +278,7 @@ std::string_view role_name(Role r) {
 
 void fingerprint_content(std::string_view content, MessagePrint& m, uint32_t block) {
   const size_t len = content.size();
-  if (block == 0) {
+  if (block == 0 || (block & (block - 1)) != 0) {  // (a stored spacing is always a power of two from 32 up)
     block = 32;
     while (static_cast<uint64_t>(block) * MessagePrint::kCheckpoints < len) block *= 2;
   }
@@ -287,12 +287,13 @@ void fingerprint_content(std::string_view content, MessagePrint& m, uint32_t blo
   Hash64 h, masked;
   uint8_t n = 0;
   const char* p = content.data();
+  const size_t mask = block - 1;  // a power of two (a division per word cost more than the hashing)
   size_t i = 0;
   for (; i + 8 <= len; i += 8) {
     const uint64_t w = load_word(p + i);
     h.add_word(w);
     masked.add_word(mask_digits(w));
-    if ((i + 8) % block == 0 && n < MessagePrint::kCheckpoints) m.checkpoints[n++] = static_cast<uint32_t>(h.digest());
+    if (((i + 8) & mask) == 0 && n < MessagePrint::kCheckpoints) m.checkpoints[n++] = static_cast<uint32_t>(h.digest());
   }
   const std::string_view tail = content.substr(i);
   h.add(tail);
