@@ -45,6 +45,30 @@ bool continues(const PromptChain& before, const PromptChain& now) {
   return true;
 }
 
+struct Keys {
+  uint64_t key, base;  // base: without the system message
+};
+
+// The conversation's identity: model + session header, else the body's id, else the first non-system message;
+// then the system message with digits masked. `source` becomes where it came from.
+Keys identity_keys(std::string_view model, std::string_view header_id, const PromptChain& chain, std::string& source) {
+  Hash64 identity(11);
+  identity.add(model);
+  identity.add_u64(0);
+  if (!header_id.empty()) {
+    identity.add(header_id);
+  } else if (!chain.explicit_id.empty()) {
+    identity.add(chain.explicit_id);
+    source = "body";
+  } else {
+    identity.add_u64(chain.first_key);
+    source = "first messages";
+  }
+  const uint64_t base = identity.digest();
+  identity.add_u64(chain.system_key);
+  return {identity.digest(), base};
+}
+
 }  // namespace
 
 std::string prefix_perf_fields(const PrefixReport& r) {
@@ -92,22 +116,7 @@ PrefixTracker::Entry* PrefixTracker::find(uint64_t key, uint64_t base, const Pro
 PrefixReport PrefixTracker::observe_chain(std::string_view model, std::string_view header_id, std::string_view source,
                                           PromptChain chain, std::string_view body, Clock::time_point now) {
   std::string src(source);
-  Hash64 identity(11);
-  identity.add(model);
-  identity.add_u64(0);
-  if (!header_id.empty()) {
-    identity.add(header_id);
-  } else if (!chain.explicit_id.empty()) {
-    identity.add(chain.explicit_id);
-    src = "body";
-  } else {
-    identity.add_u64(chain.first_key);
-    src = "first messages";
-  }
-  const uint64_t base = identity.digest();
-  identity.add_u64(chain.system_key);
-  const uint64_t key = identity.digest();
-
+  const auto [key, base] = identity_keys(model, header_id, chain, src);
   PrefixReport report;
   report.diagnosed = true;
   Entry* e = find(key, base, chain);
