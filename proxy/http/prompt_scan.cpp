@@ -307,6 +307,22 @@ void fingerprint_content(std::string_view content, MessagePrint& m, uint32_t blo
   m.checkpoints_n = n;
 }
 
+std::vector<DigitRun> digit_runs(std::string_view text, size_t max) {
+  std::vector<DigitRun> runs;
+  for (size_t i = 0; i < text.size() && runs.size() < max;) {
+    if (text[i] < '0' || text[i] > '9') {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    const std::string_view run = text.substr(start, std::min<size_t>(i - start, UINT16_MAX));
+    runs.push_back(DigitRun{static_cast<uint32_t>(start), static_cast<uint16_t>(run.size()),
+                            static_cast<uint16_t>(hash_bytes(run))});
+  }
+  return runs;
+}
+
 uint64_t content_prefix_hash(std::string_view content, size_t length) {
   return hash_bytes(content.substr(0, length));
 }
@@ -342,6 +358,8 @@ PromptChain scan_prompt(std::string_view body, const TopLevelScan& scan, size_t 
   if (!scan.template_options.empty())
     c.options_hash = canonical_hash(body.substr(scan.template_options.begin, scan.template_options.end -
                                                                                scan.template_options.begin));
+  if (!c.messages.empty() && c.messages[0].role == Role::system)
+    c.system_digits = digit_runs(body.substr(c.messages[0].at, c.messages[0].length), 64);
   c.explicit_id = explicit_id(body, scan.cache_key);
   if (c.explicit_id.empty()) c.explicit_id = explicit_id(body, scan.user);
   for (const MessagePrint& m : c.messages) {

@@ -56,6 +56,16 @@ struct MessagePrint {
   std::array<uint32_t, kCheckpoints> checkpoints{};
 };
 
+// A run of ASCII digits in a text: where, how long, and a 16-bit hash of it (enough to tell which run changed).
+struct DigitRun {
+  uint32_t at = 0;
+  uint16_t length = 0;
+  uint16_t hash = 0;
+};
+
+// The first `max` digit runs of `text`.
+std::vector<DigitRun> digit_runs(std::string_view text, size_t max);
+
 struct ToolPrint {
   uint64_t hash = 0;  // the schema, canonical
   std::string name;   // function name (an identifier, at most 64 bytes): named in hints
@@ -70,6 +80,7 @@ struct PromptChain {
   std::string explicit_id;    // the body's prompt_cache_key, else `user` (decoded, at most 128 bytes), or ""
   uint64_t first_key = 0;     // identity fallback: the first non-system message (a prompt: its first KiB, digits masked)
   uint64_t system_key = 0;    // the first system message with digits masked (0 when none)
+  std::vector<DigitRun> system_digits;  // message 0's digit runs when it is a system message (timestamps live there)
 };
 
 // Fingerprints of the prompt in `body`, whose top level `scan` describes. At most `max_messages` links.

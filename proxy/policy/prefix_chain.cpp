@@ -41,8 +41,18 @@ std::string tools_hint(const PromptChain& before, const PromptChain& now) {
   return out;
 }
 
-// Where the content of a changed message differs, from the old checkpoints and the new text at hand.
-std::string content_hint(const MessagePrint& was, const MessagePrint& is, std::string_view text) {
+// The digit run that changed, when the old message's runs are known (a system message): its position, or npos.
+size_t changed_digits(const std::vector<DigitRun>& was, std::string_view text) {
+  const std::vector<DigitRun> now = digit_runs(text, was.size());
+  for (size_t i = 0; i < was.size() && i < now.size(); ++i)
+    if (now[i].at != was[i].at || now[i].length != was[i].length || now[i].hash != was[i].hash) return now[i].at;
+  return std::string_view::npos;
+}
+
+// Where the content of a changed message differs, from the old checkpoints (and digit runs, when known) and the
+// new text at hand.
+std::string content_hint(const MessagePrint& was, const MessagePrint& is, std::string_view text,
+                         const std::vector<DigitRun>* was_digits) {
   const std::string sizes = " (" + std::to_string(is.length) + " chars, was " + std::to_string(was.length) + ")";
   if (is.length > was.length && content_prefix_hash(text, was.length) == was.content)
     return "text appended" + sizes;
@@ -53,6 +63,10 @@ std::string content_hint(const MessagePrint& was, const MessagePrint& is, std::s
   const size_t from = k * was.block;
   const size_t to = std::min<size_t>(from + was.block, std::max(was.length, is.length));
   if (was.masked == is.masked) {  // same length, same text but for digits
+    if (was_digits != nullptr) {
+      if (const size_t at = changed_digits(*was_digits, text); at != std::string_view::npos)
+        return "differs at char " + std::to_string(at) + ": digits only - a timestamp?";
+    }
     size_t p = from;
     while (p < to && p < text.size() && (text[p] < '0' || text[p] > '9')) ++p;
     if (p >= to || p >= text.size()) p = from;
@@ -76,7 +90,8 @@ std::string message_hint(const PromptChain& before, const PromptChain& now, size
     return where + ": same text, other fields differ (name, cache_control, ...)";
   }
   const std::string_view text = body.substr(std::min<size_t>(is.at, body.size()), is.length);
-  return where + " " + content_hint(was, is, text);
+  const bool system_digits = k == 0 && was.role == Role::system && !before.system_digits.empty();
+  return where + " " + content_hint(was, is, text, system_digits ? &before.system_digits : nullptr);
 }
 
 }  // namespace

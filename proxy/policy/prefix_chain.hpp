@@ -1,7 +1,7 @@
 // Compares a request's prompt chain (proxy/http/prompt_scan) with the previous request of the same conversation:
 // how many leading messages are reused, the first message that changed, whether that is a chain break (something
 // the engine had cached changed, not only appended), and a hint in words at what changed ("message 0 (system)
-// differs near char 312: digits only - a timestamp?", "tools re-ordered", "tool 'read' schema changed"). Pure;
+// differs at char 312: digits only - a timestamp?", "tools re-ordered", "tool 'read' schema changed"). Pure;
 // the hint names roles, positions, lengths and tool names, never text of the prompt.
 #pragma once
 

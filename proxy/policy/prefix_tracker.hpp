@@ -40,7 +40,7 @@ struct PrefixReport {
 // The PERF line's fields: " conv=3f2a9c01 reuse=12/15 first_changed=- chain_break=no" ("" when not diagnosed).
 std::string prefix_perf_fields(const PrefixReport& r);
 // A chain break in words, for its own log line: "conv=3f2a9c01 chain break at message 0 (reused 0 of 15
-// messages): message 0 (system) differs near char 312: digits only - a timestamp?".
+// messages): message 0 (system) differs at char 312: digits only - a timestamp?".
 std::string prefix_break_text(const PrefixReport& r);
 
 class PrefixTracker {

@@ -75,7 +75,7 @@ TEST(AgentLoop, PrefixDiagnosisInPerfMetricsPrefixRouteAndCli) {
       << p3;
   EXPECT_LT(std::stoi(m[1]), 10);
   EXPECT_TRUE(l.logged("PREFIX conv=" + conv + " chain break at message 0 (reused 0 of 8 messages): message 0 "
-                       "(system) differs near char"))
+                       "(system) differs at char 41: digits only - a timestamp?"))
       << l.log();
   EXPECT_TRUE(l.logged("digits only - a timestamp?"));
 

@@ -165,15 +165,21 @@ TEST_F(Diagnosis, TimestampDriftInTheSystemMessageIsNamed) {
   EXPECT_TRUE(r.diff.chain_break);
   EXPECT_EQ(r.diff.first_changed, 0);
   EXPECT_EQ(r.diff.reused, 0u);
-  EXPECT_NE(r.diff.hint.find("message 0 (system) differs near char"), std::string::npos) << r.diff.hint;
-  EXPECT_NE(r.diff.hint.find("digits only - a timestamp?"), std::string::npos) << r.diff.hint;
-  // The position: the first digit of the 32-byte checkpoint block holding the first changed character (offsets
-  // in the content as written: the JSON text between the quotes, escapes counted as written).
+  // The system message's digit runs are known: the run that changed is named exactly (offsets in the content as
+  // written: the JSON text between the quotes, escapes counted as written).
   const std::string raw = json(kSystem).dump().substr(1);
-  const size_t changed = raw.find("12:03:44") + 4;
-  const size_t pos = std::stoul(r.diff.hint.substr(r.diff.hint.find("char ") + 5));
-  EXPECT_LE(pos, changed);
-  EXPECT_GE(pos + 31, changed);
+  EXPECT_EQ(r.diff.hint, "message 0 (system) differs at char " + std::to_string(raw.find("12:03:44") + 3) +
+                             ": digits only - a timestamp?");
+}
+
+TEST_F(Diagnosis, DigitsChangedInAnotherMessageAreNamedByBlock) {
+  send(chat(3));
+  json later = chat(4);
+  later["messages"][5]["content"] = "output of turn 7";  // was "output of turn 1"
+  PrefixReport r = send(later);
+  EXPECT_EQ(r.diff.first_changed, 5);
+  // No digit runs kept for other messages: the first digit of the 32-byte checkpoint block that changed.
+  EXPECT_EQ(r.diff.hint, "message 5 (tool) differs near char 15: digits only - a timestamp?");
 }
 
 TEST_F(Diagnosis, ReorderedToolsAndChangedSchemas) {
