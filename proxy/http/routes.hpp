@@ -22,6 +22,7 @@ enum class Route {
   model_unload,     // POST /models/unload {"model"?, "force"?}: drains unless force
   activity,         // GET /activity: recent requests and load/evict events (the dashboard's timeline)
   ui,               // GET /ui, /ui/...: the dashboard's embedded files
+  prefix,           // GET /prefix?limit=: recent conversations, their prefix reuse and chain breaks
   not_found,
   method_not_allowed,
 };

@@ -50,6 +50,8 @@ class Metrics {
   void eviction(const std::string& reason, const std::string& model = "");
   Activity& activity() { return activity_; }  // the recent past for /activity (requests are recorded there)
   const Activity& activity() const { return activity_; }
+  // A request whose prompt the prefix diagnosis compared with its conversation's previous one (bytes: content).
+  void prefix(const std::string& model, bool chain_break, uint64_t reused_bytes, uint64_t prompt_bytes);
   std::string render(const MetricsGauges& g) const;
 
   static std::string escape_label(const std::string& v);
@@ -61,7 +63,9 @@ class Metrics {
     std::optional<Histogram> duration, ttft;
     uint64_t tokens[3] = {0, 0, 0};     // cached, completion, prompt (the label order)
     bool token_kinds[3] = {false, false, false};
+    uint64_t prefix[4] = {0, 0, 0, 0};  // diagnosed requests, chain breaks, reused bytes, prompt bytes
   };
+  void render_prefix(std::string& out) const;
   PerModel& per_model(const std::string& model);
   static void add_tokens(PerModel& m, const TokenUsage& u);
 

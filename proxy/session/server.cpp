@@ -131,6 +131,7 @@ class Session {
   std::string extra_fields_;  // CORS header lines for req_'s responses (an allowed cross-origin page), or ""
   bool first_ = true;
   Listener::Slot slot_;  // this connection in the listener's table (idle between requests: closed first at the cap)
+  PrefixReport prefix_;  // req_'s prefix diagnosis (PERF line, metrics)
 };
 
 net::awaitable<void> Session::run() {
@@ -410,6 +411,12 @@ Reply Session::admin(Route route, std::string_view target) {
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
     case Route::config: return json_reply(config_json(srv_.info));
+    case Route::prefix: {
+      bool bad = false;
+      const size_t limit = query_count(target, "limit", 1000, bad).value_or(20);
+      if (bad) return error_reply(bad_request("limit must be a whole number from 0 to 1000", "invalid_query"));
+      return json_reply(srv_.info.prefix->json(limit));
+    }
     case Route::metrics:
       return Reply{http::status::ok, metrics_text(srv_.coordinator, srv_.info), "text/plain; version=0.0.4; charset=utf-8"};
     default: break;
@@ -467,6 +474,8 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
   TokenUsage u = r ? r->usage : TokenUsage{};
   srv_.coordinator.metrics().request(model, status, total, ttft, &u);
+  const PrefixDiff& p = prefix_.diff;
+  if (prefix_.diagnosed) srv_.coordinator.metrics().prefix(model, p.chain_break, p.reused_bytes, p.prompt_bytes);
   double queue = adm ? std::chrono::duration<double>(adm->queue_wait).count() : 0;
   double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;
   auto tps = generation_rate(u.completion, ttft, total, r && r->streamed, queue + load);
@@ -474,13 +483,16 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
   std::string rate = tps ? fmt::format("{:.1f}", *tps) : std::string("-");
   spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "
-               "completion={} tok/s={}",
+               "completion={} tok/s={}{}",
                model, status, queue, load, ttft ? fmt::format("{:.3f}s", *ttft) : std::string("-"), total,
-               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
+               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate,
+               prefix_perf_fields(prefix_));
+  if (p.chain_break) spdlog::info("[{}] PREFIX {}", model, prefix_break_text(prefix_));
 }
 
 net::awaitable<bool> Session::inference(Request& req) {
   const auto started = std::chrono::steady_clock::now();
+  prefix_ = {};
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
@@ -498,6 +510,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
+  prefix_ = srv_.info.prefix->observe(ir.model->id, req, req.body(), ir.scan);  // hashes only (docs/agents.md)
   std::string body = forward_body(ir, std::move(req.body()));
   req.body().clear();
   req.body().shrink_to_fit();
@@ -547,7 +560,7 @@ net::awaitable<bool> Session::inference(Request& req) {
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();
   if (watch->pending()) co_await watch->stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
-  record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
+  record(ir.model->id, watch->gone() && !r.done ? 499 : r.status, started, &adm, &r);  // [DONE] read: completed
   co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
 }
 
