@@ -31,7 +31,7 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
       ttl_timer_(io.get_executor(),
                  [this] {
                    spdlog::info("[{}] idle for its ttl", scheduler_.model());
-                   scheduler_.idle_expired();
+                   scheduler_.idle_expired(scheduler_.model());
                  }),
       wake_timer_(io),
       memory_(
@@ -41,10 +41,10 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
   memory_.configure(*config_);
   eviction_.configure(config_->memory);
   use_secrets_of(*config_);
-  supervisor_.on_unexpected_exit([this](const std::string&, int) {
+  supervisor_.on_unexpected_exit([this](const std::string& model, int) {
     memory_.worker_stopped();
     wake_stop_waiters();
-    scheduler_.worker_stopped();
+    scheduler_.worker_stopped(model);
   });
   supervisor_.on_line([](const std::string& model, std::string_view line) {
     auto engine = spdlog::get("engine");  // serve() sets it up; tests of the coordinator alone may not
@@ -169,7 +169,7 @@ void Coordinator::release(const Lease& lease) { scheduler_.finished(lease.id); }
 net::awaitable<void> Coordinator::unload() {
   if (scheduler_.phase() == WorkerPhase::none) co_return;
   auto waiter = add_stop_waiter();
-  scheduler_.retire();
+  scheduler_.retire_all();
   error_code ec;
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
 }
@@ -184,7 +184,7 @@ net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& mod
 
 net::awaitable<void> Coordinator::unload(bool force) {
   if (force && supervisor_.state() != WorkerState::stopped) {
-    metrics_.eviction("manual");
+    metrics_.eviction("manual", supervisor_.info().model);
     history_.last_stop_reason = "manual";
   }
   if (force) co_await stop_worker_now();
@@ -213,11 +213,11 @@ void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   const ModelConfig* before = previous->find_model(resident);
   if (now == nullptr) {
     spdlog::info("model {} was removed from the config: unloading it once its requests finish", resident);
-    scheduler_.retire(StopReason::reload);
+    scheduler_.retire_all(StopReason::reload);
   } else if (before != nullptr && needs_engine_restart(*before, *now)) {
     spdlog::info("model {} changed: restarting it once its requests finish", resident);
-    scheduler_.retire(StopReason::reload);
-  } else if (scheduler_.idle()) {
+    scheduler_.retire_all(StopReason::reload);
+  } else if (scheduler_.idle(resident)) {
     arm_ttl();  // the ttl may have changed
   }
 }
@@ -273,7 +273,7 @@ void Coordinator::on_pressure(Pressure level) {
 void Coordinator::evict(StopReason why) {
   if (why == StopReason::pressure)
     spdlog::warn("memory pressure {}: evicting idle model {}", to_string(memory_.last_pressure()), scheduler_.model());
-  scheduler_.retire(why);
+  scheduler_.retire_all(why);
 }
 
 void Coordinator::restart(const std::string& model) { scheduler_.preload(model); }
@@ -286,7 +286,7 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
     if (swap_started_at_)
       history_.last_swap_seconds = seconds_between(*swap_started_at_, SchedClock::now());
     swap_started_at_.reset();
-    scheduler_.worker_ready();  // first: the requests that waited for this load are served even if it is over
+    scheduler_.worker_ready(model);  // first: the requests that waited for this load are served even if it is over
                                 // its ceiling from the start (else it would be evicted and reloaded forever)
     if (const ModelConfig* mc = config_->find_model(model))
       memory_.worker_started(supervisor_.info().pid, *mc, scheduler_.in_flight() > 0);
@@ -296,13 +296,13 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
   metrics_.load(model, 0, false);
   swap_started_at_.reset();
   last_failure_ = StartRecord{model, *failure, std::chrono::system_clock::now()};
-  scheduler_.worker_start_failed();
+  scheduler_.worker_start_failed(model);
 }
 
-void Coordinator::stop_worker(StopReason why) {
-  spdlog::info("[{}] unloading ({})", scheduler_.model(), to_string(why));
+void Coordinator::stop_worker(const std::string& model, StopReason why) {
+  spdlog::info("[{}] unloading ({})", model, to_string(why));
   std::string reason = why == StopReason::unload ? "manual" : to_string(why);
-  metrics_.eviction(reason);
+  metrics_.eviction(reason, scheduler_.model());
   history_.last_stop_reason = reason;
   if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
   supervisor_.stop([this] { on_stopped(); });
@@ -314,7 +314,7 @@ void Coordinator::on_stopped() {
   history_.ttl_expires.reset();
   ttl_timer_.clear();
   wake_stop_waiters();
-  scheduler_.worker_stopped();
+  scheduler_.worker_stopped(scheduler_.model());
   eviction_.worker_stopped();
 }
 
@@ -355,6 +355,11 @@ void Coordinator::deny(RequestId id, const std::string& model, DenyReason why) {
     case DenyReason::start_failed:
       t.error = start_error(model);
       break;
+    case DenyReason::no_room:
+      t.error = ApiError{507, "server_error", "insufficient_memory",
+                         "model '" + model + "' does not fit in memory beside the pinned models; unpin one or "
+                         "raise memory.budget"};
+      break;
   }
   t.wake_.cancel();
 }
@@ -380,7 +385,7 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-void Coordinator::worker_idle() {
+void Coordinator::worker_idle(const std::string&) {
   memory_.set_busy(false);
   history_.idle_since = SchedClock::now();
   arm_ttl();
@@ -399,7 +404,7 @@ void Coordinator::arm_ttl() {
   ttl_timer_.set_quiet(due);
 }
 
-void Coordinator::worker_busy() {
+void Coordinator::worker_busy(const std::string&) {
   memory_.set_busy(true);
   history_.idle_since.reset();
   history_.ttl_expires.reset();

@@ -128,31 +128,33 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
   TokenUsage u = r ? r->usage : TokenUsage{};
   srv_.coordinator.metrics().request(model, status, total, ttft, &u);
-  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
+  const PrefixDiff& p = prefix_.diff;
+  if (prefix_.diagnosed) srv_.coordinator.metrics().prefix(model, p.chain_break, p.reused_bytes, p.prompt_bytes);
   const double queue = adm ? seconds(adm->queue_wait) : 0;
   const double load = adm ? seconds(adm->load_wait) : 0;
-  std::string rate = "-";
-  if (u.completion && *u.completion > 0 && ttft) {
-    // Streamed: tokens over the time after the first one. Not streamed, the answer arrives whole once generated:
-    // tokens over the engine's time (prompt processing included).
-    double gen = r->streamed ? total - *ttft : total - queue - load;
-    if (gen > 0.001) rate = fmt::format("{:.1f}", static_cast<double>(*u.completion) / gen);
-  }
+  auto tps = generation_rate(u.completion, ttft, total, r && r->streamed, queue + load);
+  srv_.coordinator.metrics().activity().request({Activity::Clock::now(), model, status, total, ttft, u.completion, tps});
+  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
+  std::string rate = tps ? fmt::format("{:.1f}", *tps) : std::string("-");
   spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "
-               "completion={} tok/s={}",
+               "completion={} tok/s={}{}",
                model, status, queue, load, ttft ? fmt::format("{:.3f}s", *ttft) : std::string("-"), total,
-               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
+               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate,
+               prefix_perf_fields(prefix_));
+  if (p.chain_break) spdlog::info("[{}] PREFIX {}", model, prefix_break_text(prefix_));
 }
 
 // An inference request: parsed and rewritten (proxy/policy/rewrite), admitted (admission.hpp), relayed, recorded.
 net::awaitable<bool> Session::inference(Request& req) {
   const auto started = std::chrono::steady_clock::now();
+  prefix_ = {};
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
   if (auto* e = std::get_if<ApiError>(&parsed)) co_return co_await refuse_inference(req, *e, nullptr, started);
   auto& ir = std::get<InferenceRequest>(parsed);
   if (auto e = apply_model_rules(ir, req.body(), req.target()))
     co_return co_await refuse_inference(req, *e, ir.model, started);
+  prefix_ = srv_.info.prefix->observe(ir.model->id, req, req.body(), ir.scan);  // hashes only (docs/agents.md)
   std::string body = forward_body(ir, std::move(req.body()));
   req.body().clear();
   req.body().shrink_to_fit();
@@ -175,7 +177,7 @@ net::awaitable<bool> Session::inference(Request& req) {
   watch.disarm();
   bool keep = r.keep_alive && !watch.gone();
   if (watch.pending()) co_await watch.stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
-  record(ir.model->id, watch.gone() ? 499 : r.status, started, &adm, &r);
+  record(ir.model->id, watch.gone() && !r.done ? 499 : r.status, started, &adm, &r);  // [DONE] read: completed
   co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
 }
 

@@ -87,6 +87,7 @@ class Session {
   std::string extra_fields_;  // CORS header lines for req_'s responses (an allowed cross-origin page), or ""
   bool first_ = true;
   Listener::Slot slot_;  // this connection in the listener's table (idle between requests: closed first at the cap)
+  PrefixReport prefix_;  // req_'s prefix diagnosis (PERF line, metrics)
 };
 
 }  // namespace llmux

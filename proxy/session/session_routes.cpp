@@ -9,6 +9,7 @@
 #include "proxy/policy/admin_json.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/session/streams.hpp"
+#include "proxy/session/ui_assets.hpp"
 
 namespace llmux {
 
@@ -17,6 +18,7 @@ namespace {
 RouteClass route_class(Route r) {
   switch (r) {
     case Route::health: return RouteClass::open;
+    case Route::ui: return RouteClass::page;
     case Route::inference:
     case Route::models:
     case Route::not_found:
@@ -130,10 +132,23 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::activity: return json_reply(srv_.coordinator.metrics().activity().json());
+    case Route::ui:
+      if (const UiAsset* a = find_ui_asset(normalize_path(target))) {
+        extra_fields_.append(kUiHeaderFields);
+        return Reply{http::status::ok, std::string(a->body), std::string(a->content_type)};
+      }
+      break;
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator.snapshot(srv_.info)));
     case Route::status: return json_reply(status_json(srv_.coordinator.snapshot(srv_.info)));
     case Route::config: return json_reply(config_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::prefix: {
+      bool bad = false;
+      const size_t limit = query_count(target, "limit", 1000, bad).value_or(20);
+      if (bad) return error_reply(bad_request("limit must be a whole number from 0 to 1000", "invalid_query"));
+      return json_reply(srv_.info.prefix->json(limit));
+    }
     case Route::metrics:
       return Reply{http::status::ok, metrics_text(srv_.coordinator.snapshot(srv_.info), srv_.coordinator.metrics()),
                    "text/plain; version=0.0.4; charset=utf-8"};

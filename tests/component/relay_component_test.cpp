@@ -37,6 +37,8 @@ const std::vector<std::string> kJson = {
 };
 
 struct Scenario {
+  explicit Scenario(std::vector<std::string> pieces, size_t sends = SIZE_MAX)
+      : engine_pieces(std::move(pieces)), engine_sends(sends) {}
   std::vector<std::string> engine_pieces;
   size_t engine_sends = SIZE_MAX;      // pieces written before the engine closes (SIZE_MAX: all, kept open)
   size_t client_reads = SIZE_MAX;      // bytes the client takes before it leaves (SIZE_MAX: to the end)
@@ -179,7 +181,9 @@ TEST(RelayComponent, EngineCutAtEveryStepOfAStream) {
     EXPECT_TRUE(o.client_saw.starts_with("HTTP/1.1 200")) << o.client_saw;
     EXPECT_NE(o.client_saw.find("event: error"), std::string::npos) << o.client_saw;
     EXPECT_TRUE(o.client_saw.ends_with("0\r\n\r\n")) << o.client_saw;  // the chunked body ends cleanly
-    if (k >= 2) EXPECT_NE(o.client_saw.find("data: 1"), std::string::npos);
+    if (k >= 2) {
+      EXPECT_NE(o.client_saw.find("data: 1"), std::string::npos);
+    }
   }
 }
 
