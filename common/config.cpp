@@ -1,7 +1,6 @@
 // Config model: the error type, lookups, and the duration/size grammars. Loading lives in config_load.cpp and
 // config_models.cpp.
 #include "common/config.hpp"
-#include "common/redact.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +8,9 @@
 #include <cmath>
 #include <filesystem>
 #include <string_view>
+
+#include "common/ascii.hpp"
+#include "common/redact.hpp"
 
 namespace llmux {
 namespace {
@@ -25,12 +27,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // A leading unsigned decimal "123" or "1.25": its value and the length it spans; nullopt if there is none.
@@ -177,7 +173,7 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   const std::string_view unit = trim(s.substr(n->length));
   if (unit.empty()) return n->fractional ? std::nullopt : scaled(s, *n, 1);
   for (const auto& [name, factor] : kUnits) {
-    if (!iequals(unit, name)) continue;
+    if (!iequal(unit, name)) continue;
     if (n->fractional && factor == 1) return std::nullopt;  // "1.5B" is not a byte count
     return scaled(s.substr(0, n->length), *n, factor);
   }

@@ -19,6 +19,17 @@ struct SystemMemory {
 
 std::optional<SystemMemory> read_system_memory();
 
+// System memory pressure as the platform reports it (worker/pressure.hpp watches it).
+enum class Pressure { normal = 0, warning = 1, critical = 2 };
+inline const char* to_string(Pressure p) {
+  switch (p) {
+    case Pressure::normal: return "normal";
+    case Pressure::warning: return "warning";
+    case Pressure::critical: return "critical";
+  }
+  return "?";
+}
+
 // Resident memory of every process in a process group (an engine and its helpers). Linux: sum of RSS; macOS:
 // sum of phys_footprint (includes GPU-wired memory of Metal engines).
 std::optional<uint64_t> process_group_memory(pid_t pgid);

@@ -12,7 +12,6 @@
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "common/redacting_sink.hpp"
-#include "proxy/session/admin.hpp"
 #include "proxy/daemon/config_watcher.hpp"
 #include "proxy/daemon/coordinator.hpp"
 #include "proxy/daemon/reloader.hpp"
@@ -104,14 +103,14 @@ net::awaitable<void> Daemon::shutdown() {
   coordinator->begin_shutdown();
   auto deadline = std::chrono::steady_clock::now() + config->timeouts.shutdown_grace;
   net::steady_timer tick(io);
-  while (coordinator && coordinator->scheduler().in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (coordinator && coordinator->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(25));
     co_await tick.async_wait(net::use_awaitable);
   }
   if (!coordinator) co_return;
-  if (coordinator->scheduler().in_flight() > 0)
+  if (coordinator->in_flight() > 0)
     spdlog::warn("shutdown grace over with {} requests in flight; stopping the engine",
-                 coordinator->scheduler().in_flight());
+                 coordinator->in_flight());
   co_await coordinator->stop_worker_now();
   server->close_sessions();
   spdlog::info("bye");

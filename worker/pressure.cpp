@@ -14,15 +14,6 @@ namespace llmux {
 int platform_pressure_trigger_fd();  // a descriptor that becomes readable-priority on pressure, or -1
 bool platform_pressure_dispatch(net::io_context& io, std::function<void(Pressure)> on_level);
 
-const char* to_string(Pressure p) {
-  switch (p) {
-    case Pressure::normal: return "normal";
-    case Pressure::warning: return "warning";
-    case Pressure::critical: return "critical";
-  }
-  return "?";
-}
-
 struct PressureMonitor::Impl : std::enable_shared_from_this<PressureMonitor::Impl> {
   Impl(net::io_context& io, Handler h) : io(io), on_change(std::move(h)), timer(io) {}
   net::io_context& io;

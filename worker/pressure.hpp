@@ -11,11 +11,9 @@
 
 #include "common/config.hpp"
 #include "common/net.hpp"
+#include "common/sysmem.hpp"
 
 namespace llmux {
-
-enum class Pressure { normal = 0, warning = 1, critical = 2 };
-const char* to_string(Pressure p);
 
 class PressureMonitor {
  public:

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/seconds.hpp"
 #include "proxy/cli/client.hpp"
 #include "proxy/http/sse.hpp"
 
@@ -52,7 +53,6 @@ struct Display {
   bool tty = false;   // stdout is a terminal: load progress (reasoning_content) is shown dimmed
 };
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 void out(std::string_view s) {
   std::fwrite(s.data(), 1, s.size(), stdout);
@@ -138,7 +138,7 @@ void TurnReader::read_plain_body() {
 
 Turn TurnReader::finish(int status) {
   if (auto last = parser_.finish(); last && t_.error.empty() && !done_) on_event(*last);
-  t_.seconds = since(start_);
+  t_.seconds = seconds_since(start_);
   if (status >= 400) {
     if (t_.error.empty()) t_.error = error_message(raw_);
     t_.error += " (HTTP " + std::to_string(status) + ")";
@@ -148,7 +148,7 @@ Turn TurnReader::finish(int status) {
   if (t_.error.empty() && !done_ && t_.finish_reason.empty())
     t_.error = "the answer stream ended before the answer was complete";
   t_.ok = t_.error.empty();
-  if (first_ != Clock::time_point{}) t_.generating = since(first_);
+  if (first_ != Clock::time_point{}) t_.generating = seconds_since(first_);
   return t_;
 }
 

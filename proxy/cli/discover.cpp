@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.hpp"
 #include "common/footprint.hpp"
 
 namespace llmux {
@@ -18,11 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kMaxGgufDepth = 3;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool is_dir(const fs::path& p) {
   std::error_code ec;
@@ -38,7 +34,7 @@ std::string canonical(const std::string& path) {
 // "Qwen3-8B-Q4_K_M" → "qwen3-8b-q4_k_m": lower case, runs of other characters become one '-'.
 std::string slug(const std::string& name) {
   std::string out;
-  for (unsigned char c : lower(name)) {
+  for (unsigned char c : ascii_lower(name)) {
     bool keep = std::isalnum(c) || c == '.' || c == '_' || c == '-';
     if (keep) out.push_back(static_cast<char>(c));
     else if (!out.empty() && out.back() != '-') out.push_back('-');
@@ -67,12 +63,12 @@ fs::path pick_snapshot(const fs::path& repo_dir) {
 bool has_file_ending(const fs::path& dir, const std::string& ext) {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (lower(it->path().filename().string()).ends_with(ext)) return true;
+    if (ascii_lower(it->path().filename().string()).ends_with(ext)) return true;
   return false;
 }
 
 bool looks_mlx(const std::string& repo, const fs::path& snapshot) {
-  const std::string r = lower(repo);
+  const std::string r = ascii_lower(repo);
   if (r.starts_with("mlx-community/") || r.find("mlx") != std::string::npos) return true;
   std::ifstream in(snapshot / "config.json");
   if (!in) return false;
@@ -96,7 +92,7 @@ std::optional<std::pair<std::string, std::string>> split_part(const std::string&
 // A .gguf file as a model; nullopt for projector files and for the non-first parts of a split model.
 std::optional<FoundModel> gguf_model(const fs::path& file) {
   const std::string filename = file.filename().string();
-  const std::string low = lower(filename);
+  const std::string low = ascii_lower(filename);
   if (!low.ends_with(".gguf") || low.starts_with("mmproj")) return std::nullopt;
   std::string stem = filename.substr(0, filename.size() - 5);
   if (auto part = split_part(stem)) {
@@ -231,7 +227,7 @@ std::vector<std::string> gguf_dirs_of(const std::vector<std::vector<std::string>
   std::vector<std::string> out;
   for (const auto& argv : argvs) {
     for (const auto& v : argv_values(argv)) {
-      if (!lower(v).ends_with(".gguf")) continue;
+      if (!ascii_lower(v).ends_with(".gguf")) continue;
       fs::path parent = fs::path(v).parent_path();
       if (!parent.empty() && is_dir(parent) && std::find(out.begin(), out.end(), parent.string()) == out.end())
         out.push_back(parent.string());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/config_diff.hpp"
+#include "common/seconds.hpp"
 #include "worker/process.hpp"
 
 namespace llmux {
@@ -35,8 +36,10 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
       wake_timer_(io),
       memory_(
           io, [this](Pressure p) { on_pressure(p); },
-          [this](const std::string& model, uint64_t, uint64_t) { on_over_ceiling(model); }) {
+          [this](const std::string& model, uint64_t, uint64_t) { on_over_ceiling(model); }),
+      eviction_(*this) {
   memory_.configure(*config_);
+  eviction_.configure(config_->memory);
   use_secrets_of(*config_);
   supervisor_.on_unexpected_exit([this](const std::string& model, int) {
     memory_.worker_stopped();
@@ -143,7 +146,7 @@ Admission Coordinator::admission(Ticket& t) {
 std::optional<Lease> Coordinator::try_grant(const std::string& model) {
   const RequestId id = next_id_++;
   if (!scheduler_.try_grant(id, model)) return std::nullopt;
-  ceiling_restarted_.clear();  // it serves requests again: a later ceiling may restart it again
+  eviction_.served();
   return Lease{id, worker_address()};
 }
 
@@ -203,6 +206,7 @@ void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   use_secrets_of(*config_);
   scheduler_.set_options(scheduler_options());
   memory_.configure(*config_);
+  eviction_.configure(config_->memory);
   const std::string& resident = scheduler_.model();
   if (resident.empty()) return;
   const ModelConfig* now = config_->find_model(resident);
@@ -255,39 +259,32 @@ net::awaitable<void> Coordinator::admit_and_start(std::string model) {
   supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
 }
 
-// Evicts (after in-flight requests) a worker above its memory ceiling. onCeiling: restart starts it again, once:
-// an engine that is above its ceiling again before serving a request is only evicted (no restart storm).
+// A worker above its memory ceiling: EvictionPolicy retires it (after in-flight requests) and may plan one restart.
 void Coordinator::on_over_ceiling(const std::string& model) {
-  if (config_->memory.on_ceiling == OnCeiling::restart) {
-    if (ceiling_restarted_ != model) {
-      restart_after_stop_ = model;
-      ceiling_restarted_ = model;
-    } else {
-      spdlog::warn("[{}] still above its ceiling right after a restart: not restarting it until a request asks",
-                   model);
-    }
-  }
-  scheduler_.retire_all(StopReason::ceiling);
-}
-
-bool Coordinator::pressure_evicts(Pressure level) const {
-  PressureLevel at = config_->memory.pressure.evict_at;
-  return level == Pressure::critical || (level == Pressure::warning && at == PressureLevel::warning);
+  if (eviction_.over_ceiling(model) == CeilingOutcome::evict_repeated)
+    spdlog::warn("[{}] still above its ceiling right after a restart: not restarting it until a request asks",
+                 model);
 }
 
 void Coordinator::on_pressure(Pressure level) {
-  if (!pressure_evicts(level) || scheduler_.phase() != WorkerPhase::ready || scheduler_.in_flight() > 0) return;
-  spdlog::warn("memory pressure {}: evicting idle model {}", to_string(level), scheduler_.model());
-  scheduler_.retire_all(StopReason::pressure);
+  eviction_.pressure(level, scheduler_.phase(), scheduler_.in_flight());
 }
+
+void Coordinator::evict(StopReason why) {
+  if (why == StopReason::pressure)
+    spdlog::warn("memory pressure {}: evicting idle model {}", to_string(memory_.last_pressure()), scheduler_.model());
+  scheduler_.retire_all(why);
+}
+
+void Coordinator::restart(const std::string& model) { scheduler_.preload(model); }
 
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
   if (failure == nullptr) {
-    double load = std::chrono::duration<double>(supervisor_.info().load_time).count();
+    double load = seconds(supervisor_.info().load_time);
     metrics_.load(model, load, true);
     history_.last_load_seconds = load;
     if (swap_started_at_)
-      history_.last_swap_seconds = std::chrono::duration<double>(SchedClock::now() - *swap_started_at_).count();
+      history_.last_swap_seconds = seconds_between(*swap_started_at_, SchedClock::now());
     swap_started_at_.reset();
     scheduler_.worker_ready(model);  // first: the requests that waited for this load are served even if it is over
                                 // its ceiling from the start (else it would be evicted and reloaded forever)
@@ -318,7 +315,7 @@ void Coordinator::on_stopped() {
   ttl_timer_.clear();
   wake_stop_waiters();
   scheduler_.worker_stopped(scheduler_.model());
-  if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
+  eviction_.worker_stopped();
 }
 
 // An event that wake_stop_waiters() fires once the worker has stopped (or its start failed).
@@ -333,7 +330,7 @@ void Coordinator::wake_stop_waiters() {
 }
 
 void Coordinator::grant(RequestId id) {
-  ceiling_restarted_.clear();  // it serves requests again: a later ceiling may restart it again
+  eviction_.served();
   auto it = tickets_.find(id);
   if (it == tickets_.end()) return;
   it->second->state = Ticket::State::granted;
@@ -393,7 +390,7 @@ void Coordinator::worker_idle(const std::string&) {
   history_.idle_since = SchedClock::now();
   arm_ttl();
   // Pressure that arrived while it was busy evicts it now. Posted: effects never re-enter the scheduler.
-  if (pressure_evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
+  if (eviction_.evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
 }
 
 void Coordinator::arm_ttl() {

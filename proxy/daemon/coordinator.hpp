@@ -14,10 +14,13 @@
 #include "common/errors.hpp"
 #include "common/net.hpp"
 #include "common/redact.hpp"
-#include "proxy/daemon/memory_governor.hpp"
+#include "proxy/daemon/daemon_info.hpp"
 #include "proxy/daemon/lazy_timer.hpp"
+#include "proxy/daemon/memory_governor.hpp"
+#include "proxy/policy/eviction.hpp"
 #include "proxy/policy/metrics.hpp"
 #include "proxy/policy/scheduler.hpp"
+#include "proxy/policy/snapshot.hpp"
 #include "worker/supervisor.hpp"
 
 namespace llmux {
@@ -73,7 +76,7 @@ struct StartRecord {
   std::chrono::system_clock::time_point at;
 };
 
-class Coordinator final : private SchedulerEffects {
+class Coordinator final : private SchedulerEffects, private EvictionEffects {
  public:
   // `secrets` (shared with the log sinks) gets every served config's secrets; the supervisor redacts with them.
   Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config,
@@ -109,17 +112,17 @@ class Coordinator final : private SchedulerEffects {
   // the next request starts the new definition. Idle TTL re-arms with the new value.
   void apply_config(std::shared_ptr<const Config> next);
 
-  const Scheduler& scheduler() const { return scheduler_; }
-  const Supervisor& supervisor() const { return supervisor_; }
+  // The daemon's state as plain values, for the admin answers; its worker part, for loading feedback. Built in
+  // proxy/daemon/snapshot.cpp: nothing else reads the supervisor, the scheduler or the memory governor.
+  DaemonSnapshot snapshot(const DaemonInfo& d) const;
+  WorkerSnapshot worker_snapshot() const;
+  size_t in_flight() const { return scheduler_.in_flight(); }  // requests being served now
+
   // Records every engine it spawns in `ledger` (the state file; it outlives the coordinator).
   void record_engines_in(EngineLedger& ledger) { supervisor_.record_in(&ledger); }
-  const std::optional<StartRecord>& last_start_failure() const { return last_failure_; }
-  MemoryGovernor& memory() { return memory_; }
-  const MemoryGovernor& memory() const { return memory_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
   const Metrics& metrics() const { return metrics_; }
-  const WorkerHistory& history() const { return history_; }
   // Is `model` resident and ready (a request for it would be granted without waiting for a load)?
   bool ready_for(const std::string& model) const {
     return supervisor_.state() == WorkerState::ready && supervisor_.info().model == model;
@@ -139,7 +142,8 @@ class Coordinator final : private SchedulerEffects {
   net::awaitable<void> admit_and_start(std::string model);
   void on_pressure(Pressure level);
   void on_over_ceiling(const std::string& model);
-  bool pressure_evicts(Pressure level) const;
+  void evict(StopReason why) override;
+  void restart(const std::string& model) override;
   void arm_ttl();
   void on_stopped();
   std::shared_ptr<net::steady_timer> add_stop_waiter();
@@ -164,8 +168,7 @@ class Coordinator final : private SchedulerEffects {
   std::vector<std::shared_ptr<net::steady_timer>> stop_waiters_;
   std::optional<StartRecord> last_failure_;
   MemoryGovernor memory_;
-  std::string restart_after_stop_;  // onCeiling: restart
-  std::string ceiling_restarted_;   // restarted for its ceiling and has served nothing since
+  EvictionPolicy eviction_;  // what pressure and ceilings evict, and the one restart after a ceiling
   Metrics metrics_;
   WorkerHistory history_;
   std::string loading_model_;                   // the model whose start was last requested

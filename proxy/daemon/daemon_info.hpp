@@ -12,18 +12,9 @@
 #include "common/log_hub.hpp"
 #include "common/redact.hpp"
 #include "proxy/policy/prefix_tracker.hpp"
+#include "proxy/policy/snapshot.hpp"
 
 namespace llmux {
-
-struct ConfigState {
-  std::string path;                                     // absolute
-  std::string text;                                     // the content now serving
-  std::chrono::system_clock::time_point loaded_at = std::chrono::system_clock::now();
-  uint64_t reloads = 0;                                 // successful reloads since start
-  std::string error;                                    // the refused edit on disk ("" = none)
-  std::chrono::system_clock::time_point error_at{};
-  std::vector<std::string> pending_restart;             // changed keys that need an llmux restart
-};
 
 struct DaemonInfo {
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();

@@ -2,20 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proxy/policy/memory_budget.hpp"
+
 namespace llmux {
-
-namespace {
-
-std::string describe(const Footprint& f) {
-  return format_bytes(f.total()) + " (weights " + format_bytes(f.weights) + ", KV " + format_bytes(f.kv) +
-         ", overhead " + format_bytes(f.overhead) + ")";
-}
-
-ApiError insufficient(std::string message) {
-  return ApiError{507, "server_error", "insufficient_memory", std::move(message)};
-}
-
-}  // namespace
 
 MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)> on_pressure, OverCeiling on_over)
     : io_(io), pressure_(io, std::move(on_pressure)), on_over_(std::move(on_over)), sampler_(io) {}
@@ -38,55 +27,22 @@ Footprint MemoryGovernor::footprint(const ModelConfig& m) const {
   return estimate_footprint(m);
 }
 
-bool MemoryGovernor::fits_budget(const Footprint& f) const {
-  auto mem = read_system_memory();
-  return !mem || f.total() <= cfg_.budget.resolve(mem->total);
-}
+bool MemoryGovernor::fits_budget(const Footprint& f) const { return llmux::fits_budget(f, cfg_, read_system_memory()); }
 
 std::optional<ApiError> MemoryGovernor::budget_refusal(const ModelConfig& m) const {
-  auto mem = read_system_memory();
-  if (!mem) return std::nullopt;
-  Footprint f = footprint(m);
-  uint64_t budget = cfg_.budget.resolve(mem->total);
-  if (f.total() <= budget) return std::nullopt;
-  return insufficient("model '" + m.id + "' needs " + describe(f) + " but memory.budget allows " +
-                      format_bytes(budget) + " of " + format_bytes(mem->total) +
-                      "; lower its kvReservation, use a smaller quantization, or raise memory.budget");
-}
-
-std::optional<uint64_t> MemoryGovernor::ceiling_for(const ModelConfig& m, const Footprint& f) const {
-  if (m.max_memory) return m.max_memory;
-  if (f.weights == 0) return std::nullopt;  // unknown weights: an estimate-based ceiling would be meaningless
-  return static_cast<uint64_t>(static_cast<double>(f.total()) * cfg_.ceiling_slack);
-}
-
-// nullopt: it fits now. An ApiError with status 0: not yet (memory may still be coming back). Otherwise: refused.
-std::optional<ApiError> MemoryGovernor::check_now(const ModelConfig& m, const Footprint& f, bool final_try) {
-  auto mem = read_system_memory();
-  if (!mem) return std::nullopt;  // the platform cannot tell: do not block loads on it
-  uint64_t reserve = cfg_.reserve.resolve(mem->total);
-  if (auto refused = budget_refusal(m)) return refused;
-  uint64_t usable = mem->available > reserve ? mem->available - reserve : 0;
-  if (f.total() <= usable) return std::nullopt;
-  if (!final_try) return ApiError{};
-  return insufficient("model '" + m.id + "' needs " + describe(f) + " but only " + format_bytes(usable) +
-                      " is available now (" + format_bytes(mem->available) + " free minus memory.reserve " +
-                      format_bytes(reserve) + "); close other applications or lower its kvReservation");
+  return llmux::budget_refusal(m, footprint(m), cfg_, read_system_memory());
 }
 
 net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig& m) {
-  if (pressure_.level() == Pressure::critical)
-    co_return ApiError{503, "server_error", "memory_pressure",
-                       "system memory pressure is critical: not loading model '" + m.id +
-                           "' now; retry when memory has been freed",
-                       10};
+  if (pressure_.level() == Pressure::critical) co_return pressure_refusal(m.id);
   Footprint f = footprint(m);
   auto deadline = std::chrono::steady_clock::now() + cfg_.swap_wait;
   net::steady_timer wait(io_);
   for (;;) {
     bool last = std::chrono::steady_clock::now() >= deadline;
-    auto verdict = check_now(m, f, last);
-    if (!verdict || verdict->status != 0) co_return verdict;  // fits, or refused for good
+    FitVerdict verdict = fit_now(m, f, cfg_, read_system_memory(), last);
+    if (verdict.kind == FitVerdict::Kind::fits) co_return std::nullopt;
+    if (verdict.kind == FitVerdict::Kind::refused) co_return verdict.refusal;
     wait.expires_after(std::chrono::milliseconds(100));    // memory of an unloaded engine still coming back
     co_await wait.async_wait(net::use_awaitable);
   }
@@ -94,7 +50,7 @@ net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig&
 
 void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy) {
   Footprint f = footprint(m);
-  worker_ = WorkerMemory{f, ceiling_for(m, f), std::nullopt};
+  worker_ = WorkerMemory{f, memory_ceiling(m, f, cfg_.ceiling_slack), std::nullopt};
   worker_model_ = m.id;
   pgid_ = pgid;
   reported_over_ = false;

@@ -4,7 +4,9 @@
 // cannot fit is refused (507) before it is spawned, and no model is loaded while pressure is critical (503).
 // While a worker is resident its process group's memory is sampled every memory.sampleInterval; crossing its
 // ceiling (maxMemory, else estimate x ceilingSlack when the weights are known) is reported once.
-// System pressure comes from a PressureMonitor. io_context thread only.
+// System pressure comes from a PressureMonitor. It measures and waits; the arithmetic and the words of each refusal
+// are pure (proxy/policy/memory_budget.hpp), and what pressure or a ceiling evicts is EvictionPolicy's
+// (proxy/policy/eviction.hpp). io_context thread only.
 #pragma once
 
 #include <functional>
@@ -17,15 +19,10 @@
 #include "common/footprint.hpp"
 #include "common/net.hpp"
 #include "common/sysmem.hpp"
+#include "proxy/policy/snapshot.hpp"
 #include "worker/pressure.hpp"
 
 namespace llmux {
-
-struct WorkerMemory {
-  Footprint estimate;
-  std::optional<uint64_t> ceiling;
-  std::optional<uint64_t> rss;  // last sample
-};
 
 class MemoryGovernor {
  public:
@@ -45,7 +42,6 @@ class MemoryGovernor {
   Pressure last_pressure() const { return pressure_.current(); }
   const char* pressure_source() const { return pressure_.source(); }
   const std::optional<WorkerMemory>& worker() const { return worker_; }
-  std::optional<uint64_t> ceiling_for(const ModelConfig& m, const Footprint& f) const;
   // Whether the estimate fits the budget (not counting what is free right now).
   bool fits_budget(const Footprint& f) const;
   // The 507 a model gets when its estimate exceeds memory.budget (nullopt when it fits or the OS cannot tell).
@@ -54,7 +50,6 @@ class MemoryGovernor {
  private:
   void sample();
   void schedule();
-  std::optional<ApiError> check_now(const ModelConfig& m, const Footprint& f, bool final_try);
 
   net::io_context& io_;
   MemoryConfig cfg_;

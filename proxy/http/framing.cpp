@@ -9,8 +9,6 @@ namespace llmux {
 
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // RFC 9110 tchar, as a table: it runs for every character of every field name.
 constexpr std::array<bool, 256> kTokenChars = [] {
   std::array<bool, 256> t{};
@@ -67,12 +65,6 @@ size_t token_end(const char* d, size_t i, size_t end) {
   return i;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 // The fields llmux acts on or does not pass on, told apart by one switch on the name's length.
 enum class FieldName : uint8_t {

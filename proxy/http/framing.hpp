@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.hpp"
+
 namespace llmux {
 
 // The field lines of a parsed head that a proxy does not pass on (hop-by-hop and framing fields, found while
@@ -206,18 +208,6 @@ inline bool iequal_lower(std::string_view token, std::string_view lower) {
   }
   for (; i < token.size(); ++i)
     if ((token[i] | 0x20) != lower[i]) return false;
-  return true;
-}
-
-// ASCII case-insensitive equality (header field names and tokens).
-inline bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
   return true;
 }
 

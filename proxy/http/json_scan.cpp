@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.hpp"
 #include "proxy/http/byte_scan.hpp"
 
 namespace llmux {
@@ -44,19 +45,12 @@ inline size_t plain_run_end(std::string_view s, size_t i) {
   return i;
 }
 
-int hex_digit(char h) {
-  if (h >= '0' && h <= '9') return h - '0';
-  if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-  if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-  return -1;
-}
-
 // Four hex digits at s[i] (i moves past them).
 bool hex4(std::string_view s, size_t& i, unsigned& v) {
   if (i + 4 > s.size()) return false;
   v = 0;
   for (int k = 0; k < 4; ++k) {
-    const int d = hex_digit(s[i++]);
+    const int d = hex_value(s[i++]);
     if (d < 0) return false;
     v = (v << 4) | static_cast<unsigned>(d);
   }

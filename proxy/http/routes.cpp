@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/ascii.hpp"
+
 namespace llmux {
 
 std::string_view normalize_path(std::string_view target) {
@@ -54,12 +56,6 @@ std::string engine_target(std::string_view target) {
 
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string url_decode(std::string_view v) {
   std::string out;

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "common/fd_limit.hpp"
+#include "common/seconds.hpp"
 
 namespace llmux {
 
@@ -14,7 +15,6 @@ bool out_of_descriptors(const error_code& ec) {
   return ec.category() == boost::system::system_category() && (ec.value() == EMFILE || ec.value() == ENFILE);
 }
 
-double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
 

@@ -4,14 +4,12 @@
 
 #include <boost/container/small_vector.hpp>
 #include <cstdio>
-#include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "common/errors.hpp"
 #include "proxy/http/framing.hpp"
 #include "proxy/http/relay_heads.hpp"
 #include "proxy/http/routes.hpp"
-#include "proxy/session/streams.hpp"
+#include "proxy/http/sse_events.hpp"
 
 namespace llmux {
 
@@ -19,77 +17,8 @@ using namespace std::string_view_literals;
 
 namespace {
 
-constexpr size_t kMaxPooled = 64;
-constexpr size_t kChunk = 16 * 1024;
-
-// The steady clock read cheaply, to a few milliseconds: deadlines are seconds long, and arm() runs for every read and
-// write. CLOCK_MONOTONIC_COARSE is the clock steady_clock reads (CLOCK_MONOTONIC) without its fine interpolation.
-net::steady_timer::clock_type::time_point coarse_now() {
-#ifdef CLOCK_MONOTONIC_COARSE
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return net::steady_timer::clock_type::time_point(
-      std::chrono::duration_cast<net::steady_timer::clock_type::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                                          std::chrono::nanoseconds(ts.tv_nsec)));
-#else
-  return net::steady_timer::clock_type::now();
-#endif
-}
-
-}  // namespace
-
-Deadline::Clock::time_point Deadline::now() { return coarse_now(); }
-
-std::optional<EngineSocket> EnginePool::take(uint64_t generation, beast::flat_buffer& buffer) {
-  if (generation != generation_) {
-    idle_.clear();
-    generation_ = generation;
-  }
-  if (idle_.empty()) return std::nullopt;
-  std::optional<EngineSocket> s(std::move(idle_.back().socket));
-  buffer = std::move(idle_.back().buffer);
-  idle_.pop_back();
-  return s;
-}
-
-void EnginePool::give(uint64_t generation, EngineSocket s, beast::flat_buffer buffer) {
-  if (generation != generation_ || idle_.size() >= kMaxPooled) return;
-  idle_.push_back(Idle{std::move(s), std::move(buffer)});
-}
-
-ClientWatch::ClientWatch(ClientSocket& client)
-    : client_(client), done_(client.get_executor(), net::steady_timer::time_point::max()),
-      arm_timer_(client.get_executor(), [this] { start(); }) {}
-
-void ClientWatch::arm_after(Duration delay) {
-  arm_timer_.set(coarse_now() + delay);  // a 200 ms delay: the coarse clock is fine
-}
-
-void ClientWatch::start() {
-  if (pending_) return;  // one read at a time (it may still be waiting from the last request)
-  pending_ = true;
-  client_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](const error_code& ec, size_t n) {
-    self->pending_ = false;
-    if (n > 0) self->extra_.append(self->scratch_.data(), n);
-    if (ec && ec != net::error::operation_aborted && !self->gone_) {
-      self->gone_ = true;
-      if (self->on_gone) self->on_gone();
-    }
-    self->done_.cancel();
-  });
-}
-
-net::awaitable<void> ClientWatch::stop() {
-  if (!pending_) co_return;
-  error_code ec;
-  client_.cancel(ec);
-  if (!pending_) co_return;
-  co_await done_.async_wait(net::redirect_error(net::use_awaitable, ec));
-}
-
-namespace {
-
 constexpr size_t kMaxHead = 64 * 1024;
+constexpr size_t kChunk = 16 * 1024;
 
 // One engine exchange: connect (or reuse), send, read the response head. On success `head` describes it (views
 // into `buffer`, valid until the head is consumed) and `body` follows the body's framing.
@@ -105,30 +34,6 @@ struct EngineExchange {
 
 // A message written in one gathering sendmsg (head, chunk size line, data pieces, CRLF, last chunk).
 using Gather = boost::container::small_vector<net::const_buffer, 8>;
-
-// Sends what the non-blocking socket takes right now: small messages usually go out whole in this one call, with
-// no asynchronous operation or wake-up. Returns the bytes sent; would-block is not an error.
-template <class Socket, class Buffers>
-size_t send_now(Socket& s, const Buffers& g, error_code& ec) {
-  size_t n = s.send(g, 0, ec);
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    ec = {};
-    n = 0;
-  }
-  return n;
-}
-
-// What send_now() left of `g`, asynchronously, bounded by the deadline.
-template <class Socket, class Buffers>
-net::awaitable<error_code> send_rest(Socket& s, const Buffers& g, size_t sent, Deadline& d, Duration t) {
-  beast::buffers_suffix<Buffers> rest(g);
-  rest.consume(sent);
-  error_code ec;
-  d.arm(s, t);
-  co_await net::async_write(s, rest, net::redirect_error(net::use_awaitable, ec));
-  d.done(ec);
-  co_return ec;
-}
 
 net::awaitable<error_code> connect_engine(EngineExchange& x, const Lease& lease, const Timeouts& t, Deadline& d,
                                           const net::io_context::executor_type& ex) {
@@ -174,18 +79,9 @@ ApiError engine_failure(const Lease& lease, const std::string& what, const error
 }
 
 net::awaitable<bool> send_error(ClientSocket& client, const RelayJob& job, const ApiError& e) {
-  const auto& in = job.request;
-  http::response<http::string_body> res{static_cast<http::status>(e.status), in.version()};  // rare: Beast writes it
-  res.set(http::field::server, "llmux");
-  res.set(http::field::content_type, "application/json");
-  res.keep_alive(in.keep_alive());
-  res.body() = error_body(e);
-  res.prepare_payload();
-  error_code ec;
-  job.deadline.arm(client, job.timeouts.client_write);
-  co_await http::async_write(client, res, net::redirect_error(net::use_awaitable, ec));
-  job.deadline.done(ec);
-  co_return !ec && in.keep_alive();
+  const Reply r = error_reply(e);  // rare: Beast writes it
+  ClientWriter w(client, job.deadline, job.timeouts.client_write);
+  co_return co_await w.reply(job.request.version(), false, r, job.request.keep_alive(), {});
 }
 
 struct Streamed {
@@ -197,10 +93,8 @@ struct Streamed {
 // The client response written by hand: its head goes out with the first piece of the body (one sendmsg for a
 // whole small answer), or alone when a stream's first event may be seconds away.
 struct ClientOut {
-  ClientOut(ClientSocket& s, Deadline& d, Duration t) : socket(s), deadline(d), timeout(t) {}
-  ClientSocket& socket;
-  Deadline& deadline;
-  Duration timeout;
+  explicit ClientOut(ClientWriter writer) : w(writer) {}
+  ClientWriter w;  // the socket, the session's Deadline, the client-write timeout
   Framing framing = Framing::length;
   bool passthrough = false;  // the engine's body bytes go out as they are (both sides delimit it by length or close)
   std::string head;
@@ -232,14 +126,14 @@ bool send_pieces_now(ClientOut& o, const Pieces& pieces, bool last, error_code& 
   if (chunked && n > 0) o.g.push_back(net::buffer("\r\n", 2));
   if (chunked && last) o.g.push_back(net::buffer("0\r\n\r\n", 5));
   const size_t total = net::buffer_size(o.g);
-  o.sent = total == 0 ? 0 : send_now(o.socket, o.g, ec);
+  o.sent = total == 0 ? 0 : send_now(o.w.socket(), o.g, ec);
   return ec || o.sent == total;
 }
 
 net::awaitable<bool> write_piece(ClientOut& o, std::string_view data, bool last) {
   error_code ec;
   std::array<std::string_view, 1> pieces{data};
-  if (!send_pieces_now(o, pieces, last, ec)) ec = co_await send_rest(o.socket, o.g, o.sent, o.deadline, o.timeout);
+  if (!send_pieces_now(o, pieces, last, ec)) ec = co_await send_rest(o.w.socket(), o.g, o.sent, o.w.deadline(), o.w.timeout());
   co_return !ec;
 }
 
@@ -313,7 +207,7 @@ net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeo
       if (!joined.empty()) ok = co_await to.sse->send(joined);
     } else {
       if (!send_pieces_now(*to.out, pieces, last, ec))
-        ec = co_await send_rest(to.out->socket, to.out->g, to.out->sent, d, to.out->timeout);
+        ec = co_await send_rest(to.out->w.socket(), to.out->g, to.out->sent, d, to.out->w.timeout());
       ok = !ec;
     }
     x.buffer.consume(used);
@@ -367,7 +261,7 @@ net::awaitable<RelayResult> stream_response(ClientSocket& client, const RelayJob
   bool keep = false;
   const bool sse = x.head.event_stream;
   const int status = x.head.status;
-  ClientOut out(client, job.deadline, job.timeouts.client_write);
+  ClientOut out(ClientWriter(client, job.deadline, job.timeouts.client_write));
   client_head(out, x, job, keep);
   x.buffer.consume(x.head.size);  // x.head's views end here
   BodyStats stats{UsageScanner(sse), std::nullopt};
@@ -385,7 +279,7 @@ net::awaitable<RelayResult> stream_response(ClientSocket& client, const RelayJob
     const std::array<std::string_view, 1> pieces{in.substr(0, used)};
     error_code wec;
     if (!send_pieces_now(out, pieces, true, wec))
-      wec = co_await send_rest(out.socket, out.g, out.sent, job.deadline, out.timeout);
+      wec = co_await send_rest(out.w.socket(), out.g, out.sent, job.deadline, out.w.timeout());
     x.buffer.consume(used);
     st.client_ok = !wec;
     if (st.client_ok) stats.written();
@@ -410,19 +304,6 @@ net::awaitable<RelayResult> stream_response(ClientSocket& client, const RelayJob
   co_return finish(status, false, stats);
 }
 
-// A non-SSE engine answer on a stream already committed to SSE: one compact event (JSON has no raw newlines in a
-// `data:` line), or an error event when it is an error, cut at 64 KiB, or not JSON.
-std::string committed_tail(int status, const std::string& body, bool whole) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (status < 400 && whole && body.size() < 64 * 1024 && !j.is_discarded())
-    return "data: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\ndata: [DONE]\n\n";
-  if (j.is_object() && j.contains("error"))
-    return "event: error\ndata: " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
-  std::string what = status >= 400 ? "engine answered HTTP " + std::to_string(status) + ": " + body.substr(0, 500)
-                                   : "engine answered a body llmux cannot pass on as an event stream";
-  return sse_error_event(server_error(status >= 400 ? status : 502, what, "engine_error"));
-}
-
 // The engine's answer when loading feedback already committed the client to a 200 event stream: an SSE answer
 // continues it; anything else (an error, a JSON body) becomes one event, and the stream is ended.
 net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchange& x, EnginePool& pool,
@@ -443,7 +324,7 @@ net::awaitable<RelayResult> continue_committed(const RelayJob& job, EngineExchan
   if (!st.engine_ok) {
     tail = sse_error_event(engine_failure(job.lease, "failed mid-response", st.engine_ec, x.why));
   } else if (!sse) {
-    tail = committed_tail(status, collected, x.body.done());
+    tail = committed_sse_tail(status, collected, x.body.done());
   }
   if (st.engine_ok) recycle(x, job, pool);
   bool ok = true;
@@ -473,20 +354,16 @@ net::awaitable<RelayResult> exchange_failed(ClientStream& client, const RelayJob
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
   const std::string head = engine_request_head(job.request, job.lease.worker->endpoint, job.body.size());
   EngineExchange x;
+  struct Forget {
+    Deadline& d;
+    ~Forget() { d.forget(); }  // the engine socket it may bound dies with `x`
+  } forget{job.deadline};
   // Client gone → close the engine connection at once so the engine stops generating.
-  watch.on_gone = [&x] {
+  const ClientWatch::OnGone on_gone(watch, [&x] {
     spdlog::debug("client disconnected; closing engine connection");
     error_code ignored;
     if (x.socket) x.socket->close(ignored);
-  };
-  struct Reset {
-    ClientWatch& w;
-    Deadline& d;
-    ~Reset() {
-      w.on_gone = nullptr;
-      d.forget();  // the engine socket it may bound dies with `x`
-    }
-  } reset{watch, job.deadline};
+  });
   // Connect (or reuse a pooled connection), send the request, read the response head; a pooled connection that
   // turns out stale is retried once on a fresh one. Inline: a nested coroutine costs a frame per request.
   x.socket = pool.take(job.lease.worker->generation, x.buffer);

@@ -1,6 +1,7 @@
 // Server: the client-facing listener and its sessions (one coroutine per client connection). Reads requests with
-// bounded header/body/idle timeouts and a body limit, routes them (inference → Coordinator + relay; admin → JSON),
-// and writes OpenAI-shaped errors. Open connections are capped (proxy/listener.hpp: idle ones are closed first).
+// bounded header/body/idle timeouts and a body limit, routes them (inference → admission + relay; admin → JSON from
+// the coordinator's snapshot), and writes OpenAI-shaped errors. Open connections are capped (listener.hpp: idle ones
+// are closed first). The Session type is session.hpp.
 // listen() throws std::runtime_error with one line when it cannot bind.
 #pragma once
 
@@ -8,8 +9,8 @@
 #include <string>
 
 #include "common/net.hpp"
-#include "proxy/session/admin.hpp"
 #include "proxy/daemon/coordinator.hpp"
+#include "proxy/daemon/daemon_info.hpp"
 
 namespace llmux {
 

@@ -1,0 +1,208 @@
+#include "proxy/policy/admin_json.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "common/seconds.hpp"
+#include "proxy/policy/memory_budget.hpp"
+
+namespace llmux {
+
+using nlohmann::json;
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+const char* state_name(WorkerPhase p) { return p == WorkerPhase::none ? "stopped" : to_string(p); }
+
+// The state of one configured model as a client sees it.
+std::string model_state(const DaemonSnapshot& s, const std::string& id) {
+  if (s.worker.state == WorkerPhase::none || s.worker.model != id) return "stopped";
+  return state_name(s.worker.state);
+}
+
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json limits_json(const ModelConfig& m) {
+  auto opt_int = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"maxConcurrency", m.max_concurrency},
+          {"queueMax", m.queue.max},
+          {"queueTimeoutSeconds", seconds(m.queue.timeout)},
+          {"maxTokens", {{"default", opt_int(m.max_tokens.default_tokens)},
+                         {"limit", opt_int(m.max_tokens.limit)},
+                         {"onExceed", m.max_tokens.reject ? "reject" : "clamp"}}},
+          {"priority", m.priority},
+          {"minResidencySeconds", seconds(m.min_residency)},
+          {"ttlSeconds", seconds(m.ttl)}};
+}
+
+json worker_json(const DaemonSnapshot& s) {
+  const WorkerSnapshot& w = s.worker;
+  if (w.state == WorkerPhase::none) return nullptr;
+  json j = {{"model", w.model},
+            {"state", state_name(w.state)},
+            {"pid", w.pid},
+            {"port", w.endpoint.port},
+            {"startedAt", iso8601(w.started_at)},
+            {"inFlight", s.in_flight}};
+  if (w.state != WorkerPhase::starting) j["loadSeconds"] = w.load_seconds;
+  j["uptimeSeconds"] = seconds_between(w.started_at, s.now);
+  j["idleSeconds"] = s.idle_seconds && s.in_flight == 0 ? json(*s.idle_seconds) : json(nullptr);
+  j["ttlRemainingSeconds"] = opt(s.ttl_remaining_seconds);
+  if (w.state == WorkerPhase::starting && !w.last_line.empty()) j["lastLine"] = w.last_line;
+  if (const ModelConfig* m = s.config->find_model(w.model)) j["limits"] = limits_json(*m);
+  if (const auto& mem = s.worker_memory) {
+    j["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
+                   {"estimateBytes", mem->estimate.total()},
+                   {"ceilingBytes", mem->ceiling ? json(*mem->ceiling) : json(nullptr)},
+                   {"weightsSource", mem->estimate.weights_source}};
+    if (mem->rss) j["memory"]["rss"] = format_bytes(*mem->rss);
+  }
+  return j;
+}
+
+json system_json(const DaemonSnapshot& s) {
+  json j = {{"pressure", s.pressure}, {"pressureSource", s.pressure_source}};
+  if (s.memory) {
+    const auto& m = s.config->memory;
+    j["totalBytes"] = s.memory->total;
+    j["availableBytes"] = s.memory->available;
+    j["budgetBytes"] = m.budget.resolve(s.memory->total);
+    j["reserveBytes"] = m.reserve.resolve(s.memory->total);
+  }
+  return j;
+}
+
+json config_state_json(const ConfigState& c, const Config& cfg) {
+  json j = {{"path", cfg.path}, {"loadedAt", iso8601(c.loaded_at)}, {"reloads", c.reloads},
+            {"warnings", cfg.warnings}, {"pendingRestart", c.pending_restart}, {"error", nullptr}};
+  if (!c.error.empty()) j["error"] = {{"message", c.error}, {"at", iso8601(c.error_at)}};
+  return j;
+}
+
+}  // namespace
+
+std::string metrics_text(const DaemonSnapshot& s, const Metrics& m) {
+  MetricsGauges g;
+  g.queue_depth = s.queued;
+  g.in_flight = s.in_flight;
+  if (s.worker.state != WorkerPhase::none) {
+    g.worker_model = s.worker.model;
+    g.worker_state = state_name(s.worker.state);
+    if (const auto& mem = s.worker_memory) {
+      g.worker_rss = mem->rss;
+      g.worker_estimate = mem->estimate.total();
+    }
+  }
+  g.uptime_seconds = seconds_between(s.started_at, s.now);
+  return m.render(g);
+}
+
+std::string log_line_json(const LogLine& l) {
+  json j = {{"seq", l.seq}, {"time", iso8601(l.time)}, {"source", l.source}, {"level", l.level}, {"text", l.text}};
+  j["model"] = l.model.empty() ? json(nullptr) : json(l.model);
+  return dump(j);
+}
+
+std::string log_line_text(const LogLine& l) {
+  std::string out = iso8601(l.time) + " " + l.level + " " + l.source;
+  if (!l.model.empty()) out += " [" + l.model + "]";
+  return out + " " + l.text;
+}
+
+std::string logs_body(const std::vector<LogLine>& lines, bool text) {
+  std::string out;
+  if (text) {
+    for (const auto& l : lines) out += log_line_text(l) + "\n";
+    return out;
+  }
+  out = "{\"lines\":[";
+  for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + log_line_json(lines[i]);
+  return out + "]}";
+}
+
+std::string config_json(const DaemonSnapshot& s) {
+  const std::string text = redacted_config_text(s.config_state.text, *s.redactor);
+  return dump(json{{"path", s.config_state.path}, {"text", text}});
+}
+
+std::string status_json(const DaemonSnapshot& s) {
+  const Config& cfg = *s.config;
+  json j = {{"version", LLMUX_VERSION},
+            {"pid", s.pid},
+            {"listen", s.listen},
+            {"startedAt", iso8601(s.started_at)},
+            {"uptimeSeconds", seconds_between(s.started_at, s.now)},
+            {"worker", worker_json(s)},
+            {"queue", {{"length", s.queued}}},
+            {"inFlight", s.in_flight},
+            {"swaps", s.swaps},
+            {"lastLoadSeconds", opt(s.last_load_seconds)},
+            {"lastSwapSeconds", opt(s.last_swap_seconds)},
+            {"lastStopReason", s.last_stop_reason.empty() ? json(nullptr) : json(s.last_stop_reason)},
+            {"defaultModel", cfg.default_model.empty() ? json(nullptr) : json(cfg.default_model)},
+            {"system", system_json(s)},
+            {"config", config_state_json(s.config_state, cfg)}};
+  if (const auto& f = s.last_start_failure) {
+    j["lastStartFailure"] = {{"model", f->model}, {"reason", f->reason}, {"at", iso8601(f->at)},
+                             {"lastLines", f->last_lines}};
+  }
+  // Engine lines, start failures and config errors were redacted where they were made; this also covers a secret
+  // that a reload added after them, and whatever field comes next.
+  s.redactor->redact_strings(j);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+std::string models_json(const DaemonSnapshot& s) {
+  json data = json::array();
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(s.now.time_since_epoch()).count();
+  for (const auto& m : s.config->models) {
+    if (m.unlisted) continue;
+    json entry = {{"id", m.id}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                  {"state", model_state(s, m.id)}, {"aliases", m.aliases}};
+    if (!m.name.empty()) entry["name"] = m.name;
+    if (!m.description.empty()) entry["description"] = m.description;
+    auto it = s.footprints.find(m.id);
+    const Footprint f = it != s.footprints.end() ? it->second : Footprint{};
+    entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
+                          {"weightsSource", f.weights_source},
+                          {"fitsBudget", fits_budget(f, s.config->memory, s.memory)}};
+    data.push_back(entry);
+    for (const auto& a : m.aliases)
+      data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                      {"state", model_state(s, m.id)}, {"alias_of", m.id}});
+  }
+  return dump(json{{"object", "list"}, {"data", data}});
+}
+
+std::string running_json(const DaemonSnapshot& s) {
+  const WorkerSnapshot& w = s.worker;
+  json running = json::array();
+  if (w.state != WorkerPhase::none) {
+    json r = {{"model", w.model}, {"state", state_name(w.state)}, {"pid", w.pid},
+              {"proxy", "http://" + w.endpoint.host_header()}};
+    if (const ModelConfig* m = s.config->find_model(w.model)) {
+      r["ttl"] = std::chrono::duration_cast<std::chrono::seconds>(m->ttl).count();
+      if (!m->name.empty()) r["name"] = m->name;
+      if (!m->description.empty()) r["description"] = m->description;
+    }
+    running.push_back(r);
+  }
+  return dump(json{{"running", running}});
+}
+
+}  // namespace llmux
