@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "common/argv.hpp"
+#include "common/endpoint.hpp"
 #include "common/config_reader.hpp"
 #include "common/footprint.hpp"
 #include "common/macros.hpp"
@@ -17,9 +18,9 @@ constexpr std::string_view kModelKeys[] = {
     "macros",            "useModelName",      "unlisted",          "name",              "description",
     "kvReservation",     "memoryUtilization", "weights",           "overhead",          "maxMemory",
     "maxTokens",         "params",            "maxConcurrency",    "queue",             "priority",
-    "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",
+    "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",  "unloadTimeout",
+    "metadata",          "healthCheckTimeout",
 };
-constexpr std::string_view kLlamaSwapModelKeys[] = {"metadata", "timeouts"};
 constexpr std::string_view kPortMacro = "${PORT}";
 const std::set<std::string> kSpawnTimeMacros = {"PORT", "PID"};
 
@@ -37,7 +38,7 @@ class ModelReader {
  public:
   ModelReader(Reader& r, const Entry& model, const ModelDefaults& defaults)
       : r_(r), model_(model), defaults_(defaults) {
-    fields_ = r_.fields(model.value, model.path, model.line, {kModelKeys, kLlamaSwapModelKeys});
+    fields_ = r_.fields(model.value, model.path, model.line, {kModelKeys, kSwapModelNotes});
     macros_ = defaults.macros;
     if (const Entry* m = find("macros")) {
       for (auto& [name, value] : read_macros(r_, *m)) macros_[name] = value;
@@ -49,7 +50,14 @@ class ModelReader {
     ModelConfig mc = defaults_.limits;
     mc.id = model_.name;
     read_limits(r_, fields_, mc);
-    if (const Entry* filters = find("filters")) merge_filters(r_, *filters, mc.params);
+    const ScalarExpander expand = [this](const std::string& text, int line, const std::string& path) {
+      return this->expand(text, line, path);
+    };
+    if (const Entry* filters = find("filters")) merge_filters(r_, *filters, mc.params, expand);
+    if (const Entry* metadata = find("metadata")) {
+      if (!metadata->value.IsMap() && !metadata->value.IsNull()) r_.fail(*metadata, "expected a map");
+      mc.metadata = yaml_to_json(r_, metadata->value, metadata->path, metadata->line, &expand);
+    }
     add_memory_macros(mc, macros_);
     read_weights(mc);
     read_commands(mc);
@@ -97,13 +105,22 @@ class ModelReader {
     if (const Entry* stop = find("cmdStop")) mc.stop_argv = command(*stop);
   }
 
+  // A cmd without ${PORT} behind a ${PORT} proxy (llama-swap's example has one): the engine gets the port in its
+  // PORT environment variable (many servers read it); said once, since one that ignores it cannot be reached.
   void read_proxy(ModelConfig& mc) const {
     mc.proxy = "http://127.0.0.1:" + std::string(kPortMacro);
-    if (const Entry* proxy = find("proxy")) mc.proxy = checked_proxy(*proxy);
+    const Entry* proxy = find("proxy");
+    if (proxy != nullptr) mc.proxy = checked_proxy(*proxy);
     if (mc.proxy.find(kPortMacro) != std::string::npos && !uses_port(mc.argv)) {
-      r_.fail(*find("cmd"),
-              "cmd does not use ${PORT}: the engine would not listen on the port llmux picks (add e.g. --port "
-              "${PORT}, or set proxy to the engine's fixed address)");
+      const bool written = proxy != nullptr;
+      if (written) {
+        r_.fail(*proxy, "proxy uses ${PORT} but cmd does not: the engine would not listen on the port llmux picks "
+                        "(add e.g. --port ${PORT} to cmd, or set proxy to the engine's fixed address)");
+      }
+      r_.warn(*find("cmd"), "cmd does not use ${PORT}: llmux passes the port it picks in the engine's PORT "
+                            "environment variable only; an engine that ignores it cannot be reached (add e.g. "
+                            "--port ${PORT}, or set proxy to the engine's fixed address)");
+      mc.env.push_back("PORT=" + std::string(kPortMacro));
     }
   }
 
@@ -131,13 +148,17 @@ class ModelReader {
     return false;
   }
 
+  // Checked as the supervisor will read it (${PORT} stands for any port), so that config check catches what would
+  // otherwise fail only when a request comes.
   std::string checked_proxy(const Entry& e) const {
     std::string url = expanded(e);
-    if (url.starts_with("https://")) r_.fail(e, "https engines are not supported");
+    if (url.starts_with("https://")) r_.fail(e, "https engines are not supported yet (remote upstreams over TLS)");
     if (!url.starts_with("http://") || url.size() == 7 || url[7] == '/') {
       r_.fail(e, "expected an http:// URL such as http://127.0.0.1:${PORT}, got '" + url + "'");
     }
     while (url.ends_with('/')) url.pop_back();  // request paths are appended to it
+    const std::string why = engine_url_problem(substitute(url, {{"PORT", "1"}}));
+    if (!why.empty()) r_.fail(e, why + ", got '" + url + "'");
     return url;
   }
 
@@ -149,7 +170,16 @@ class ModelReader {
     }
     const Entry* grace = find("stopGrace");
     mc.stop_grace = grace != nullptr ? r_.duration(*grace) : defaults_.stop_grace;
+    if (const Entry* unload = find("unloadTimeout")) {  // llama-swap's name; 0 = the global value
+      if (grace != nullptr) r_.fail(*unload, "set stopGrace or unloadTimeout (llama-swap's name), not both");
+      const Duration d = r_.duration(*unload);
+      if (d > Duration::zero()) mc.stop_grace = d;
+    }
     const Entry* start = find("startTimeout");
+    if (const Entry* check = find("healthCheckTimeout")) {  // llama-swap reads it only at the top level
+      if (start != nullptr) r_.fail(*check, "set startTimeout or healthCheckTimeout, not both");
+      start = check;
+    }
     mc.start_timeout = start != nullptr ? r_.positive_duration(*start) : defaults_.start_timeout;
   }
 
@@ -214,6 +244,23 @@ void read_aliases(Reader& r, const Entry* aliases, const std::set<std::string>& 
   }
 }
 
+// llama-swap makes each setParamsByID key (but the model's own id) an alias of the model.
+void add_param_aliases(Reader& r, const Entry* filters, const std::set<std::string>& ids, ModelConfig& mc,
+                       std::map<std::string, std::string>& taken) {
+  for (const auto& [name, fields] : mc.params.by_name) {
+    if (name == mc.id) continue;
+    const auto owner = taken.find(name);
+    if (owner != taken.end() && owner->second == mc.id) continue;  // also written under aliases
+    if (ids.count(name) != 0 || owner != taken.end()) {
+      const std::string why = ids.count(name) != 0 ? "is another model's id" : "is already an alias of model '" +
+                                                                                    owner->second + "'";
+      r.fail(filters->line, filters->path + ".setParamsByID", "'" + name + "' " + why);
+    }
+    taken.emplace(name, mc.id);
+    mc.aliases.push_back(name);
+  }
+}
+
 }  // namespace
 
 void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config) {
@@ -228,6 +275,7 @@ void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, 
     ModelReader reader(r, m, defaults);
     ModelConfig mc = reader.read();
     read_aliases(r, reader.find("aliases"), ids, mc, config.aliases);
+    add_param_aliases(r, reader.find("filters"), ids, mc, config.aliases);
     config.models.push_back(std::move(mc));
   }
 }

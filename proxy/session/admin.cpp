@@ -174,26 +174,56 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d) {
   return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+// One /v1/models entry. `as`: the id shown (the model's, or one of its aliases). llama-swap's `metadata` goes under
+// meta.llamaswap, where its clients look for it.
+json model_entry(const Coordinator& c, const ModelConfig& m, const std::string& as, int64_t created) {
+  json entry = {{"id", as}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                {"state", model_state(c, m.id)}};
+  if (as != m.id) entry["alias_of"] = m.id;
+  else entry["aliases"] = m.aliases;
+  if (!m.name.empty()) entry["name"] = m.name;
+  if (!m.description.empty()) entry["description"] = m.description;
+  if (m.metadata.is_object() && !m.metadata.empty()) entry["meta"] = {{"llamaswap", m.metadata}};
+  if (as != m.id) return entry;
+  Footprint f = c.memory().footprint(m);
+  entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
+                        {"weightsSource", f.weights_source}, {"fitsBudget", c.memory().fits_budget(f)}};
+  return entry;
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 std::string models_json(const Coordinator& c) {
   const auto& cfg = *c.config();
   json data = json::array();
-  auto created = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t created = now_seconds();
   for (const auto& m : cfg.models) {
     if (m.unlisted) continue;
-    json entry = {{"id", m.id}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
-                  {"state", model_state(c, m.id)}, {"aliases", m.aliases}};
-    if (!m.name.empty()) entry["name"] = m.name;
-    if (!m.description.empty()) entry["description"] = m.description;
-    Footprint f = c.memory().footprint(m);
-    entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
-                          {"weightsSource", f.weights_source}, {"fitsBudget", c.memory().fits_budget(f)}};
-    data.push_back(entry);
-    for (const auto& a : m.aliases)
-      data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
-                      {"state", model_state(c, m.id)}, {"alias_of", m.id}});
+    data.push_back(model_entry(c, m, m.id, created));
+    if (cfg.include_aliases_in_list == false) continue;
+    for (const auto& a : m.aliases) {
+      json entry = model_entry(c, m, a, created);
+      if (!cfg.include_aliases_in_list) {  // llmux's own short form
+        entry.erase("name");
+        entry.erase("description");
+        entry.erase("meta");
+      }
+      data.push_back(std::move(entry));
+    }
   }
   return json{{"object", "list"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::optional<std::string> model_json(const Coordinator& c, const std::string& name) {
+  const ModelConfig* m = c.config()->resolve(name);
+  if (m == nullptr) return std::nullopt;
+  return model_entry(c, *m, name, now_seconds()).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string running_json(const Coordinator& c) {

@@ -14,6 +14,9 @@ namespace llmux {
 
 std::string status_json(const Coordinator& c, const DaemonInfo& d);  // every string in it redacted
 std::string models_json(const Coordinator& c);
+// GET /v1/models/{id}: the entry /v1/models shows for `name` (an id or alias, unlisted ones included, as OpenAI's
+// retrieve shape); nullopt when no model answers to it.
+std::optional<std::string> model_json(const Coordinator& c, const std::string& name);
 std::string running_json(const Coordinator& c);
 std::string config_json(const DaemonInfo& d);  // GET /config: {"path","text"}, secrets redacted from the text
 std::string metrics_text(const Coordinator& c, const DaemonInfo& d);  // GET /metrics

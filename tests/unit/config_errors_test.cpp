@@ -83,19 +83,16 @@ TEST(LoadConfigErrors, Commands) {
       {model({"cmd: llama-server --port ${PORT", "ttl: 5"}), "t.yaml:3: models.a.cmd: unterminated ${"},
       {model({"cmd: llama-server --port ${PORT}", "cmdStop: kill ${env.LLMUX_CFG_TEST_UNSET}"}),
        "t.yaml:4: models.a.cmdStop: environment variable LLMUX_CFG_TEST_UNSET is not set"},
-      {model({"cmd: llama-server -m a.gguf"}),
-       "t.yaml:3: models.a.cmd: cmd does not use ${PORT}: the engine would not listen on the port llmux picks "
-       "(add e.g. --port ${PORT}, or set proxy to the engine's fixed address)"},
       {model({"proxy: http://localhost:${PORT}", "cmd: llama-server --port 8080"}),
-       "t.yaml:4: models.a.cmd: cmd does not use ${PORT}: the engine would not listen on the port llmux picks "
-       "(add e.g. --port ${PORT}, or set proxy to the engine's fixed address)"},
+       "t.yaml:3: models.a.proxy: proxy uses ${PORT} but cmd does not: the engine would not listen on the port "
+       "llmux picks (add e.g. --port ${PORT} to cmd, or set proxy to the engine's fixed address)"},
   });
 }
 
 TEST(LoadConfigErrors, EndpointsAndReadiness) {
   const std::string head = "models:\n  a:\n    cmd: x --port ${PORT}\n";
   expect_errors({
-      {head + "    proxy: https://127.0.0.1:${PORT}\n", "t.yaml:4: models.a.proxy: https engines are not supported"},
+      {head + "    proxy: https://127.0.0.1:${PORT}\n", "t.yaml:4: models.a.proxy: https engines are not supported yet (remote upstreams over TLS)"},
       {head + "    proxy: 127.0.0.1:8080\n",
        "t.yaml:4: models.a.proxy: expected an http:// URL such as http://127.0.0.1:${PORT}, got '127.0.0.1:8080'"},
       {head + "    proxy: http://\n",
