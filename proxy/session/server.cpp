@@ -11,7 +11,9 @@
 #include "proxy/http/framing.hpp"
 #include "proxy/session/listener.hpp"
 #include "proxy/session/relay.hpp"
+#include "proxy/policy/concurrency_limit.hpp"
 #include "proxy/policy/rewrite.hpp"
+#include "proxy/policy/routed.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/session/streams.hpp"
 
@@ -41,10 +43,17 @@ Reply error_reply(const ApiError& e) {
   return r;
 }
 
+// Routes whose request goes to a model's engine without being JSON inference (proxy/policy/routed.hpp).
+bool is_model_route(Route r) { return r == Route::form || r == Route::model_query || r == Route::upstream; }
+
 RouteClass route_class(Route r) {
   switch (r) {
     case Route::health: return RouteClass::open;
     case Route::inference:
+    case Route::form:
+    case Route::model_query:
+    case Route::upstream:
+    case Route::model_info:
     case Route::models:
     case Route::not_found:
     case Route::method_not_allowed: return RouteClass::user;
@@ -109,7 +118,7 @@ class Session {
   net::awaitable<bool> write_reply(const Request& req, const Reply& r, bool keep_alive);
   net::awaitable<bool> write_response(unsigned version, bool head, const Reply& r, bool keep_alive);
   net::awaitable<bool> write_error(unsigned version, bool keep_alive, const ApiError& e);
-  net::awaitable<bool> inference(Request& req);
+  net::awaitable<bool> inference(Request& req, Route route = Route::inference);
   net::awaitable<Admission> wait_for_worker(const InferenceRequest& ir, const Request& req, SseWriter& early,
                                             bool& watching);
   Reply admin(Route route, std::string_view target);
@@ -293,7 +302,7 @@ net::awaitable<bool> Session::serve_one(bool taken) {
   }
   RouteMatch m = match_route(req.method_string(), req.target());
   if (!admit(m.route)) co_return co_await refuse_access();
-  if (m.route == Route::inference) co_return co_await inference(req);
+  if (m.route == Route::inference || is_model_route(m.route)) co_return co_await inference(req, m.route);
   if (m.route == Route::unload) {
     co_await srv_.coordinator.unload();
     Reply ok(http::status::ok, "OK", "text/plain");
@@ -397,6 +406,11 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator));
+    case Route::model_info: {
+      const std::string id = model_info_id(target);
+      if (auto body = model_json(srv_.coordinator, id)) return json_reply(std::move(*body));
+      return error_reply(unknown_model(id, *srv_.coordinator.config()));
+    }
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
@@ -474,10 +488,13 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
                count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
 }
 
-net::awaitable<bool> Session::inference(Request& req) {
+net::awaitable<bool> Session::inference(Request& req, Route route) {
   const auto started = std::chrono::steady_clock::now();
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
-  auto parsed = parse_inference(req.body(), *cfg);
+  std::string engine_target;  // /upstream: the engine's own path
+  auto parsed = route == Route::inference
+                    ? parse_inference(req.body(), *cfg)
+                    : parse_routed(route, req.target(), req.field("content-type"), req.body(), *cfg, engine_target);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
     if (e->code == "model_not_found" && !srv_.info.config.error.empty())  // maybe added by the refused edit
       e->message += "; the last edit of " + srv_.info.config.path + " was refused, so models it adds are not "
@@ -488,7 +505,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     co_return co_await write_reply(req, r, req.keep_alive());
   }
   auto& ir = std::get<InferenceRequest>(parsed);
-  if (auto e = apply_model_rules(ir, req.body(), req.target())) {
+  if (auto e = route == Route::inference ? apply_model_rules(ir, req.body(), req.target()) : std::nullopt) {
     record(ir.model->id, e->status, started, nullptr, nullptr);
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
@@ -515,6 +532,8 @@ net::awaitable<bool> Session::inference(Request& req) {
     } else {
       watch->arm_after(std::chrono::milliseconds(200));
     }
+  } else if (auto refused = concurrency_refusal(srv_.coordinator.scheduler(), *ir.model)) {
+    adm.error = std::move(*refused);  // llama-swap's concurrencyLimit: 429 at once, no queue
   } else {
     adm = co_await wait_for_worker(ir, req, early, watching);
   }
@@ -537,7 +556,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, std::move(*adm.lease)};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
-               early.started() ? &early : nullptr, deadline_, extra_fields_};                        // a braced temporary
+               early.started() ? &early : nullptr, deadline_, extra_fields_, engine_target};                        // a braced temporary
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, *watch);  // temporaries in co_await
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();

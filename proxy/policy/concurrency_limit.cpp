@@ -1,0 +1,17 @@
+#include "proxy/policy/concurrency_limit.hpp"
+
+namespace llmux {
+
+std::optional<ApiError> concurrency_refusal(const Scheduler& s, const ModelConfig& m) {
+  if (!m.refuse_over_limit || m.max_concurrency <= 0) return std::nullopt;
+  if (s.model() != m.id || s.phase() != WorkerPhase::ready) return std::nullopt;
+  if (s.in_flight() < static_cast<size_t>(m.max_concurrency)) return std::nullopt;
+  ApiError e = server_error(429, "model '" + m.id + "' is at its concurrencyLimit (" +
+                                     std::to_string(m.max_concurrency) + " requests at once); retry shortly, or use "
+                                     "maxConcurrency instead to queue requests beyond it", "concurrency_limit");
+  e.type = "rate_limit_error";
+  e.retry_after = 1;
+  return e;
+}
+
+}  // namespace llmux
