@@ -88,6 +88,8 @@ struct ModelConfig {
   std::string use_model_name;          // `useModelName`: value forwarded as `model`; empty = forward id
   bool unlisted = false;
   bool send_loading_state = false;     // `sendLoadingState`: show load progress as reasoning_content deltas
+  std::string remote;                  // a model without cmd whose proxy is a remote http(s) URL: that URL (its
+                                       // engine is `llmux bridge`, see common/config_remote.cpp); "" otherwise
   nlohmann::json metadata;             // llama-swap `metadata` (macros expanded), shown in /v1/models; null if unset
 
   // Resource governance: each falls back to the top-level key of the same name (weights excepted).

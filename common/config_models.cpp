@@ -19,7 +19,7 @@ constexpr std::string_view kModelKeys[] = {
     "kvReservation",     "memoryUtilization", "weights",           "overhead",          "maxMemory",
     "maxTokens",         "params",            "maxConcurrency",    "queue",             "priority",
     "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",  "unloadTimeout",
-    "metadata",          "healthCheckTimeout",
+    "metadata",          "healthCheckTimeout", "remote",
 };
 constexpr std::string_view kPortMacro = "${PORT}";
 const std::set<std::string> kSpawnTimeMacros = {"PORT", "PID"};
@@ -36,8 +36,8 @@ std::optional<Readiness> parse_readiness(const std::string& s) {
 // override them) and MODEL_ID; PORT and PID stay for the supervisor to fill in at spawn time.
 class ModelReader {
  public:
-  ModelReader(Reader& r, const Entry& model, const ModelDefaults& defaults)
-      : r_(r), model_(model), defaults_(defaults) {
+  ModelReader(Reader& r, const Entry& model, const ModelDefaults& defaults, std::vector<std::string>& secrets)
+      : r_(r), model_(model), defaults_(defaults), secrets_(secrets) {
     fields_ = r_.fields(model.value, model.path, model.line, {kModelKeys, kSwapModelNotes});
     macros_ = defaults.macros;
     if (const Entry* m = find("macros")) {
@@ -61,7 +61,7 @@ class ModelReader {
     add_memory_macros(mc, macros_);
     read_weights(mc);
     read_commands(mc);
-    read_proxy(mc);
+    if (mc.remote.empty()) read_proxy(mc);
     read_readiness(mc);
     read_timing(mc);
     read_env(mc);
@@ -99,7 +99,18 @@ class ModelReader {
 
   void read_commands(ModelConfig& mc) const {
     const Entry* cmd = find("cmd");
-    if (cmd == nullptr) r_.fail(model_, "cmd is required: the command that starts this model's engine");
+    const Entry* proxy = find("proxy");
+    const Entry* remote = find("remote");
+    if (cmd != nullptr && remote != nullptr) r_.fail(*remote, "remote is for models without cmd (a remote server)");
+    if (cmd == nullptr && proxy != nullptr && is_remote_url(expanded(*proxy))) {
+      const ScalarExpander expand = [this](const std::string& text, int line, const std::string& path) {
+        return this->expand(text, line, path);
+      };
+      return read_remote(r_, *proxy, expanded(*proxy), remote, expand, secrets_, mc);
+    }
+    if (remote != nullptr) r_.fail(*remote, "remote needs proxy: http(s)://host[:port][/base] and no cmd");
+    if (cmd == nullptr) r_.fail(model_, "cmd is required: the command that starts this model's engine (or, for a "
+                                        "remote server, leave cmd out and set proxy to its http(s) URL)");
     mc.argv = command(*cmd);
     if (mc.argv.empty()) r_.fail(*cmd, "cmd is empty");
     if (const Entry* stop = find("cmdStop")) mc.stop_argv = command(*stop);
@@ -133,6 +144,8 @@ class ModelReader {
       r_.fail(*check, "expected a path starting with '/', or none; got '" + mc.check_endpoint + "'");
     }
     mc.readiness = no_check ? Readiness::none : Readiness::http;
+    if (!mc.remote.empty() && check == nullptr) mc.readiness = Readiness::tcp;  // the bridge listens; the remote
+                                                                                 // answers each request itself
     const Entry* readiness = find("readiness");
     if (readiness == nullptr) return;
     const std::optional<Readiness> kind = parse_readiness(r_.string(*readiness));
@@ -224,6 +237,7 @@ class ModelReader {
   Reader& r_;
   const Entry& model_;
   const ModelDefaults& defaults_;
+  std::vector<std::string>& secrets_;
   std::map<std::string, Entry> fields_;
   std::map<std::string, std::string> macros_;
 };
@@ -272,7 +286,7 @@ void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, 
     ids.insert(m.name);
   }
   for (const Entry& m : entries) {
-    ModelReader reader(r, m, defaults);
+    ModelReader reader(r, m, defaults, config.secrets);
     ModelConfig mc = reader.read();
     read_aliases(r, reader.find("aliases"), ids, mc, config.aliases);
     add_param_aliases(r, reader.find("filters"), ids, mc, config.aliases);

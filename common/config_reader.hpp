@@ -136,6 +136,15 @@ void read_swap_top(Reader& r, const std::map<std::string, Entry>& fields, const 
 // llama-swap's `filters.setParamsByID` (keys expanded with `expand`; each becomes an alias unless it is the id).
 void read_params_by_id(Reader& r, const Entry& e, const ScalarExpander& expand, ParamRules& rules);
 
+// --- Remote models (config_remote.cpp) ---
+
+// An http(s) URL without ${...}: a model without cmd whose proxy is one is a remote model.
+bool is_remote_url(const std::string& url);
+// Sets mc.remote, and mc.argv / proxy / env for its `llmux bridge`, from `url` (the expanded proxy) and the
+// optional `remote` map {apiKey, headers, caFile, connectTimeout}; secrets found join `secrets`.
+void read_remote(Reader& r, const Entry& proxy, const std::string& url, const Entry* remote,
+                 const ScalarExpander& expand, std::vector<std::string>& secrets, ModelConfig& mc);
+
 // Fills config.models and config.aliases from the `models` map. Throws ConfigError.
 void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config);
 

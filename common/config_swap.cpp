@@ -183,34 +183,54 @@ void read_hooks(Reader& r, const Entry& e, Config& c) {
   }
 }
 
-// Checked in full (a key is a secret from the moment it is read); llmux does not route to peers yet.
+// Each peer model becomes a remote model "<peer>/<model>" (config_remote.cpp) that forwards the peer's own name;
+// the bare name is an alias when no local id or alias has it and exactly one peer serves it (llama-swap's rules).
+// The peer's apiKey is injected as on a model's `remote`.
 void read_peers(Reader& r, const Entry& e, const ModelDefaults& d, Config& c) {
+  std::map<std::string, int> served;  // bare model name -> peers serving it
+  std::vector<std::pair<std::string, size_t>> bare;  // (name, index in c.models)
   for (const Entry& p : r.entries(e.value, e.path, e.line)) {
     const Fields f = r.fields(p.value, p.path, p.line, {kPeerKeys, {}});
     const Entry* proxy = find(f, "proxy");
     if (proxy == nullptr) r.fail(p, "proxy is required: the peer's base URL");
-    const std::string url = r.string(*proxy);
-    if (!url.starts_with("http://") && !url.starts_with("https://"))
-      r.fail(*proxy, "expected an http:// or https:// URL, got '" + url + "'");
-    if (const Entry* key = find(f, "apiKey")) {
-      std::string value;
+    const ScalarExpander expand = [&](const std::string& text, int line, const std::string& path) {
       try {
-        value = expand_macros(r.string(*key), d.macros, {}, d.env);
+        return expand_macros(text, d.macros, {}, d.env);
       } catch (const std::invalid_argument& ex) {
-        r.fail(*key, ex.what());
+        r.fail(line, path, ex.what());
       }
-      if (!value.empty() && std::find(c.secrets.begin(), c.secrets.end(), value) == c.secrets.end())
-        c.secrets.push_back(value);
-    }
+    };
+    const std::string url = expand(r.string(*proxy), proxy->line, proxy->path);
+    if (!is_remote_url(url)) r.fail(*proxy, "expected an http:// or https:// URL, got '" + url + "'");
     const Entry* models = find(f, "models");
     if (models == nullptr || r.strings(*models).empty()) r.fail(p, "models is required: the models the peer serves");
-    if (const Entry* filters = find(f, "filters")) {
-      ParamRules ignored;
-      const ScalarExpander same = [](const std::string& t, int, const std::string&) { return t; };
-      merge_filters(r, *filters, ignored, same);
+    if (find(f, "timeouts") != nullptr) r.warn(*find(f, "timeouts"), "llama-swap's peer timeouts: set remote.connectTimeout on a model instead; ignored");
+    // The apiKey, as a model's remote.apiKey: a synthetic `remote` map holding only it.
+    YAML::Node remote_map(YAML::NodeType::Map);
+    if (const Entry* key = find(f, "apiKey")) remote_map["apiKey"] = key->value;
+    const Entry remote{"remote", p.path + ".apiKey", p.line, remote_map};
+    for (const Item& item : r.strings(*models)) {
+      const std::string id = p.name + "/" + item.value;
+      if (c.resolve(id) != nullptr) r.fail(item.line, models->path, "'" + id + "' is already a model id or alias");
+      ModelConfig mc = d.limits;
+      mc.id = id;
+      mc.use_model_name = item.value;
+      mc.ttl = d.ttl;
+      mc.stop_grace = d.stop_grace;
+      mc.start_timeout = d.start_timeout;
+      read_remote(r, *proxy, url, &remote, expand, c.secrets, mc);
+      mc.readiness = Readiness::tcp;
+      mc.description = "served by peer " + p.name;
+      if (const Entry* filters = find(f, "filters")) merge_filters(r, *filters, mc.params, expand);
+      ++served[item.value];
+      bare.emplace_back(item.value, c.models.size());
+      c.models.push_back(std::move(mc));
     }
-    r.warn(p, "llama-swap's peers: not served: llmux does not route to remote servers yet (remote upstreams are "
-              "not built); requests for this peer's models get 404");
+  }
+  for (const auto& [name, index] : bare) {
+    if (served[name] != 1 || c.resolve(name) != nullptr) continue;
+    c.aliases.emplace(name, c.models[index].id);
+    c.models[index].aliases.push_back(name);
   }
 }
 

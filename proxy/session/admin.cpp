@@ -56,6 +56,11 @@ json worker_json(const Coordinator& c) {
   if (auto line = c.supervisor().log().last(); info.state == WorkerState::starting && !line.empty())
     w["lastLine"] = std::string(line);
   if (const ModelConfig* m = c.config()->find_model(info.model)) {
+    if (!m->remote.empty()) {  // a remote model: its URL, and the bridge's last failure to reach it, if the last word
+      w["remote"] = m->remote;
+      const std::string_view last = c.supervisor().log().last();
+      w["remoteError"] = last.find("remote upstream") != std::string_view::npos ? json(std::string(last)) : json(nullptr);
+    }
     auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
     w["limits"] = {{"maxConcurrency", m->max_concurrency},
                    {"queueMax", m->queue.max},

@@ -36,7 +36,8 @@ TEST(LoadConfigErrors, DocumentShape) {
       {"\nmodels: [a, b]\n", "t.yaml:2: models: expected a map"},
       {lines({"models:", "  a: llama-server --port ${PORT}"}), "t.yaml:2: models.a: expected a map"},
       {lines({"models:", "  a:", "    name: x"}),
-       "t.yaml:2: models.a: cmd is required: the command that starts this model's engine"},
+       "t.yaml:2: models.a: cmd is required: the command that starts this model's engine (or, for a remote "
+       "server, leave cmd out and set proxy to its http(s) URL)"},
       {lines({"models:", "  \"\":", "    cmd: x"}), "t.yaml:2: models: a model id cannot be empty"},
       {lines({"models:", "  a:", "    cmd: x --port ${PORT}", "  a:", "    cmd: y --port ${PORT}"}),
        "t.yaml:4: models.a: duplicate key (first defined at line 2)"},

@@ -165,6 +165,14 @@ TEST(LlamaSwapKeys, EveryKeyLoadsWithItsDocumentedResult) {
   EXPECT_TRUE(!c->groups[0].swap && !c->groups[0].exclusive && c->groups[0].persistent);
   EXPECT_EQ(c->preload, (Words{"big"}));
   EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "peer-secret-123"), c->secrets.end());
+  const ModelConfig* peer = c->find_model("remote/m1");  // peers: remote models, bare names as aliases
+  ASSERT_NE(peer, nullptr);
+  EXPECT_EQ(c->resolve("m2"), c->find_model("remote/m2"));
+  EXPECT_EQ(peer->remote, "https://peer.example:8443/api");
+  EXPECT_EQ(peer->forwarded_name(), "m1");
+  EXPECT_EQ(peer->params.strip, (Words{"temperature"}));
+  EXPECT_EQ(peer->env, (Words{"LLMUX_BRIDGE_HEADERS=Authorization: Bearer peer-secret-123\r\nx-api-key: "
+                              "peer-secret-123\r\n"}));
   // Warned about, each with its reason; never "unknown key".
   const auto warned = [&](const std::string& start) {
     return std::count_if(c->warnings.begin(), c->warnings.end(),
@@ -185,7 +193,7 @@ TEST(LlamaSwapKeys, EveryKeyLoadsWithItsDocumentedResult) {
                         "t.yaml:83: routing.router.settings.groups.pair.members: 'ghost' is not a model id",
                         "t.yaml:95: hooks.on_startup.preload: 'nobody' is not a model id or alias",
                         "t.yaml:95: hooks.on_startup.preload: llama-swap's hooks.on_startup.preload: not acted on",
-                        "t.yaml:97: peers.remote: llama-swap's peers: not served"}) {
+                        "t.yaml:102: peers.remote.timeouts: llama-swap's peer timeouts"}) {
     EXPECT_EQ(warned(w), 1) << w;
   }
   for (const std::string& w : c->warnings) {
@@ -239,6 +247,52 @@ TEST(LlamaSwapKeys, PortlessProxyIsPort80) {
   const auto c = load("models:\n  a:\n    cmd: x\n    proxy: http://127.0.0.1/base\n");
   EXPECT_EQ(c->models[0].proxy, "http://127.0.0.1/base");
   EXPECT_TRUE(c->warnings.empty()) << ::testing::PrintToString(c->warnings);
+}
+
+}  // namespace
+}  // namespace llmux
+
+namespace llmux {
+namespace {
+
+// A model without cmd whose proxy is an http(s) URL is remote: its engine is `llmux bridge`, its key a secret that
+// travels in the bridge's environment, never on its command line.
+TEST(RemoteModels, LoadAsABridge) {
+  const auto c = config_test::load(config_test::lines({
+      "models:",
+      "  far:",
+      "    proxy: https://vllm.example.svc:8443/v1base/",
+      "    remote:",
+      "      apiKey: sk-remote-1",
+      "      headers: {X-Team: a}",
+      "      caFile: /etc/ca.pem",
+      "      connectTimeout: 2s",
+  }));
+  const ModelConfig& m = c->models[0];
+  EXPECT_EQ(m.remote, "https://vllm.example.svc:8443/v1base/");
+  ASSERT_GE(m.argv.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(m.argv.begin() + 1, m.argv.end()),
+            (Words{"bridge", "--port", "${PORT}", "--upstream", "https://vllm.example.svc:8443/v1base/", "--ca-file",
+                   "/etc/ca.pem", "--connect-timeout-ms", "2000"}));
+  EXPECT_EQ(m.proxy, "http://127.0.0.1:${PORT}");
+  EXPECT_EQ(m.readiness, Readiness::tcp);
+  EXPECT_EQ(m.env, (Words{"LLMUX_BRIDGE_HEADERS=Authorization: Bearer sk-remote-1\r\nx-api-key: sk-remote-1\r\n"
+                          "X-Team: a\r\n"}));
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "sk-remote-1"), c->secrets.end());
+  for (const std::string& arg : m.argv) EXPECT_EQ(arg.find("sk-remote-1"), std::string::npos);
+}
+
+TEST(RemoteModels, Errors) {
+  using config_test::load_error;
+  EXPECT_EQ(load_error("models:\n  a:\n    cmd: x --port ${PORT}\n    remote: {apiKey: k}\n"),
+            "t.yaml:4: models.a.remote: remote is for models without cmd (a remote server)");
+  EXPECT_EQ(load_error("models:\n  a:\n    proxy: https://:443\n"),
+            "t.yaml:3: models.a.proxy: expected http(s)://host[:port][/base], got 'https://:443'");
+  EXPECT_EQ(load_error("models:\n  a:\n    proxy: http://h:1\n    remote:\n      headers: {\"a b\": x}\n"),
+            "t.yaml:5: models.a.remote.headers.a b: not a header name");
+  EXPECT_EQ(load_error("models:\n  a:\n    proxy: http://127.0.0.1:${PORT}\n"),
+            "t.yaml:2: models.a: cmd is required: the command that starts this model's engine (or, for a remote "
+            "server, leave cmd out and set proxy to its http(s) URL)");
 }
 
 }  // namespace
