@@ -309,6 +309,8 @@ TEST(ShippedConfigs, LoadWithoutWarnings) {
 #ifdef LLMUX_SOURCE_DIR
   const fs::path configs = fs::path(LLMUX_SOURCE_DIR) / "configs";
   ::setenv("LLMUX_FAKE_ENGINE", "/bin/true", 0);  // configs/demo.yaml: set by scripts/demo.sh
+  ::setenv("LLMUX_CLUSTER_KEY", "cluster-key-for-test", 0);  // configs/scaling.yaml
+  ::setenv("LLMUX_GPU_BOX_KEY", "gpu-box-key-for-test", 0);
   int loaded = 0;
   for (const fs::directory_entry& entry : fs::directory_iterator(configs)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -319,7 +321,21 @@ TEST(ShippedConfigs, LoadWithoutWarnings) {
     EXPECT_FALSE(c->models.empty());
     ++loaded;
   }
-  EXPECT_GE(loaded, 5);
+  EXPECT_GE(loaded, 6);
+  // docs/scaling.md's example: one local model, four remote ones, keys only in the bridges' environment.
+  const auto scaling = load_config((configs / "scaling.yaml").string());
+  EXPECT_TRUE(scaling->find_model("local-small")->remote.empty());
+  EXPECT_EQ(scaling->find_model("cluster-qwen")->remote, "https://vllm.ml.svc.cluster.local:8443");
+  EXPECT_EQ(scaling->find_model("cluster-qwen")->readiness, Readiness::http);
+  EXPECT_EQ(scaling->find_model("ollama-llama")->remote, "http://localhost:11434");
+  EXPECT_EQ(scaling->find_model("lmstudio-gemma")->forwarded_name(), "google/gemma-3-12b");
+  EXPECT_EQ(scaling->find_model("gpu-box-coder")->readiness, Readiness::tcp);
+  EXPECT_EQ(scaling->resolve("big"), scaling->find_model("cluster-qwen"));
+  for (const char* key : {"cluster-key-for-test", "gpu-box-key-for-test"}) {
+    EXPECT_NE(std::find(scaling->secrets.begin(), scaling->secrets.end(), key), scaling->secrets.end());
+    for (const ModelConfig& m : scaling->models)
+      for (const std::string& arg : m.argv) EXPECT_EQ(arg.find(key), std::string::npos);
+  }
 #else
   GTEST_SKIP() << "LLMUX_SOURCE_DIR is not defined for this test target";
 #endif
