@@ -6,6 +6,8 @@
 // on its command line; an apiKey is a secret from the moment it is read.
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common/config_reader.hpp"
 #include "common/footprint.hpp"
@@ -18,6 +20,28 @@ constexpr std::string_view kRemoteKeys[] = {"apiKey", "headers", "caFile", "conn
 
 bool token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// The path prefix only llmux and its bridges know (one per llmux process, so a reload does not restart bridges): the
+// bridge listens on loopback with the remote's key in hand, and answers no one who does not send it first.
+const std::string& bridge_token() {
+  static const std::string token = [] {
+    unsigned char bytes[16] = {};
+    if (FILE* f = std::fopen("/dev/urandom", "rb")) {
+      const size_t n = std::fread(bytes, 1, sizeof bytes, f);
+      std::fclose(f);
+      if (n != sizeof bytes) std::abort();  // no randomness: refuse to hand out a guessable token
+    } else {
+      std::abort();
+    }
+    std::string hex;
+    for (unsigned char b : bytes) {
+      hex += "0123456789abcdef"[b >> 4];
+      hex += "0123456789abcdef"[b & 15];
+    }
+    return hex;
+  }();
+  return token;
 }
 
 void add_secret(std::vector<std::string>& secrets, const std::string& value) {
@@ -38,7 +62,9 @@ void read_remote(Reader& r, const Entry& proxy, const std::string& url, const En
     r.fail(proxy, "expected http(s)://host[:port][/base], got '" + url + "'");
   mc.remote = url;
   mc.argv = {self_executable(), "bridge", "--port", "${PORT}", "--upstream", url};
-  mc.proxy = "http://127.0.0.1:${PORT}";
+  mc.proxy = "http://127.0.0.1:${PORT}/" + bridge_token();  // the relay and probes put it in front of each path
+  add_secret(secrets, bridge_token());
+  mc.env.push_back("LLMUX_BRIDGE_TOKEN=" + bridge_token());
   std::string headers;
   if (remote != nullptr) {
     const std::map<std::string, Entry> f = r.fields(remote->value, remote->path, remote->line, {kRemoteKeys, {}});

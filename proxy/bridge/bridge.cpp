@@ -35,6 +35,7 @@ struct Options {
   std::string ca_file;
   std::chrono::milliseconds connect_timeout{10000};
   std::string headers;  // "Name: value\r\n" lines
+  std::string token;    // "/<token>": every request's target starts with it (only llmux knows it)
 };
 
 std::optional<Upstream> parse_upstream(const std::string& url) {
@@ -103,8 +104,16 @@ std::optional<Forward> rewrite_head(std::string_view head, const Options& o) {
   const std::string_view line = head.substr(0, line_end);
   const size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
   if (sp1 == std::string_view::npos || sp2 <= sp1) return std::nullopt;
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!target.starts_with(o.token) || (target.size() > o.token.size() && target[o.token.size()] != '/' &&
+                                       target[o.token.size()] != '?'))
+    return std::nullopt;  // not from llmux
+  target.remove_prefix(o.token.size());
   Forward f;
-  f.head.append(line.substr(0, sp1 + 1)).append(o.up.base).append(line.substr(sp1 + 1));
+  f.head.append(line.substr(0, sp1 + 1)).append(o.up.base);
+  if (target.empty() || target.front() == '?') f.head += '/';
+  f.head.append(target);
+  f.head.append(line.substr(sp2));
   f.head += "\r\n";
   for (size_t at = line_end + 2; at < head.size();) {
     const size_t end = head.find("\r\n", at);
@@ -219,6 +228,12 @@ net::awaitable<void> Bridge::serve(tcp::socket local) {
   std::string in;
   const bool have_head = co_await read_head(local, in);
   if (!have_head) co_return;
+  if (!rewrite_head(std::string_view(in).substr(0, in.find("\r\n\r\n") + 4), o_)) {  // not from llmux: no connection out
+    static const std::string refused = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    error_code ec;
+    co_await net::async_write(local, net::buffer(refused), net::redirect_error(net::use_awaitable, ec));
+    co_return;
+  }
   std::string failed;
   if (o_.up.tls) {
     TlsStream remote(io_, tls_);
@@ -321,6 +336,9 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
   if (o.connect_timeout.count() <= 0) return why = "--connect-timeout-ms must be positive", std::nullopt;
   o.up = *up;
   if (const char* h = std::getenv("LLMUX_BRIDGE_HEADERS")) o.headers = h;
+  const char* token = std::getenv("LLMUX_BRIDGE_TOKEN");
+  if (token == nullptr || std::string_view(token).size() < 16) return why = "LLMUX_BRIDGE_TOKEN is not set (llmux sets it)", std::nullopt;
+  o.token = std::string("/") + token;
   return o;
 }
 

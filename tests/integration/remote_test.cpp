@@ -98,6 +98,9 @@ TEST(Remote, HostnameUpstreamOverPlainHttp) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["model"], tag);
   EXPECT_EQ(l.worker()["remote"], "http://localhost:" + std::to_string(port));  // /status names the remote
+  // The bridge holds the remote's credentials on loopback: a local process without llmux's token is refused.
+  const auto bridge = static_cast<uint16_t>(l.worker()["port"].get<int>());
+  EXPECT_EQ(http_get(bridge, "/v1/models").status, 403);
   // llama-swap's peers: "<peer>/<model>", and the bare name when one peer serves it; the peer gets its own name.
   for (const std::string& name : {"lab/" + tag, tag}) {
     r = l.chat(name, R"(,"max_tokens":1)");

@@ -171,8 +171,8 @@ TEST(LlamaSwapKeys, EveryKeyLoadsWithItsDocumentedResult) {
   EXPECT_EQ(peer->remote, "https://peer.example:8443/api");
   EXPECT_EQ(peer->forwarded_name(), "m1");
   EXPECT_EQ(peer->params.strip, (Words{"temperature"}));
-  EXPECT_EQ(peer->env, (Words{"LLMUX_BRIDGE_HEADERS=Authorization: Bearer peer-secret-123\r\nx-api-key: "
-                              "peer-secret-123\r\n"}));
+  EXPECT_EQ(peer->env.back(), "LLMUX_BRIDGE_HEADERS=Authorization: Bearer peer-secret-123\r\nx-api-key: "
+                             "peer-secret-123\r\n");
   // Warned about, each with its reason; never "unknown key".
   const auto warned = [&](const std::string& start) {
     return std::count_if(c->warnings.begin(), c->warnings.end(),
@@ -274,10 +274,15 @@ TEST(RemoteModels, LoadAsABridge) {
   EXPECT_EQ(std::vector<std::string>(m.argv.begin() + 1, m.argv.end()),
             (Words{"bridge", "--port", "${PORT}", "--upstream", "https://vllm.example.svc:8443/v1base/", "--ca-file",
                    "/etc/ca.pem", "--connect-timeout-ms", "2000"}));
-  EXPECT_EQ(m.proxy, "http://127.0.0.1:${PORT}");
+  // The bridge answers only requests whose path starts with llmux's token (a secret in its environment).
+  ASSERT_TRUE(m.proxy.starts_with("http://127.0.0.1:${PORT}/")) << m.proxy;
+  const std::string token = m.proxy.substr(std::string("http://127.0.0.1:${PORT}/").size());
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(m.env.front(), "LLMUX_BRIDGE_TOKEN=" + token);
+  EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), token), c->secrets.end());
   EXPECT_EQ(m.readiness, Readiness::tcp);
-  EXPECT_EQ(m.env, (Words{"LLMUX_BRIDGE_HEADERS=Authorization: Bearer sk-remote-1\r\nx-api-key: sk-remote-1\r\n"
-                          "X-Team: a\r\n"}));
+  EXPECT_EQ(m.env.back(), "LLMUX_BRIDGE_HEADERS=Authorization: Bearer sk-remote-1\r\nx-api-key: sk-remote-1\r\n"
+                         "X-Team: a\r\n");
   EXPECT_NE(std::find(c->secrets.begin(), c->secrets.end(), "sk-remote-1"), c->secrets.end());
   for (const std::string& arg : m.argv) EXPECT_EQ(arg.find("sk-remote-1"), std::string::npos);
 }
