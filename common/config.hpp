@@ -56,7 +56,10 @@ struct ParamRules {
   nlohmann::json defaults = nlohmann::json::object();  // set where the request has no value (objects deep-merged)
   nlohmann::json force = nlohmann::json::object();     // always set (objects deep-merged)
   std::vector<std::string> strip;                      // top-level fields removed from the request
-  bool empty() const { return defaults.empty() && force.empty() && strip.empty(); }
+  // llama-swap `filters.setParamsByID`: fields forced when the request names this id or alias (after `force`,
+  // overriding it). Its keys are also the model's aliases.
+  std::map<std::string, nlohmann::json> by_name;
+  bool empty() const { return defaults.empty() && force.empty() && strip.empty() && by_name.empty(); }
   bool operator==(const ParamRules&) const = default;
 };
 
@@ -85,6 +88,9 @@ struct ModelConfig {
   std::string use_model_name;          // `useModelName`: value forwarded as `model`; empty = forward id
   bool unlisted = false;
   bool send_loading_state = false;     // `sendLoadingState`: show load progress as reasoning_content deltas
+  std::string remote;                  // a model without cmd whose proxy is a remote http(s) URL: that URL (its
+                                       // engine is `llmux bridge`, see common/config_remote.cpp); "" otherwise
+  nlohmann::json metadata;             // llama-swap `metadata` (macros expanded), shown in /v1/models; null if unset
 
   // Resource governance: each falls back to the top-level key of the same name (weights excepted).
   std::optional<uint64_t> kv_reservation;    // kvReservation: KV cache bytes (estimate; ${KV_BYTES} etc.)
@@ -95,7 +101,9 @@ struct ModelConfig {
   std::optional<uint64_t> max_memory;        // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
   TokenCaps max_tokens;                      // maxTokens
   ParamRules params;                         // params + llama-swap filters
-  int max_concurrency = 0;                   // maxConcurrency (llama-swap concurrencyLimit); 0 = unlimited
+  int max_concurrency = 0;                   // maxConcurrency; 0 = unlimited
+  bool refuse_over_limit = false;            // llama-swap concurrencyLimit: a request beyond max_concurrency gets
+                                             // 429 at once instead of waiting in the queue
   QueueConfig queue;                         // queue
   int priority = 0;                          // priority: higher is loaded first when several models wait
   Duration min_residency{0};                 // minResidency: serve the queue at least this long before eviction
@@ -165,6 +173,15 @@ struct AccessConfig {
   bool operator==(const AccessConfig&) const = default;
 };
 
+// llama-swap's routing groups (`groups`, `routing.router.settings.groups`), read and checked; not acted on until
+// several engines can be resident (docs/configuration.md).
+struct ModelGroup {
+  std::string id;
+  bool swap = true, exclusive = true, persistent = false;
+  std::vector<std::string> members;  // model ids
+  bool operator==(const ModelGroup&) const = default;
+};
+
 struct Config {
   std::string path;                  // file it was loaded from (absolute)
   std::string listen_host = "127.0.0.1";
@@ -182,6 +199,10 @@ struct Config {
   int max_swaps_waited = 3;          // maxSwapsWaited: no request waits behind more swaps than this
   bool naive_fifo = false;           // scheduling: fifo (strict arrival order; a benchmark baseline) | grouped
   std::vector<ModelConfig> models;   // in file order
+  std::optional<bool> include_aliases_in_list;  // includeAliasesInList: unset = aliases listed with alias_of;
+                                                // false = not listed; true = listed like their model (llama-swap)
+  std::vector<ModelGroup> groups;    // llama-swap groups (checked, not acted on yet)
+  std::vector<std::string> preload;  // llama-swap hooks.on_startup.preload: model ids (checked, not acted on yet)
   std::map<std::string, std::string> aliases;  // alias → model id (all models' aliases)
   std::vector<std::string> warnings; // "file:line: key: unknown key, ignored" etc.
 

@@ -170,11 +170,17 @@ void read_limits(Reader& r, const Fields& f, ModelConfig& mc) {
   if (const Entry* e = find(f, "maxTokens")) mc.max_tokens = read_token_caps(r, *e);
   if (const Entry* e = find(f, "params")) mc.params = read_params(r, *e);
   const Entry* concurrency = find(f, "maxConcurrency");
-  if (const Entry* alias = find(f, "concurrencyLimit")) {  // llama-swap's name (per model only)
-    if (concurrency != nullptr) r.fail(*alias, "set maxConcurrency or concurrencyLimit (llama-swap's name), not both");
-    concurrency = alias;
+  if (concurrency != nullptr) {
+    mc.max_concurrency = int_at_least(r, *concurrency, 0, "must be 0 (unlimited) or more");
+    mc.refuse_over_limit = false;
   }
-  if (concurrency != nullptr) mc.max_concurrency = int_at_least(r, *concurrency, 0, "must be 0 (unlimited) or more");
+  if (const Entry* limit = find(f, "concurrencyLimit")) {  // llama-swap's: 0 = its default 10; 429 beyond it
+    if (concurrency != nullptr) r.fail(*limit, "set maxConcurrency (requests beyond it wait in the queue) or "
+                                               "concurrencyLimit (llama-swap's: refused with 429), not both");
+    const int n = int_at_least(r, *limit, 0, "must be 0 (llama-swap's default, 10) or more");
+    mc.max_concurrency = n == 0 ? 10 : n;
+    mc.refuse_over_limit = true;
+  }
   if (const Entry* e = find(f, "queue")) read_queue(r, *e, mc.queue);
   if (const Entry* e = find(f, "priority")) {
     mc.priority = int_at_least(r, *e, -1'000'000'000, "must be at least -1000000000");

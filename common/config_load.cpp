@@ -32,13 +32,10 @@ constexpr std::string_view kTopKeys[] = {
     "priority",           "minResidency",       "scheduling",         "sendLoadingState",   "logRequests",
     "apiKeys",            "adminKeys",          "allowedHosts",       "cors",               "allowUnauthenticated",
     "maxConnections",
+    // llama-swap's, read by config_swap.cpp (or below: unloadTimeout)
+    "includeAliasesInList", "unloadTimeout",      "groups",             "matrix",             "routing",
+    "hooks",              "peers",
 };
-constexpr std::string_view kLlamaSwapTopKeys[] = {
-    "startPort",   "groups",  "hooks", "includeAliasesInList", "metricsMaxInMemory",
-    "logToStdout", "peers", "logTimeFormat",      "captureBuffer",
-    "matrix",
-};
-
 struct TimeoutKey {
   std::string_view name;
   Duration Timeouts::*field;
@@ -208,6 +205,11 @@ ModelDefaults read_defaults(Reader& r, const Fields& f, EnvLookup env) {
   if (const Entry* e = find(f, "healthCheckTimeout")) d.start_timeout = r.positive_duration(*e);
   if (const Entry* e = find(f, "globalTTL")) d.ttl = r.duration(*e);
   if (const Entry* e = find(f, "stopGrace")) d.stop_grace = r.duration(*e);
+  if (const Entry* e = find(f, "unloadTimeout")) {  // llama-swap's name; 0 = its default, 10s
+    if (find(f, "stopGrace") != nullptr) r.fail(*e, "set stopGrace or unloadTimeout (llama-swap's name), not both");
+    const Duration grace = r.duration(*e);
+    d.stop_grace = grace > Duration::zero() ? grace : Duration(10000);
+  }
   if (const Entry* e = find(f, "macros")) d.macros = config_detail::read_macros(r, *e);
   config_detail::read_limits(r, f, d.limits);
   if (const Entry* e = find(f, "sendLoadingState")) d.limits.send_loading_state = r.boolean(*e);
@@ -233,13 +235,14 @@ void fill(const YAML::Node& root, const std::string& file, const EnvLookup& env,
   if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
     r.fail(line_of(root), "", "expected a map of settings at the top level");
   }
-  const Fields fields = r.fields(root, "", line_of(root), {kTopKeys, kLlamaSwapTopKeys});
+  const Fields fields = r.fields(root, "", line_of(root), {kTopKeys, config_detail::kSwapTopNotes});
   const Entry* models = find(fields, "models");
   if (models == nullptr) r.fail(0, "models", "at least one model is required");
   read_globals(r, fields, config);
   const ModelDefaults defaults = read_defaults(r, fields, recording_env(env, config.secrets));
   read_access(r, fields, defaults, config);
   config_detail::read_models(r, *models, defaults, config);
+  config_detail::read_swap_top(r, fields, defaults, config);
   if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, config);
 }
 

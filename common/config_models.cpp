@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "common/argv.hpp"
+#include "common/endpoint.hpp"
 #include "common/config_reader.hpp"
 #include "common/footprint.hpp"
 #include "common/macros.hpp"
@@ -17,9 +18,9 @@ constexpr std::string_view kModelKeys[] = {
     "macros",            "useModelName",      "unlisted",          "name",              "description",
     "kvReservation",     "memoryUtilization", "weights",           "overhead",          "maxMemory",
     "maxTokens",         "params",            "maxConcurrency",    "queue",             "priority",
-    "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",
+    "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",  "unloadTimeout",
+    "metadata",          "healthCheckTimeout", "remote",
 };
-constexpr std::string_view kLlamaSwapModelKeys[] = {"metadata", "timeouts"};
 constexpr std::string_view kPortMacro = "${PORT}";
 const std::set<std::string> kSpawnTimeMacros = {"PORT", "PID"};
 
@@ -35,9 +36,9 @@ std::optional<Readiness> parse_readiness(const std::string& s) {
 // override them) and MODEL_ID; PORT and PID stay for the supervisor to fill in at spawn time.
 class ModelReader {
  public:
-  ModelReader(Reader& r, const Entry& model, const ModelDefaults& defaults)
-      : r_(r), model_(model), defaults_(defaults) {
-    fields_ = r_.fields(model.value, model.path, model.line, {kModelKeys, kLlamaSwapModelKeys});
+  ModelReader(Reader& r, const Entry& model, const ModelDefaults& defaults, std::vector<std::string>& secrets)
+      : r_(r), model_(model), defaults_(defaults), secrets_(secrets) {
+    fields_ = r_.fields(model.value, model.path, model.line, {kModelKeys, kSwapModelNotes});
     macros_ = defaults.macros;
     if (const Entry* m = find("macros")) {
       for (auto& [name, value] : read_macros(r_, *m)) macros_[name] = value;
@@ -49,11 +50,18 @@ class ModelReader {
     ModelConfig mc = defaults_.limits;
     mc.id = model_.name;
     read_limits(r_, fields_, mc);
-    if (const Entry* filters = find("filters")) merge_filters(r_, *filters, mc.params);
+    const ScalarExpander expand = [this](const std::string& text, int line, const std::string& path) {
+      return this->expand(text, line, path);
+    };
+    if (const Entry* filters = find("filters")) merge_filters(r_, *filters, mc.params, expand);
+    if (const Entry* metadata = find("metadata")) {
+      if (!metadata->value.IsMap() && !metadata->value.IsNull()) r_.fail(*metadata, "expected a map");
+      mc.metadata = yaml_to_json(r_, metadata->value, metadata->path, metadata->line, &expand);
+    }
     add_memory_macros(mc, macros_);
     read_weights(mc);
     read_commands(mc);
-    read_proxy(mc);
+    if (mc.remote.empty()) read_proxy(mc);
     read_readiness(mc);
     read_timing(mc);
     read_env(mc);
@@ -91,19 +99,39 @@ class ModelReader {
 
   void read_commands(ModelConfig& mc) const {
     const Entry* cmd = find("cmd");
-    if (cmd == nullptr) r_.fail(model_, "cmd is required: the command that starts this model's engine");
+    const Entry* proxy = find("proxy");
+    const Entry* remote = find("remote");
+    if (cmd != nullptr && remote != nullptr) r_.fail(*remote, "remote is for models without cmd (a remote server)");
+    if (cmd == nullptr && proxy != nullptr && is_remote_url(expanded(*proxy))) {
+      const ScalarExpander expand = [this](const std::string& text, int line, const std::string& path) {
+        return this->expand(text, line, path);
+      };
+      return read_remote(r_, *proxy, expanded(*proxy), remote, expand, secrets_, mc);
+    }
+    if (remote != nullptr) r_.fail(*remote, "remote needs proxy: http(s)://host[:port][/base] and no cmd");
+    if (cmd == nullptr) r_.fail(model_, "cmd is required: the command that starts this model's engine (or, for a "
+                                        "remote server, leave cmd out and set proxy to its http(s) URL)");
     mc.argv = command(*cmd);
     if (mc.argv.empty()) r_.fail(*cmd, "cmd is empty");
     if (const Entry* stop = find("cmdStop")) mc.stop_argv = command(*stop);
   }
 
+  // A cmd without ${PORT} behind a ${PORT} proxy (llama-swap's example has one): the engine gets the port in its
+  // PORT environment variable (many servers read it); said once, since one that ignores it cannot be reached.
   void read_proxy(ModelConfig& mc) const {
     mc.proxy = "http://127.0.0.1:" + std::string(kPortMacro);
-    if (const Entry* proxy = find("proxy")) mc.proxy = checked_proxy(*proxy);
+    const Entry* proxy = find("proxy");
+    if (proxy != nullptr) mc.proxy = checked_proxy(*proxy);
     if (mc.proxy.find(kPortMacro) != std::string::npos && !uses_port(mc.argv)) {
-      r_.fail(*find("cmd"),
-              "cmd does not use ${PORT}: the engine would not listen on the port llmux picks (add e.g. --port "
-              "${PORT}, or set proxy to the engine's fixed address)");
+      const bool written = proxy != nullptr;
+      if (written) {
+        r_.fail(*proxy, "proxy uses ${PORT} but cmd does not: the engine would not listen on the port llmux picks "
+                        "(add e.g. --port ${PORT} to cmd, or set proxy to the engine's fixed address)");
+      }
+      r_.warn(*find("cmd"), "cmd does not use ${PORT}: llmux passes the port it picks in the engine's PORT "
+                            "environment variable only; an engine that ignores it cannot be reached (add e.g. "
+                            "--port ${PORT}, or set proxy to the engine's fixed address)");
+      mc.env.push_back("PORT=" + std::string(kPortMacro));
     }
   }
 
@@ -116,6 +144,8 @@ class ModelReader {
       r_.fail(*check, "expected a path starting with '/', or none; got '" + mc.check_endpoint + "'");
     }
     mc.readiness = no_check ? Readiness::none : Readiness::http;
+    if (!mc.remote.empty() && check == nullptr) mc.readiness = Readiness::tcp;  // the bridge listens; the remote
+                                                                                 // answers each request itself
     const Entry* readiness = find("readiness");
     if (readiness == nullptr) return;
     const std::optional<Readiness> kind = parse_readiness(r_.string(*readiness));
@@ -131,13 +161,17 @@ class ModelReader {
     return false;
   }
 
+  // Checked as the supervisor will read it (${PORT} stands for any port), so that config check catches what would
+  // otherwise fail only when a request comes.
   std::string checked_proxy(const Entry& e) const {
     std::string url = expanded(e);
-    if (url.starts_with("https://")) r_.fail(e, "https engines are not supported");
+    if (url.starts_with("https://")) r_.fail(e, "https engines are not supported yet (remote upstreams over TLS)");
     if (!url.starts_with("http://") || url.size() == 7 || url[7] == '/') {
       r_.fail(e, "expected an http:// URL such as http://127.0.0.1:${PORT}, got '" + url + "'");
     }
     while (url.ends_with('/')) url.pop_back();  // request paths are appended to it
+    const std::string why = engine_url_problem(substitute(url, {{"PORT", "1"}}));
+    if (!why.empty()) r_.fail(e, why + ", got '" + url + "'");
     return url;
   }
 
@@ -149,7 +183,16 @@ class ModelReader {
     }
     const Entry* grace = find("stopGrace");
     mc.stop_grace = grace != nullptr ? r_.duration(*grace) : defaults_.stop_grace;
+    if (const Entry* unload = find("unloadTimeout")) {  // llama-swap's name; 0 = the global value
+      if (grace != nullptr) r_.fail(*unload, "set stopGrace or unloadTimeout (llama-swap's name), not both");
+      const Duration d = r_.duration(*unload);
+      if (d > Duration::zero()) mc.stop_grace = d;
+    }
     const Entry* start = find("startTimeout");
+    if (const Entry* check = find("healthCheckTimeout")) {  // llama-swap reads it only at the top level
+      if (start != nullptr) r_.fail(*check, "set startTimeout or healthCheckTimeout, not both");
+      start = check;
+    }
     mc.start_timeout = start != nullptr ? r_.positive_duration(*start) : defaults_.start_timeout;
   }
 
@@ -194,6 +237,7 @@ class ModelReader {
   Reader& r_;
   const Entry& model_;
   const ModelDefaults& defaults_;
+  std::vector<std::string>& secrets_;
   std::map<std::string, Entry> fields_;
   std::map<std::string, std::string> macros_;
 };
@@ -214,6 +258,23 @@ void read_aliases(Reader& r, const Entry* aliases, const std::set<std::string>& 
   }
 }
 
+// llama-swap makes each setParamsByID key (but the model's own id) an alias of the model.
+void add_param_aliases(Reader& r, const Entry* filters, const std::set<std::string>& ids, ModelConfig& mc,
+                       std::map<std::string, std::string>& taken) {
+  for (const auto& [name, fields] : mc.params.by_name) {
+    if (name == mc.id) continue;
+    const auto owner = taken.find(name);
+    if (owner != taken.end() && owner->second == mc.id) continue;  // also written under aliases
+    if (ids.count(name) != 0 || owner != taken.end()) {
+      const std::string why = ids.count(name) != 0 ? "is another model's id" : "is already an alias of model '" +
+                                                                                    owner->second + "'";
+      r.fail(filters->line, filters->path + ".setParamsByID", "'" + name + "' " + why);
+    }
+    taken.emplace(name, mc.id);
+    mc.aliases.push_back(name);
+  }
+}
+
 }  // namespace
 
 void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config) {
@@ -225,9 +286,10 @@ void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, 
     ids.insert(m.name);
   }
   for (const Entry& m : entries) {
-    ModelReader reader(r, m, defaults);
+    ModelReader reader(r, m, defaults, config.secrets);
     ModelConfig mc = reader.read();
     read_aliases(r, reader.find("aliases"), ids, mc, config.aliases);
+    add_param_aliases(r, reader.find("filters"), ids, mc, config.aliases);
     config.models.push_back(std::move(mc));
   }
 }

@@ -14,7 +14,7 @@ using nlohmann::json;
 using Fields = std::map<std::string, Entry>;
 
 constexpr std::string_view kParamsKeys[] = {"defaults", "force", "strip"};
-constexpr std::string_view kFilterKeys[] = {"stripParams", "setParams"};
+constexpr std::string_view kFilterKeys[] = {"stripParams", "setParams", "setParamsByID", "strip_params"};
 constexpr std::string_view kProtected = "model";
 const std::string kProtectedReason =
     "model is protected (llmux sets it; use useModelName to change what the engine receives)";
@@ -61,6 +61,10 @@ int number_kind(std::string_view s) {
   return fractional ? 2 : 1;
 }
 
+bool single_macro(const std::string& s) {
+  return s.size() > 3 && s.starts_with("${") && s.ends_with('}') && s.find('}') == s.size() - 1;
+}
+
 json plain_scalar(const std::string& s) {
   if (s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -75,25 +79,6 @@ json plain_scalar(const std::string& s) {
     if (const auto d = whole<double>(digits); d && std::isfinite(*d)) return *d;
   }
   return s;
-}
-
-json yaml_to_json(const Reader& r, const YAML::Node& node, const std::string& path, int line) {
-  if (!node || node.IsNull()) return nullptr;
-  if (node.IsMap()) {
-    json object = json::object();
-    for (const Entry& e : r.entries(node, path, line)) object[e.name] = yaml_to_json(r, e.value, e.path, e.line);
-    return object;
-  }
-  if (node.IsSequence()) {
-    json array = json::array();
-    for (const YAML::Node& item : node) {
-      array.push_back(yaml_to_json(r, item, path, line_of(item) != 0 ? line_of(item) : line));
-    }
-    return array;
-  }
-  const std::string& tag = node.Tag();
-  if (tag == "!" || tag == "tag:yaml.org,2002:str") return node.Scalar();
-  return plain_scalar(node.Scalar());
 }
 
 // A map of request fields (params.defaults, params.force, filters.setParams). `model` is refused, or with
@@ -124,6 +109,30 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
+json yaml_to_json(const Reader& r, const YAML::Node& node, const std::string& path, int line,
+                  const ScalarExpander* expand) {
+  if (!node || node.IsNull()) return nullptr;
+  if (node.IsMap()) {
+    json object = json::object();
+    for (const Entry& e : r.entries(node, path, line))
+      object[e.name] = yaml_to_json(r, e.value, e.path, e.line, expand);
+    return object;
+  }
+  if (node.IsSequence()) {
+    json array = json::array();
+    for (const YAML::Node& item : node) {
+      array.push_back(yaml_to_json(r, item, path, line_of(item) != 0 ? line_of(item) : line, expand));
+    }
+    return array;
+  }
+  const std::string& tag = node.Tag();
+  const bool quoted = tag == "!" || tag == "tag:yaml.org,2002:str";
+  if (expand == nullptr) return quoted ? json(node.Scalar()) : plain_scalar(node.Scalar());
+  const std::string value = (*expand)(node.Scalar(), line_of(node) != 0 ? line_of(node) : line, path);
+  if (single_macro(node.Scalar()) || !quoted) return plain_scalar(value);
+  return value;
+}
+
 ParamRules read_params(Reader& r, const Entry& e) {
   ParamRules rules;
   const Fields f = r.fields(e.value, e.path, e.line, {kParamsKeys, {}});
@@ -140,10 +149,18 @@ ParamRules read_params(Reader& r, const Entry& e) {
 }
 
 // llama-swap never strips `model` and says so in its docs; a config written for it that lists `model` still
-// loads here, with a warning.
-void merge_filters(Reader& r, const Entry& e, ParamRules& rules) {
+// loads here, with a warning. `strip_params` is its legacy spelling, read when stripParams is absent or empty.
+void merge_filters(Reader& r, const Entry& e, ParamRules& rules, const ScalarExpander& expand) {
   const Fields f = r.fields(e.value, e.path, e.line, {kFilterKeys, {}});
-  if (const Entry* strip = find(f, "stripParams")) {
+  const Entry* strip = find(f, "stripParams");
+  if (const Entry* legacy = find(f, "strip_params")) {
+    if (strip != nullptr && !trim(r.string(*strip)).empty()) {
+      r.warn(*legacy, "llama-swap's legacy name for stripParams, which is also set and wins: ignored");
+    } else {
+      strip = legacy;
+    }
+  }
+  if (strip != nullptr) {
     const std::string list = r.string(*strip);
     for (size_t start = 0; start <= list.size();) {
       const size_t comma = std::min(list.find(',', start), list.size());
@@ -161,6 +178,20 @@ void merge_filters(Reader& r, const Entry& e, ParamRules& rules) {
     for (const auto& [name, value] : fields.items()) {
       if (!rules.force.contains(name)) rules.force[name] = value;  // `params.force` wins
     }
+  }
+  if (const Entry* by_id = find(f, "setParamsByID")) read_params_by_id(r, *by_id, expand, rules);
+}
+
+// Each key (macros expanded: "${MODEL_ID}:high") names the requests whose fields are forced; `model` is skipped
+// with a warning, as in setParams.
+void read_params_by_id(Reader& r, const Entry& e, const ScalarExpander& expand, ParamRules& rules) {
+  if (!e.value.IsMap() && !e.value.IsNull()) r.fail(e, "expected a map of model ids to request fields");
+  for (const Entry& key : r.entries(e.value, e.path, e.line)) {
+    const std::string name = expand(key.name, key.line, key.path);
+    if (name.empty()) r.fail(key, "an id cannot be empty");
+    if (name.find("${") != std::string::npos) r.fail(key, "unknown macro in '" + name + "'");
+    if (rules.by_name.count(name) != 0) r.fail(key, "'" + name + "' is listed twice (after macro expansion)");
+    rules.by_name[name] = field_map(r, key, true);
   }
 }
 

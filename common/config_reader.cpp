@@ -136,8 +136,10 @@ std::map<std::string, Entry> Reader::fields(const YAML::Node& map, const std::st
   for (Entry& e : entries(map, path, line)) {
     if (contains(keys.known, e.name)) {
       out.emplace(e.name, std::move(e));
-    } else if (contains(keys.ignored, e.name)) {
-      warn(e, "llama-swap key not supported by llmux, ignored");
+    } else if (const auto note = std::find_if(keys.noted.begin(), keys.noted.end(),
+                                               [&](const KeyNote& n) { return n.name == e.name; });
+               note != keys.noted.end()) {
+      warn(e, "llama-swap's " + e.name + ": " + std::string(note->reason));
     } else {
       warn(e, unknown_key_reason(e.name, keys.known));
     }

@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <span>
@@ -36,10 +37,17 @@ struct Item {
   int line = 0;
 };
 
-// Which keys a map may hold. `ignored` are llama-swap keys llmux accepts but does not implement.
+// A llama-swap key llmux reads but does not act on, with the reason said in the warning
+// ("llama-swap's X: llmux does Y instead").
+struct KeyNote {
+  std::string_view name;
+  std::string_view reason;
+};
+
+// Which keys a map may hold. `noted` are llama-swap keys llmux accepts and warns about (never "unknown key").
 struct KeySet {
   std::span<const std::string_view> known;
-  std::span<const std::string_view> ignored;
+  std::span<const KeyNote> noted;
 };
 
 class Reader {
@@ -74,6 +82,13 @@ class Reader {
   std::vector<std::string>& warnings_;
 };
 
+// A YAML value as JSON (YAML 1.2 core schema for plain scalars; quoted scalars are strings). `expand`, when set,
+// is applied to every scalar first; a scalar that is exactly one ${macro} then takes the type of its value, quoted
+// or not (llama-swap's `metadata`: `port: ${PORT}` stays a number).
+using ScalarExpander = std::function<std::string(const std::string& text, int line, const std::string& path)>;
+nlohmann::json yaml_to_json(const Reader& r, const YAML::Node& node, const std::string& path, int line,
+                            const ScalarExpander* expand = nullptr);
+
 // Macros of a `macros` map (global or per model), names and values checked. Throws ConfigError.
 std::map<std::string, std::string> read_macros(Reader& r, const Entry& e);
 
@@ -96,8 +111,9 @@ void read_limits(Reader& r, const std::map<std::string, Entry>& fields, ModelCon
 MemoryConfig read_memory(Reader& r, const Entry& e);
 // `params`: {defaults: map, force: map, strip: [names]}; YAML values become JSON. `model` is refused.
 ParamRules read_params(Reader& r, const Entry& e);
-// llama-swap `filters`: stripParams ("a, b") joins `strip`, setParams joins `force` (params win).
-void merge_filters(Reader& r, const Entry& e, ParamRules& rules);
+// llama-swap `filters`: stripParams (or its legacy name strip_params: "a, b") joins `strip`, setParams joins `force`
+// (params win), setParamsByID fills `by_name` (keys expanded with `expand`).
+void merge_filters(Reader& r, const Entry& e, ParamRules& rules, const ScalarExpander& expand);
 
 // ${KV_BYTES}, ${KV_MB}, ${KV_GB} and ${MEM_UTIL} for a model. An unset value becomes a marker that
 // unset_memory_macro() finds in the expanded text, so a use of it can be reported at the key that uses it.
@@ -105,6 +121,29 @@ void add_memory_macros(const ModelConfig& mc, std::map<std::string, std::string>
 // "uses ${KV_MB} but kvReservation is not set" when `expanded` holds a marker; empty otherwise.
 std::string unset_memory_macro(const std::string& expanded);
 extern const std::set<std::string> kMemoryMacros;
+
+// --- llama-swap's keys (config_swap.cpp) ---
+
+// Top-level llama-swap keys llmux reads and warns about, with their reasons.
+extern const std::span<const KeyNote> kSwapTopNotes;
+// Per-model ones.
+extern const std::span<const KeyNote> kSwapModelNotes;
+// Top-level llama-swap keys whose meaning llmux keeps: includeAliasesInList, unloadTimeout (as the models'
+// stopGrace), groups / routing (checked; priority honoured), hooks (checked), peers (checked). Reads `fields`
+// (the top-level map's known and noted entries) after the models are read.
+void read_swap_top(Reader& r, const std::map<std::string, Entry>& fields, const ModelDefaults& defaults,
+                   Config& config);
+// llama-swap's `filters.setParamsByID` (keys expanded with `expand`; each becomes an alias unless it is the id).
+void read_params_by_id(Reader& r, const Entry& e, const ScalarExpander& expand, ParamRules& rules);
+
+// --- Remote models (config_remote.cpp) ---
+
+// An http(s) URL without ${...}: a model without cmd whose proxy is one is a remote model.
+bool is_remote_url(const std::string& url);
+// Sets mc.remote, and mc.argv / proxy / env for its `llmux bridge`, from `url` (the expanded proxy) and the
+// optional `remote` map {apiKey, headers, caFile, connectTimeout}; secrets found join `secrets`.
+void read_remote(Reader& r, const Entry& proxy, const std::string& url, const Entry* remote,
+                 const ScalarExpander& expand, std::vector<std::string>& secrets, ModelConfig& mc);
 
 // Fills config.models and config.aliases from the `models` map. Throws ConfigError.
 void read_models(Reader& r, const Entry& models, const ModelDefaults& defaults, Config& config);

@@ -1,5 +1,7 @@
 #include "common/endpoint.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace llmux {
@@ -20,13 +22,12 @@ std::optional<EngineEndpoint> parse_engine_url(const std::string& url) {
     if (close == std::string_view::npos) return std::nullopt;
     ep.host = std::string(authority.substr(1, close - 1));
     authority.remove_prefix(close + 1);
-    if (!authority.starts_with(':')) return std::nullopt;
-    port_text = authority.substr(1);
+    if (!authority.empty() && !authority.starts_with(':')) return std::nullopt;
+    port_text = authority.empty() ? std::string_view("80") : authority.substr(1);
   } else {
     auto colon = authority.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
     ep.host = std::string(authority.substr(0, colon));
-    port_text = authority.substr(colon + 1);
+    port_text = colon == std::string_view::npos ? std::string_view("80") : authority.substr(colon + 1);
   }
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -37,6 +38,18 @@ std::optional<EngineEndpoint> parse_engine_url(const std::string& url) {
   ep.port = static_cast<uint16_t>(port);
   ep.base_path = std::string(path);
   return ep;
+}
+
+std::string engine_url_problem(const std::string& url) {
+  const std::optional<EngineEndpoint> ep = parse_engine_url(url);
+  if (!ep) return "expected http://host[:port][/path] with a port from 1 to 65535";
+  unsigned char addr[16];
+  const bool literal = ::inet_pton(AF_INET, ep->host.c_str(), addr) == 1 || ::inet_pton(AF_INET6, ep->host.c_str(), addr) == 1;
+  if (!literal) {
+    return "host '" + ep->host + "' is a name: llmux connects to engines by IP address (or localhost), without "
+           "a resolver; write the address instead";
+  }
+  return "";
 }
 
 }  // namespace llmux

@@ -14,7 +14,12 @@ struct EngineEndpoint {
   std::string host_header() const { return host + ":" + std::to_string(port); }
 };
 
-// Accepts "http://host:port[/path]"; host may be a bracketed IPv6 literal. nullopt if not of that form.
+// Accepts "http://host[:port][/path]" (port 80 when absent); host may be a bracketed IPv6 literal. nullopt if not
+// of that form.
 std::optional<EngineEndpoint> parse_engine_url(const std::string& url);
+
+// "" when `url` is an engine address llmux can connect to; else why not (no reason ends with a period): not of the
+// form above, or a host that is neither an IP literal nor localhost (engines are connected to without a resolver).
+std::string engine_url_problem(const std::string& url);
 
 }  // namespace llmux

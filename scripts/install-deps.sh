@@ -9,7 +9,7 @@ set -euo pipefail
 
 # procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
 debian_packages=(g++ cmake make libboost-dev libboost-system-dev libboost-filesystem-dev libyaml-cpp-dev libspdlog-dev
-                 nlohmann-json3-dev libgtest-dev procps curl)
+                 nlohmann-json3-dev libgtest-dev libssl-dev openssl procps curl)
 
 fuzz=0
 test=0
@@ -20,7 +20,7 @@ done
 
 if [[ "$(uname -s)" == "Darwin" ]]; then
   command -v brew >/dev/null || { echo "install Homebrew first: https://brew.sh" >&2; exit 1; }
-  brew install cmake boost yaml-cpp spdlog nlohmann-json googletest
+  brew install cmake boost yaml-cpp spdlog nlohmann-json googletest openssl@3
   # Apple's clang has no libFuzzer; Homebrew's llvm does (scripts/fuzz.sh: CXX=$(brew --prefix llvm)/bin/clang++).
   [[ $fuzz -eq 1 ]] && brew install llvm
   exit 0

@@ -19,6 +19,7 @@
 #include "proxy/daemon/memory_governor.hpp"
 #include "proxy/policy/eviction.hpp"
 #include "proxy/policy/metrics.hpp"
+#include "proxy/policy/concurrency_limit.hpp"
 #include "proxy/policy/scheduler.hpp"
 #include "proxy/policy/snapshot.hpp"
 #include "worker/supervisor.hpp"
@@ -117,6 +118,8 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   DaemonSnapshot snapshot(const DaemonInfo& d) const;
   WorkerSnapshot worker_snapshot() const;
   size_t in_flight() const { return scheduler_.in_flight(); }  // requests being served now
+  // llama-swap's concurrencyLimit: the 429 for a request to a ready model already at its limit (nullopt: go on).
+  std::optional<ApiError> over_concurrency_limit(const ModelConfig& m) const { return concurrency_refusal(scheduler_, m); }
 
   // Records every engine it spawns in `ledger` (the state file; it outlives the coordinator).
   void record_engines_in(EngineLedger& ledger) { supervisor_.record_in(&ledger); }

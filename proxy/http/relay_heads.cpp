@@ -45,8 +45,9 @@ class HeadWriter {
 
 }  // namespace
 
-std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size) {
-  const EngineTarget target = engine_target_parts(in.target());
+std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size,
+                                std::string_view override) {
+  const EngineTarget target = override.empty() ? engine_target_parts(in.target()) : EngineTarget{{}, override, {}};
   std::string h;
   HeadWriter w(h);
   w.put(in.method_string());

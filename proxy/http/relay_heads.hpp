@@ -16,8 +16,10 @@ namespace llmux {
 enum class Framing { length, chunked, close, none };
 
 // The request line (target made canonical, the engine's base path first), the client's end-to-end fields, Host,
-// Content-Length of the body that is sent, and the blank line.
-std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size);
+// Content-Length of the body that is sent, and the blank line. `target`, when not empty, replaces the canonical
+// target (/upstream/<model>/<path> sends <path>).
+std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size,
+                                std::string_view target = {});
 
 struct ClientHead {
   std::string text;                                          // blank line included

@@ -1,6 +1,7 @@
 #include "proxy/http/routes.hpp"
 
 #include <array>
+#include <algorithm>
 #include <cstring>
 
 #include "common/ascii.hpp"
@@ -25,11 +26,32 @@ constexpr std::array<std::string_view, 8> kInferencePaths = {
     "/rerank",           "/reranking",   "/messages",   "/messages/count_tokens",
 };
 
-bool is_inference_path(std::string_view path) {
-  if (path.starts_with("/v1/")) path.remove_prefix(3);
-  for (auto p : kInferencePaths)
+// JSON routes of OpenAI's API beyond the text ones (TTS, image generation servers).
+constexpr std::array<std::string_view, 2> kMediaJsonPaths = {"/audio/speech", "/images/generations"};
+// llama.cpp's own routes: relayed on their path as they are (llama-server has no /v1 form of them).
+constexpr std::array<std::string_view, 5> kNativePaths = {"/completion", "/infill", "/tokenize", "/detokenize",
+                                                          "/apply-template"};
+constexpr std::array<std::string_view, 4> kFormPaths = {"/audio/transcriptions", "/audio/translations",
+                                                        "/images/edits", "/images/variations"};
+
+template <size_t N>
+bool listed(const std::array<std::string_view, N>& paths, std::string_view path) {
+  for (auto p : paths)
     if (path == p) return true;
   return false;
+}
+
+bool is_native_path(std::string_view path) { return listed(kNativePaths, path); }
+
+bool is_inference_path(std::string_view path) {
+  if (is_native_path(path)) return true;
+  if (path.starts_with("/v1/")) path.remove_prefix(3);
+  return listed(kInferencePaths, path) || listed(kMediaJsonPaths, path);
+}
+
+bool is_form_path(std::string_view path) {
+  if (path.starts_with("/v1/")) path.remove_prefix(3);
+  return listed(kFormPaths, path);
 }
 
 RouteMatch only(std::string_view method, std::string_view want, Route r, std::string_view allow) {
@@ -42,7 +64,7 @@ RouteMatch only(std::string_view method, std::string_view want, Route r, std::st
 EngineTarget engine_target_parts(std::string_view target) {
   EngineTarget t;
   t.path = normalize_path(target);
-  if (!t.path.starts_with("/v1/")) t.prefix = "/v1";
+  if (!t.path.starts_with("/v1/") && !is_native_path(t.path) && t.path != "/props") t.prefix = "/v1";
   if (const auto q = target.find('?'); q != std::string_view::npos) t.query = target.substr(q);
   return t;
 }
@@ -69,6 +91,20 @@ std::string url_decode(std::string_view v) {
   return out;
 }
 
+// Percent-decoding of a path segment ('+' stays '+').
+std::string url_decode_path(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size() && hex_value(v[i + 1]) >= 0 && hex_value(v[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(v[i + 1]) * 16 + hex_value(v[i + 2]));
+      i += 2;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string query_param(std::string_view target, std::string_view name) {
@@ -87,10 +123,43 @@ std::string query_param(std::string_view target, std::string_view name) {
   return {};
 }
 
+std::vector<UpstreamCandidate> upstream_candidates(std::string_view target) {
+  std::vector<UpstreamCandidate> out;
+  constexpr std::string_view prefix = "/upstream/";
+  if (!target.starts_with(prefix)) return out;
+  std::string_view rest = target.substr(prefix.size());
+  const size_t query_at = std::min(rest.find('?'), rest.size());
+  const std::string_view query = rest.substr(query_at);
+  const std::string_view path = rest.substr(0, query_at);
+  for (size_t end = path.size(); end != 0 && end != std::string_view::npos;) {
+    const std::string_view name = path.substr(0, end);
+    if (!name.empty()) {
+      std::string engine = "/";
+      engine.append(end < path.size() ? path.substr(end + 1) : std::string_view{}).append(query);
+      out.push_back({url_decode_path(name), std::move(engine)});
+    }
+    end = end == 0 ? std::string_view::npos : path.rfind('/', end - 1);
+  }
+  return out;
+}
+
+std::string model_info_id(std::string_view target) {
+  std::string_view path = normalize_path(target);
+  if (path.starts_with("/v1")) path.remove_prefix(3);
+  if (!path.starts_with("/models/")) return {};
+  return url_decode_path(path.substr(8));
+}
+
 RouteMatch match_route(std::string_view method, std::string_view target) {
   std::string_view path = normalize_path(target);
   if (is_inference_path(path)) return only(method, "POST", Route::inference, "POST");
   if (path == "/v1/models" || path == "/models") return only(method, "GET", Route::models, "GET, HEAD");
+  if (is_form_path(path)) return only(method, "POST", Route::form, "POST");
+  if (path == "/props") return only(method, "GET", Route::model_query, "GET, HEAD");
+  if (path.starts_with("/upstream/") && path.size() > 10) return {Route::upstream, {}};
+  if ((path.starts_with("/v1/models/") && path.size() > 11) || (path.starts_with("/models/") && path.size() > 8 &&
+                                                                 path != "/models/load" && path != "/models/unload"))
+    return only(method, "GET", Route::model_info, "GET, HEAD");
   if (path == "/health" || path == "/healthz") return only(method, "GET", Route::health, "GET, HEAD");
   if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
   if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");

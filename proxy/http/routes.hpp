@@ -4,11 +4,18 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmux {
 
 enum class Route {
-  inference,        // POST, JSON body names the model: relayed to the model's engine
+  inference,        // POST, JSON body names the model: relayed to the model's engine (llama.cpp's own /completion,
+                    // /infill, /tokenize, /detokenize too: sent on their own path, without /v1)
+  form,             // POST multipart/form-data naming the model in its `model` field (audio transcriptions, image
+                    // edits): relayed untouched but for that field
+  model_query,      // GET routed by ?model= or the default model (llama.cpp's /props)
+  upstream,         // any method on /upstream/<model>/<path>: relayed to <path> on the model's engine
+  model_info,       // GET /v1/models/<id>
   models,           // GET /v1/models
   health,           // GET /health
   running,          // GET /running (llama-swap)
@@ -33,6 +40,17 @@ struct RouteMatch {
 };
 
 RouteMatch match_route(std::string_view method, std::string_view target);
+
+// For /upstream/<model>/<rest>: the model names it may mean, longest first ("a/b/c" → "a/b/c", "a/b", "a"; ids may
+// hold '/'); each with the engine target that follows it ("/" + rest + query). Empty when not such a path.
+struct UpstreamCandidate {
+  std::string model;
+  std::string target;
+};
+std::vector<UpstreamCandidate> upstream_candidates(std::string_view target);
+
+// The id in a /v1/models/<id> target (percent-decoded; may hold '/').
+std::string model_info_id(std::string_view target);
 
 // The path part of a target: no query, no trailing slash (except "/").
 std::string_view normalize_path(std::string_view target);

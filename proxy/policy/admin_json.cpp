@@ -64,7 +64,13 @@ json worker_json(const DaemonSnapshot& s) {
   j["idleSeconds"] = s.idle_seconds && s.in_flight == 0 ? json(*s.idle_seconds) : json(nullptr);
   j["ttlRemainingSeconds"] = opt(s.ttl_remaining_seconds);
   if (w.state == WorkerPhase::starting && !w.last_line.empty()) j["lastLine"] = w.last_line;
-  if (const ModelConfig* m = s.config->find_model(w.model)) j["limits"] = limits_json(*m);
+  if (const ModelConfig* m = s.config->find_model(w.model)) {
+    j["limits"] = limits_json(*m);
+    if (!m->remote.empty()) {  // a remote model: its URL, and the bridge's last failure to reach it, if the last word
+      j["remote"] = m->remote;
+      j["remoteError"] = w.last_line.find("remote upstream") != std::string::npos ? json(w.last_line) : json(nullptr);
+    }
+  }
   if (const auto& mem = s.worker_memory) {
     j["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
                    {"estimateBytes", mem->estimate.total()},
@@ -167,26 +173,54 @@ std::string status_json(const DaemonSnapshot& s) {
   return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+// One /v1/models entry. `as`: the id shown (the model's, or one of its aliases). llama-swap's `metadata` goes under
+// meta.llamaswap, where its clients look for it.
+json model_entry(const DaemonSnapshot& s, const ModelConfig& m, const std::string& as) {
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(s.now.time_since_epoch()).count();
+  json entry = {{"id", as}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
+                {"state", model_state(s, m.id)}};
+  if (as != m.id) entry["alias_of"] = m.id;
+  else entry["aliases"] = m.aliases;
+  if (!m.name.empty()) entry["name"] = m.name;
+  if (!m.description.empty()) entry["description"] = m.description;
+  if (m.metadata.is_object() && !m.metadata.empty()) entry["meta"] = {{"llamaswap", m.metadata}};
+  if (as != m.id) return entry;
+  auto it = s.footprints.find(m.id);
+  const Footprint f = it != s.footprints.end() ? it->second : Footprint{};
+  entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
+                        {"weightsSource", f.weights_source},
+                        {"fitsBudget", fits_budget(f, s.config->memory, s.memory)}};
+  return entry;
+}
+
+}  // namespace
+
 std::string models_json(const DaemonSnapshot& s) {
   json data = json::array();
-  const auto created = std::chrono::duration_cast<std::chrono::seconds>(s.now.time_since_epoch()).count();
-  for (const auto& m : s.config->models) {
+  const auto& cfg = *s.config;
+  for (const auto& m : cfg.models) {
     if (m.unlisted) continue;
-    json entry = {{"id", m.id}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
-                  {"state", model_state(s, m.id)}, {"aliases", m.aliases}};
-    if (!m.name.empty()) entry["name"] = m.name;
-    if (!m.description.empty()) entry["description"] = m.description;
-    auto it = s.footprints.find(m.id);
-    const Footprint f = it != s.footprints.end() ? it->second : Footprint{};
-    entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
-                          {"weightsSource", f.weights_source},
-                          {"fitsBudget", fits_budget(f, s.config->memory, s.memory)}};
-    data.push_back(entry);
-    for (const auto& a : m.aliases)
-      data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},
-                      {"state", model_state(s, m.id)}, {"alias_of", m.id}});
+    data.push_back(model_entry(s, m, m.id));
+    if (cfg.include_aliases_in_list == false) continue;
+    for (const auto& a : m.aliases) {
+      json entry = model_entry(s, m, a);
+      if (!cfg.include_aliases_in_list) {  // llmux's own short form
+        entry.erase("name");
+        entry.erase("description");
+        entry.erase("meta");
+      }
+      data.push_back(std::move(entry));
+    }
   }
   return dump(json{{"object", "list"}, {"data", data}});
+}
+
+std::optional<std::string> model_json(const DaemonSnapshot& s, const std::string& name) {
+  const ModelConfig* m = s.config->resolve(name);
+  if (m == nullptr) return std::nullopt;
+  return dump(model_entry(s, *m, name));
 }
 
 std::string running_json(const DaemonSnapshot& s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace llmux {
 
 std::string status_json(const DaemonSnapshot& s);
 std::string models_json(const DaemonSnapshot& s);
+// GET /v1/models/{id}: the entry /v1/models shows for `name` (an id or alias, unlisted ones included, as OpenAI's
+// retrieve shape); nullopt when no model answers to it.
+std::optional<std::string> model_json(const DaemonSnapshot& s, const std::string& name);
 std::string running_json(const DaemonSnapshot& s);
 std::string config_json(const DaemonSnapshot& s);  // GET /config: {"path","text"}, secrets redacted from the text
 std::string metrics_text(const DaemonSnapshot& s, const Metrics& m);  // GET /metrics

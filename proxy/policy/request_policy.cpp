@@ -124,7 +124,7 @@ CapResult apply_token_caps(json& body, std::string_view route_path, const TokenC
   return result;
 }
 
-std::vector<std::string> apply_param_rules(json& body, const ParamRules& rules) {
+std::vector<std::string> apply_param_rules(json& body, const ParamRules& rules, const std::string& requested) {
   std::vector<std::string> changed;
   if (!body.is_object()) return changed;
   for (const std::string& name : rules.strip) {
@@ -137,6 +137,11 @@ std::vector<std::string> apply_param_rules(json& body, const ParamRules& rules) 
   for (const auto& [name, value] : rules.force.items()) {
     if (name == kModel) continue;
     if (force_field(body, name, value)) note(changed, name);
+  }
+  if (const auto by = rules.by_name.find(requested); by != rules.by_name.end()) {
+    for (const auto& [name, value] : by->second.items()) {
+      if (name != kModel && force_field(body, name, value)) note(changed, name);
+    }
   }
   return changed;
 }

@@ -34,8 +34,10 @@ struct CapResult {
 CapResult apply_token_caps(nlohmann::json& body, std::string_view route_path, const TokenCaps& caps);
 
 // strip: top-level fields removed; defaults: set where absent (objects deep-merged, the request's values win);
-// force: always set (objects deep-merged, the rule's values win). Applied in that order. Returns the top-level
+// force: always set (objects deep-merged, the rule's values win); then by_name[`requested`] (llama-swap's
+// setParamsByID: the id or alias the request named) forced likewise. Applied in that order. Returns the top-level
 // names changed, each once, for logging.
-std::vector<std::string> apply_param_rules(nlohmann::json& body, const ParamRules& rules);
+std::vector<std::string> apply_param_rules(nlohmann::json& body, const ParamRules& rules,
+                                           const std::string& requested = {});
 
 }  // namespace llmux

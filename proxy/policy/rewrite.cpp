@@ -58,7 +58,8 @@ std::optional<ApiError> apply_model_rules(InferenceRequest& req, const std::stri
   if (!caps.field.empty()) req.modified = true;
   if (caps.clamped)
     req.clamp_note = caps.field + " " + std::to_string(caps.requested) + " -> " + std::to_string(caps.applied);
-  if (!apply_param_rules(req.body, req.model->params).empty()) req.modified = true;
+  const std::string& named = req.requested.empty() ? req.model->id : req.requested;
+  if (!apply_param_rules(req.body, req.model->params, named).empty()) req.modified = true;
   return std::nullopt;
 }
 
@@ -70,6 +71,7 @@ std::string forward_body(InferenceRequest& req, const std::string& original) {
   }
   if (req.requested == want) return original;
   const TopLevelScan& s = req.scan;
+  if (req.form) return original.substr(0, s.model_begin) + want + original.substr(s.model_end);
   std::string quoted = json_quote(want);
   if (s.has_model || s.model_end > s.model_begin)  // replace the value in place ("model": null included)
     return original.substr(0, s.model_begin) + quoted + original.substr(s.model_end);

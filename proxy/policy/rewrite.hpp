@@ -25,6 +25,7 @@ struct InferenceRequest {
   bool stream = false;             // "stream": true
   bool modified = false;           // body changed beyond `model`: must be re-serialized
   std::string clamp_note;          // "max_tokens 9000 -> 4096" when a cap lowered the request's limit
+  bool form = false;               // multipart/form-data: scan.model_begin/model_end bound the raw field value
 };
 
 // 404 "model 'x' not found; available: a, b": the one wording for every place a name does not resolve.

@@ -352,7 +352,7 @@ net::awaitable<RelayResult> exchange_failed(ClientStream& client, const RelayJob
 }  // namespace
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
-  const std::string head = engine_request_head(job.request, job.lease.worker->endpoint, job.body.size());
+  const std::string head = engine_request_head(job.request, job.lease.worker->endpoint, job.body.size(), job.engine_target);
   EngineExchange x;
   struct Forget {
     Deadline& d;

@@ -40,6 +40,7 @@ struct RelayJob {
                                           // engine's events continue it, an engine error becomes an error event
   Deadline& deadline;                     // the session's: bounds every read and write of the relay
   std::string_view extra_fields;          // header lines (CRLF each) added to the client's head (CORS), or ""
+  std::string_view engine_target = {};    // the engine's target when not the canonical one (/upstream), or ""
 };
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

@@ -7,6 +7,7 @@
 #include "common/errors.hpp"
 #include "common/seconds.hpp"
 #include "proxy/http/sse_events.hpp"
+#include "proxy/policy/routed.hpp"
 #include "proxy/session/admission.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/session/streams.hpp"
@@ -14,6 +15,13 @@
 namespace llmux {
 
 static_assert(std::is_same_v<Listener::Socket, ClientSocket>);
+
+namespace {
+
+// Routes whose request goes to a model's engine without being JSON inference (proxy/policy/routed.hpp).
+bool is_model_route(Route r) { return r == Route::form || r == Route::model_query || r == Route::upstream; }
+
+}  // namespace
 
 net::awaitable<void> Session::run() {
   for (;;) {
@@ -77,7 +85,7 @@ net::awaitable<bool> Session::serve_one(bool taken) {
   }
   RouteMatch m = match_route(req.method_string(), req.target());
   if (!admit(m.route)) co_return co_await refuse_access();
-  if (m.route == Route::inference) co_return co_await inference(req);
+  if (m.route == Route::inference || is_model_route(m.route)) co_return co_await inference(req, m.route);
   if (m.route == Route::unload) {
     co_await srv_.coordinator.unload();
     Reply ok(http::status::ok, "OK", "text/plain");
@@ -144,15 +152,19 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (p.chain_break) spdlog::info("[{}] PREFIX {}", model, prefix_break_text(prefix_));
 }
 
-// An inference request: parsed and rewritten (proxy/policy/rewrite), admitted (admission.hpp), relayed, recorded.
-net::awaitable<bool> Session::inference(Request& req) {
+// An inference request, or another request routed to a model's engine (a form, llama.cpp's routes, /upstream:
+// proxy/policy/routed): parsed and rewritten (proxy/policy/rewrite), admitted (admission.hpp), relayed, recorded.
+net::awaitable<bool> Session::inference(Request& req, Route route) {
   const auto started = std::chrono::steady_clock::now();
   prefix_ = {};
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
-  auto parsed = parse_inference(req.body(), *cfg);
+  std::string engine_target;             // /upstream: the engine's own path
+  auto parsed = route == Route::inference
+                    ? parse_inference(req.body(), *cfg)
+                    : parse_routed(route, req.target(), req.field("content-type"), req.body(), *cfg, engine_target);
   if (auto* e = std::get_if<ApiError>(&parsed)) co_return co_await refuse_inference(req, *e, nullptr, started);
   auto& ir = std::get<InferenceRequest>(parsed);
-  if (auto e = apply_model_rules(ir, req.body(), req.target()))
+  if (auto e = route == Route::inference ? apply_model_rules(ir, req.body(), req.target()) : std::nullopt)
     co_return co_await refuse_inference(req, *e, ir.model, started);
   prefix_ = srv_.info.prefix->observe(ir.model->id, req, req.body(), ir.scan);  // hashes only (docs/agents.md)
   std::string body = forward_body(ir, std::move(req.body()));
@@ -164,7 +176,10 @@ net::awaitable<bool> Session::inference(Request& req) {
   early.set_extra_fields(extra_fields_);
   RequestAdmission door(srv_.coordinator, watch, ir, req, early);
   Admission adm;
-  if (!door.now(adm)) adm = co_await door.wait();
+  if (!door.now(adm)) {
+    if (auto refused = srv_.coordinator.over_concurrency_limit(*ir.model)) adm.error = std::move(*refused);
+    else adm = co_await door.wait();  // (llama-swap's concurrencyLimit answers 429 at once, without a queue)
+  }
   if (!adm.lease) co_return co_await not_admitted(req, ir, adm, door.watching(), early, started);
   struct Release {
     Coordinator& c;
@@ -172,7 +187,8 @@ net::awaitable<bool> Session::inference(Request& req) {
     ~Release() { c.release(lease); }
   } release{srv_.coordinator, std::move(*adm.lease)};
   RelayJob job{req, std::move(body), release.lease, cfg->timeouts, ir.clamp_note,  // named: g++ 12 double-destroys
-               early.started() ? &early : nullptr, deadline_, extra_fields_};     // a braced temporary
+               early.started() ? &early : nullptr, deadline_, extra_fields_,      // a braced temporary
+               engine_target};
   RelayResult r = co_await relay(stream_, std::move(job), srv_.pool, watch);  // temporaries in co_await
   watch.disarm();
   bool keep = r.keep_alive && !watch.gone();

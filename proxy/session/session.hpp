@@ -55,7 +55,7 @@ class Session {
   // server.cpp
   void take_watch_bytes();
   net::awaitable<bool> serve_one(bool taken);
-  net::awaitable<bool> inference(Request& req);
+  net::awaitable<bool> inference(Request& req, Route route = Route::inference);
   net::awaitable<bool> refuse_inference(const Request& req, const ApiError& e, const ModelConfig* model,
                                         std::chrono::steady_clock::time_point started);
   net::awaitable<bool> not_admitted(const Request& req, const InferenceRequest& ir, Admission& adm, bool watching,

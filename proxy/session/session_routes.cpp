@@ -20,6 +20,10 @@ RouteClass route_class(Route r) {
     case Route::health: return RouteClass::open;
     case Route::ui: return RouteClass::page;
     case Route::inference:
+    case Route::form:
+    case Route::model_query:
+    case Route::upstream:
+    case Route::model_info:
     case Route::models:
     case Route::not_found:
     case Route::method_not_allowed: return RouteClass::user;
@@ -132,6 +136,11 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::model_info: {
+      const std::string id = model_info_id(target);
+      if (auto body = model_json(srv_.coordinator.snapshot(srv_.info), id)) return json_reply(std::move(*body));
+      return error_reply(unknown_model(id, *srv_.coordinator.config()));
+    }
     case Route::activity: return json_reply(srv_.coordinator.metrics().activity().json());
     case Route::ui:
       if (const UiAsset* a = find_ui_asset(normalize_path(target))) {

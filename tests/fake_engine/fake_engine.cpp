@@ -164,6 +164,8 @@ Options parse_options(int argc, char** argv) {
       else usage_error("--readiness: expected 503, refuse or always200, got '" + v + "'");
     } else usage_error("unknown flag '" + std::string(argv[i]) + "'");
   }
+  if (const char* env = std::getenv("PORT"); !o.port && env != nullptr)  // as servers that read PORT do
+    o.port = static_cast<std::uint16_t>(parse_number("PORT", env, 65535));
   if (!o.port) usage_error("--port is required");
   return o;
 }
@@ -714,6 +716,16 @@ net::awaitable<bool> serve_debug(Engine& e, Conn& c, std::string_view path, bool
   co_return keep;
 }
 
+// llama.cpp's own routes, OpenAI's multipart and media routes, and anything under /echo/ (for /upstream/).
+bool echoed(std::string_view path) {
+  for (std::string_view p : {"/completion", "/infill", "/tokenize", "/detokenize", "/props", "/audio/transcriptions",
+                             "/audio/translations", "/audio/speech", "/images/edits", "/images/variations",
+                             "/images/generations"}) {
+    if (path == p) return true;
+  }
+  return path.starts_with("/echo");
+}
+
 net::awaitable<bool> serve(Engine& e, Conn& c, Request& req) {
   std::string_view path = req.target();
   path = path.substr(0, path.find('?'));
@@ -742,6 +754,14 @@ net::awaitable<bool> serve(Engine& e, Conn& c, Request& req) {
     c.body = R"({"object":"list","data":[{"id":)";
     append_json_string(c.body, e.opt.model);
     c.body += R"(,"object":"model","owned_by":"fake"}]})";
+    keep = co_await send(e, c, 200, keep_alive);
+  } else if (echoed(path)) {  // routes llmux relays without reading them: what arrived, as JSON
+    const nlohmann::json echo = {{"engine", e.opt.model},
+                                 {"method", std::string(req.method_string())},
+                                 {"target", std::string(req.target())},
+                                 {"content_type", std::string(req[http::field::content_type])},
+                                 {"body", req.body()}};
+    c.body = echo.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     keep = co_await send(e, c, 200, keep_alive);
   } else {
     const std::string message = "unknown endpoint: " + std::string(req.method_string()) + " " + std::string(path);

@@ -36,7 +36,8 @@ TEST(LoadConfigErrors, DocumentShape) {
       {"\nmodels: [a, b]\n", "t.yaml:2: models: expected a map"},
       {lines({"models:", "  a: llama-server --port ${PORT}"}), "t.yaml:2: models.a: expected a map"},
       {lines({"models:", "  a:", "    name: x"}),
-       "t.yaml:2: models.a: cmd is required: the command that starts this model's engine"},
+       "t.yaml:2: models.a: cmd is required: the command that starts this model's engine (or, for a remote "
+       "server, leave cmd out and set proxy to its http(s) URL)"},
       {lines({"models:", "  \"\":", "    cmd: x"}), "t.yaml:2: models: a model id cannot be empty"},
       {lines({"models:", "  a:", "    cmd: x --port ${PORT}", "  a:", "    cmd: y --port ${PORT}"}),
        "t.yaml:4: models.a: duplicate key (first defined at line 2)"},
@@ -83,19 +84,16 @@ TEST(LoadConfigErrors, Commands) {
       {model({"cmd: llama-server --port ${PORT", "ttl: 5"}), "t.yaml:3: models.a.cmd: unterminated ${"},
       {model({"cmd: llama-server --port ${PORT}", "cmdStop: kill ${env.LLMUX_CFG_TEST_UNSET}"}),
        "t.yaml:4: models.a.cmdStop: environment variable LLMUX_CFG_TEST_UNSET is not set"},
-      {model({"cmd: llama-server -m a.gguf"}),
-       "t.yaml:3: models.a.cmd: cmd does not use ${PORT}: the engine would not listen on the port llmux picks "
-       "(add e.g. --port ${PORT}, or set proxy to the engine's fixed address)"},
       {model({"proxy: http://localhost:${PORT}", "cmd: llama-server --port 8080"}),
-       "t.yaml:4: models.a.cmd: cmd does not use ${PORT}: the engine would not listen on the port llmux picks "
-       "(add e.g. --port ${PORT}, or set proxy to the engine's fixed address)"},
+       "t.yaml:3: models.a.proxy: proxy uses ${PORT} but cmd does not: the engine would not listen on the port "
+       "llmux picks (add e.g. --port ${PORT} to cmd, or set proxy to the engine's fixed address)"},
   });
 }
 
 TEST(LoadConfigErrors, EndpointsAndReadiness) {
   const std::string head = "models:\n  a:\n    cmd: x --port ${PORT}\n";
   expect_errors({
-      {head + "    proxy: https://127.0.0.1:${PORT}\n", "t.yaml:4: models.a.proxy: https engines are not supported"},
+      {head + "    proxy: https://127.0.0.1:${PORT}\n", "t.yaml:4: models.a.proxy: https engines are not supported yet (remote upstreams over TLS)"},
       {head + "    proxy: 127.0.0.1:8080\n",
        "t.yaml:4: models.a.proxy: expected an http:// URL such as http://127.0.0.1:${PORT}, got '127.0.0.1:8080'"},
       {head + "    proxy: http://\n",
@@ -311,6 +309,8 @@ TEST(ShippedConfigs, LoadWithoutWarnings) {
 #ifdef LLMUX_SOURCE_DIR
   const fs::path configs = fs::path(LLMUX_SOURCE_DIR) / "configs";
   ::setenv("LLMUX_FAKE_ENGINE", "/bin/true", 0);  // configs/demo.yaml: set by scripts/demo.sh
+  ::setenv("LLMUX_CLUSTER_KEY", "cluster-key-for-test", 0);  // configs/scaling.yaml
+  ::setenv("LLMUX_GPU_BOX_KEY", "gpu-box-key-for-test", 0);
   int loaded = 0;
   for (const fs::directory_entry& entry : fs::directory_iterator(configs)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -321,7 +321,21 @@ TEST(ShippedConfigs, LoadWithoutWarnings) {
     EXPECT_FALSE(c->models.empty());
     ++loaded;
   }
-  EXPECT_GE(loaded, 5);
+  EXPECT_GE(loaded, 6);
+  // docs/scaling.md's example: one local model, four remote ones, keys only in the bridges' environment.
+  const auto scaling = load_config((configs / "scaling.yaml").string());
+  EXPECT_TRUE(scaling->find_model("local-small")->remote.empty());
+  EXPECT_EQ(scaling->find_model("cluster-qwen")->remote, "https://vllm.ml.svc.cluster.local:8443");
+  EXPECT_EQ(scaling->find_model("cluster-qwen")->readiness, Readiness::http);
+  EXPECT_EQ(scaling->find_model("ollama-llama")->remote, "http://localhost:11434");
+  EXPECT_EQ(scaling->find_model("lmstudio-gemma")->forwarded_name(), "google/gemma-3-12b");
+  EXPECT_EQ(scaling->find_model("gpu-box-coder")->readiness, Readiness::tcp);
+  EXPECT_EQ(scaling->resolve("big"), scaling->find_model("cluster-qwen"));
+  for (const char* key : {"cluster-key-for-test", "gpu-box-key-for-test"}) {
+    EXPECT_NE(std::find(scaling->secrets.begin(), scaling->secrets.end(), key), scaling->secrets.end());
+    for (const ModelConfig& m : scaling->models)
+      for (const std::string& arg : m.argv) EXPECT_EQ(arg.find(key), std::string::npos);
+  }
 #else
   GTEST_SKIP() << "LLMUX_SOURCE_DIR is not defined for this test target";
 #endif

@@ -39,9 +39,10 @@ TEST(ConfigLimitsErrors, ModelKeys) {
       {with({}, {"maxMemory: 0"}), m + "maxMemory: must be greater than 0"},
       {with({}, {"maxConcurrency: -1"}), m + "maxConcurrency: must be 0 (unlimited) or more, got -1"},
       {with({}, {"maxConcurrency: 1.5"}), m + "maxConcurrency: expected an integer, got '1.5'"},
-      {with({}, {"concurrencyLimit: -2"}), m + "concurrencyLimit: must be 0 (unlimited) or more, got -2"},
+      {with({}, {"concurrencyLimit: -2"}), m + "concurrencyLimit: must be 0 (llama-swap's default, 10) or more, got -2"},
       {with({}, {"maxConcurrency: 1", "concurrencyLimit: 2"}),
-       "t.yaml:5: models.a.concurrencyLimit: set maxConcurrency or concurrencyLimit (llama-swap's name), not both"},
+       "t.yaml:5: models.a.concurrencyLimit: set maxConcurrency (requests beyond it wait in the queue) or "
+       "concurrencyLimit (llama-swap's: refused with 429), not both"},
       {with({}, {"queue: 5"}), m + "queue: expected a map"},
       {with({}, {"queue: {max: 0}"}), m + "queue.max: must be at least 1 (a model that is not loaded needs its first request queued), got 0"},
       {with({}, {"queue: {timeout: 0}"}), m + "queue.timeout: must be greater than 0, got '0'"},

@@ -208,7 +208,6 @@ TEST(ConfigLimits, LlamaSwapFiltersMergeIntoParams) {
   EXPECT_EQ(p.strip, (Words{"seed", "top_p", "min_p"}));
   EXPECT_EQ(p.force, json::parse(R"({"temperature": 0.2, "chat_template_kwargs": {"enable_thinking": false}})"));
   EXPECT_EQ(c->warnings, (Words{
-                             "t.yaml:13: models.a.filters.setParamsByID: unknown key, ignored",
                              "t.yaml:8: models.a.filters.stripParams: model is protected, not stripped",
                              "t.yaml:12: models.a.filters.setParams.model: model is protected, not set",
                          }));
@@ -226,9 +225,11 @@ TEST(ConfigLimits, FiltersAloneAndOnTopOfTopLevelParams) {
   EXPECT_EQ(c->warnings, Words{});
 }
 
-TEST(ConfigLimits, ConcurrencyLimitIsAnAlias) {
+TEST(ConfigLimits, ConcurrencyLimitHasLlamaSwapsMeaning) {
   const auto c = load(with({}, {"concurrencyLimit: 3"}));
   EXPECT_EQ(model_a(c).max_concurrency, 3);
+  EXPECT_TRUE(model_a(c).refuse_over_limit);  // 429 at once beyond it, as llama-swap
+  EXPECT_FALSE(load(with({}, {"maxConcurrency: 3"}))->models[0].refuse_over_limit);
   EXPECT_EQ(c->warnings, Words{});
 }
 

@@ -333,9 +333,9 @@ TEST(LoadConfig, UnknownKeysAreWarningsWithLines) {
   EXPECT_TRUE(c->models.at(0).send_loading_state);  // a llama-swap key llmux implements
   EXPECT_EQ(c->warnings, (Words{
                              "t.yaml:1: listn: unknown key, ignored; did you mean 'listen'?",
-                             "t.yaml:2: startPort: llama-swap key not supported by llmux, ignored",
+                             "t.yaml:2: startPort: llama-swap's startPort: llmux picks a free port for each ${PORT} "
+                             "when it starts the engine, not from a range; ignored",
                              "t.yaml:4: timeouts.connect: unknown key, ignored",
-                             "t.yaml:9: models.a.metadata: llama-swap key not supported by llmux, ignored",
                              "t.yaml:10: models.a.tll: unknown key, ignored; did you mean 'ttl'?",
                          }));
 }
@@ -407,7 +407,8 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
   EXPECT_EQ(qwen.forwarded_name(), "qwen/qwen3");
   EXPECT_EQ(qwen.env, (Words{"CUDA_VISIBLE_DEVICES=0,1"}));
   EXPECT_EQ(qwen.params.strip, (Words{"temperature", "top_p"}));  // filters.stripParams
-  EXPECT_EQ(qwen.max_concurrency, 0);                               // concurrencyLimit
+  EXPECT_EQ(qwen.max_concurrency, 10);                              // concurrencyLimit 0: llama-swap's 10
+  EXPECT_TRUE(qwen.refuse_over_limit);
   EXPECT_EQ(c->resolve("gpt-4o-mini"), &qwen);
   const ModelConfig& llama = *c->find_model("llama");
   EXPECT_EQ(llama.readiness, Readiness::none);
@@ -419,15 +420,14 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
   EXPECT_EQ(docker.argv.at(7), "${PORT}:8080");
   EXPECT_EQ(docker.stop_argv, (Words{"docker", "stop", "docker-llama"}));
   EXPECT_EQ(c->available_names(), "docker-llama, gpt-4o-mini, qwen");
-  const std::string not_supported = ": llama-swap key not supported by llmux, ignored";
-  EXPECT_EQ(c->warnings, (Words{
-                             "t.yaml:3: logTimeFormat" + not_supported,
-                             "t.yaml:4: metricsMaxInMemory" + not_supported,
-                             "t.yaml:5: startPort" + not_supported,
-                             "t.yaml:7: includeAliasesInList" + not_supported,
-                             "t.yaml:16: groups" + not_supported,
-                             "t.yaml:20: hooks" + not_supported,
-                         }));
+  EXPECT_EQ(c->include_aliases_in_list, false);
+  EXPECT_EQ(c->preload, Words{"qwen"});
+  ASSERT_EQ(c->warnings.size(), 5u) << ::testing::PrintToString(c->warnings);
+  EXPECT_TRUE(c->warnings[0].starts_with("t.yaml:3: logTimeFormat: llama-swap's logTimeFormat: "));
+  EXPECT_TRUE(c->warnings[1].starts_with("t.yaml:4: metricsMaxInMemory: llama-swap's metricsMaxInMemory: "));
+  EXPECT_TRUE(c->warnings[2].starts_with("t.yaml:5: startPort: llama-swap's startPort: "));
+  EXPECT_TRUE(c->warnings[3].starts_with("t.yaml:16: groups: llama-swap's groups: llmux keeps one engine"));
+  EXPECT_TRUE(c->warnings[4].starts_with("t.yaml:22: hooks.on_startup.preload: llama-swap's hooks"));
 }
 
 }  // namespace

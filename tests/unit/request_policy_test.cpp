@@ -159,7 +159,11 @@ TEST(TokenCaps, NonObjectBodiesAreLeftAlone) {
 }
 
 ParamRules rules(const char* defaults, const char* force, Words strip) {
-  return ParamRules{json::parse(defaults), json::parse(force), std::move(strip)};
+  ParamRules r;
+  r.defaults = json::parse(defaults);
+  r.force = json::parse(force);
+  r.strip = std::move(strip);
+  return r;
 }
 
 TEST(ParamRules, DefaultsFillOnlyWhatIsAbsent) {

@@ -163,7 +163,11 @@ TEST(Endpoint, ParsesEngineUrls) {
   ASSERT_TRUE(ep3);
   EXPECT_EQ(ep3->host, "::1");
   EXPECT_FALSE(parse_engine_url("https://x:1"));
-  EXPECT_FALSE(parse_engine_url("http://host"));
+  EXPECT_EQ(parse_engine_url("http://10.0.0.2/v")->port, 80);  // a URL without a port: 80
+  EXPECT_EQ(parse_engine_url("http://[::1]/v")->port, 80);
+  EXPECT_EQ(engine_url_problem("http://10.0.0.2/v"), "");
+  EXPECT_NE(engine_url_problem("http://host:80"), "");  // a name: refused at load, not at the first request
+  EXPECT_FALSE(parse_engine_url("http://[::1]x"));
   EXPECT_FALSE(parse_engine_url("http://h:0"));
   EXPECT_FALSE(parse_engine_url("http://h:99999"));
 }
