@@ -91,7 +91,7 @@ struct ModelConfig {
   std::optional<double> memory_utilization;  // memoryUtilization: (0, 1], passed to engines via ${MEM_UTIL}
   std::optional<uint64_t> weights_bytes;     // weights: given as a size
   std::string weights_path;                  // weights: given as a file, directory or glob (~ expanded)
-  uint64_t overhead = 512ull << 20;          // overhead: runtime memory beyond weights + KV
+  std::optional<uint64_t> overhead;          // overhead: runtime memory beyond weights + KV; unset = per engine
   std::optional<uint64_t> max_memory;        // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
   TokenCaps max_tokens;                      // maxTokens
   ParamRules params;                         // params + llama-swap filters
