@@ -151,6 +151,9 @@ struct MemoryConfig {
   Duration swap_wait{10000};       // before a spawn, how long to wait for memory to become available (e.g. an
                                    // unloaded engine's memory coming back) before refusing
   Duration sample_interval{1000};  // memory sampling period (>= 100ms)
+  Duration idle_sample_interval{30000};  // sampling period while the resident engine is idle (0 = off, >= 1s)
+  uint64_t gpu_reserve = 512ull << 20;   // gpuReserve: kept free on a discrete GPU when admitting an engine
+  double learned_slack = 0.1;            // learnedSlack: admission uses a learned peak x (1 + this)
   PressureConfig pressure;
   bool operator==(const MemoryConfig&) const = default;
 };

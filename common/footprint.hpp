@@ -18,8 +18,14 @@ struct Footprint {
   uint64_t weights = 0, kv = 0, overhead = 0;
   uint64_t cache = 0;  // prompt cache the engine is expected to keep (llama-server --cache-ram, mlx prompt cache)
   uint64_t gpu = 0;    // of total(), the part expected in a discrete GPU's memory (0: all in system memory)
-  uint64_t total() const { return weights + kv + overhead + cache; }
-  uint64_t host() const { return total() > gpu ? total() - gpu : 0; }
+  // A measured peak of this model and command line (host and GPU), already raised by memory.learnedSlack: when
+  // set and nothing was overridden, it replaces the estimate for admission and ceilings.
+  std::optional<uint64_t> learned_host, learned_gpu;
+  uint64_t estimated() const { return weights + kv + overhead + cache; }
+  bool uses_learned() const { return learned_host.has_value() && source == "learned"; }
+  uint64_t total() const { return uses_learned() ? *learned_host + learned_gpu.value_or(0) : estimated(); }
+  uint64_t gpu_part() const { return uses_learned() ? learned_gpu.value_or(0) : gpu; }
+  uint64_t host() const { return total() > gpu_part() ? total() - gpu_part() : 0; }
   // Where `weights` comes from: "weights: 4.2 GiB" (configured size), "weights: /path" (configured path),
   // "detected from cmd: /path/x.gguf", "unknown" (weights counted as 0).
   std::string weights_source;
@@ -32,6 +38,10 @@ struct Footprint {
   uint64_t cache_limit = 0;        // the most the prompt cache may grow to (0 = none or unknown)
   std::vector<std::string> notes;  // assumptions and metadata problems, for `llmux fit` and /v1/models
 };
+
+// Records a measured peak (host and GPU bytes) on an estimate: learned_* = peak x (1 + slack); the source becomes
+// "learned" unless kvReservation or overhead were given ("override" stays: the user's figures win).
+void apply_learned(Footprint& f, uint64_t host_peak, uint64_t gpu_peak, double slack);
 
 // What the machine offers engines, for the estimate (see common/engine_estimate.hpp: Accelerator).
 struct EstimateEnv {

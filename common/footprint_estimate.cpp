@@ -94,6 +94,12 @@ void apply_estimate(const EngineEstimate& e, Footprint& f) {
 
 }  // namespace
 
+void apply_learned(Footprint& f, uint64_t host_peak, uint64_t gpu_peak, double slack) {
+  f.learned_host = static_cast<uint64_t>(static_cast<double>(host_peak) * (1 + slack));
+  f.learned_gpu = static_cast<uint64_t>(static_cast<double>(gpu_peak) * (1 + slack));
+  if (f.source != "override") f.source = "learned";
+}
+
 Footprint estimate_footprint(const ModelConfig& m, const EstimateEnv& env) { return estimate_footprint_with(m, {}, env); }
 
 Footprint estimate_footprint_with(const ModelConfig& m, const std::vector<std::string>& extra_args,

@@ -28,6 +28,8 @@ class GpuProbe {
   virtual ~GpuProbe() = default;
   virtual std::string name() const = 0;  // "nvml", "metal", "none", "fake"
   virtual std::vector<GpuDevice> devices() = 0;
+  // Whether process_memory can tell anything (listing a process group's pids costs a /proc walk).
+  virtual bool per_process() const { return false; }
   // GPU memory used by these processes, summed over every device (nullopt: cannot tell).
   virtual std::optional<uint64_t> process_memory(const std::vector<pid_t>& pids) = 0;
 };

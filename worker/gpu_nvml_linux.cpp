@@ -75,6 +75,7 @@ class NvmlProbe final : public GpuProbe {
   NvmlProbe(const NvmlProbe&) = delete;
   NvmlProbe& operator=(const NvmlProbe&) = delete;
   std::string name() const override { return "nvml"; }
+  bool per_process() const override { return true; }
 
   std::vector<GpuDevice> devices() override {
     std::vector<GpuDevice> out;

@@ -7,6 +7,7 @@
 
 #include "common/footprint.hpp"
 #include "common/sysmem.hpp"
+#include "proxy/policy/footprint_view.hpp"
 
 namespace llmux {
 
@@ -69,9 +70,13 @@ json worker_json(const Coordinator& c) {
   }
   if (const auto& mem = c.memory().worker()) {
     w["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
+                   {"gpuBytes", mem->gpu ? json(*mem->gpu) : json(nullptr)},
+                   {"peakRssBytes", mem->peak_rss},
+                   {"peakGpuBytes", mem->peak_gpu},
                    {"estimateBytes", mem->estimate.total()},
                    {"ceilingBytes", mem->ceiling ? json(*mem->ceiling) : json(nullptr)},
-                   {"weightsSource", mem->estimate.weights_source}};
+                   {"weightsSource", mem->estimate.weights_source},
+                   {"footprint", footprint_json(mem->estimate)}};
     if (mem->rss) w["memory"]["rss"] = format_bytes(*mem->rss);
   }
   return w;
@@ -86,6 +91,10 @@ json system_json(const Coordinator& c) {
     s["budgetBytes"] = m.budget.resolve(mem->total);
     s["reserveBytes"] = m.reserve.resolve(mem->total);
   }
+  s["gpus"] = json::array();
+  for (const GpuDevice& g : c.memory().gpu().devices())
+    s["gpus"].push_back({{"index", g.index}, {"name", g.name}, {"usedBytes", g.used}, {"totalBytes", g.total},
+                         {"unified", g.unified}});
   return s;
 }
 
@@ -111,6 +120,7 @@ std::string metrics_text(const Coordinator& c, const DaemonInfo& d) {
     if (const auto& mem = c.memory().worker()) {
       g.worker_rss = mem->rss;
       g.worker_estimate = mem->estimate.total();
+      g.worker_gpu = mem->gpu;
     }
   }
   g.uptime_seconds = seconds(std::chrono::system_clock::now() - d.started_at);
@@ -186,8 +196,8 @@ std::string models_json(const Coordinator& c) {
     if (!m.name.empty()) entry["name"] = m.name;
     if (!m.description.empty()) entry["description"] = m.description;
     Footprint f = c.memory().footprint(m);
-    entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
-                          {"weightsSource", f.weights_source}, {"fitsBudget", c.memory().fits_budget(f)}};
+    entry["footprint"] = footprint_json(f);
+    entry["footprint"]["fitsBudget"] = c.memory().fits_budget(f);
     data.push_back(entry);
     for (const auto& a : m.aliases)
       data.push_back({{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "llmux"},

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 
 #include "common/log_hub.hpp"
@@ -16,6 +18,9 @@ std::string status_json(const Coordinator& c, const DaemonInfo& d);  // every st
 std::string models_json(const Coordinator& c);
 std::string running_json(const Coordinator& c);
 std::string config_json(const DaemonInfo& d);  // GET /config: {"path","text"}, secrets redacted from the text
+// GET /fit?model=M[&ctx=N][&kvBits=B][&parallel=N]: the what-if report (proxy/policy/footprint_view.hpp);
+// `error` set (400/404) for an unknown model or a malformed value.
+std::string fit_json_body(const Coordinator& c, std::string_view target, std::optional<ApiError>& error);
 std::string metrics_text(const Coordinator& c, const DaemonInfo& d);  // GET /metrics
 // GET /logs: JSON {"lines":[...]} or, with text=true, one line per entry.
 std::string logs_body(const std::vector<LogLine>& lines, bool text);

@@ -401,6 +401,11 @@ Reply Session::admin(Route route, std::string_view target) {
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
     case Route::config: return json_reply(config_json(srv_.info));
+    case Route::fit: {
+      std::optional<ApiError> refused;
+      std::string body = fit_json_body(srv_.coordinator, target, refused);
+      return refused ? error_reply(*refused) : json_reply(std::move(body));
+    }
     case Route::metrics:
       return Reply{http::status::ok, metrics_text(srv_.coordinator, srv_.info), "text/plain; version=0.0.4; charset=utf-8"};
     default: break;
