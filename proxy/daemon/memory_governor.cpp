@@ -139,7 +139,10 @@ void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy)
   meter_.start(pgid, busy);
 }
 
-void MemoryGovernor::set_busy(bool busy) { meter_.set_busy(busy); }
+void MemoryGovernor::set_busy(bool busy) {
+  meter_.set_busy(busy);
+  if (!busy && worker_) learn();  // a short request may have seen no sample of its own: its peak counts now
+}
 
 void MemoryGovernor::worker_stopped() {
   if (worker_) learn();
