@@ -16,14 +16,19 @@ uint64_t pad_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
 std::string tokens_text(uint64_t n) { return std::to_string(n) + " tokens"; }
 
-// llama-server's compute buffer on the CPU: activations of one micro-batch (the logits row per token dominates
-// for small models). Fitted to the sizes llama-server logs (docs/resources.md, "How the estimate was measured").
-uint64_t llama_compute_bytes(const ModelShape& s, const EngineSettings& e) {
+// llama-server's compute and output buffers on the CPU, fitted to the sizes llama-server 0.5.0 logs
+// (docs/resources.md, "How the estimate was measured"): with flash attention (auto: on for CPU) the compute buffer
+// is one micro-batch of activations, ub x 4 bytes x (5.5 x embedding + 2.5 x feed-forward), plus the attention
+// mask, ub x 2 bytes per cell of one stream; without it the attention scores add ub x heads x cells x 4 bytes.
+// The output buffer holds one row of logits per slot.
+uint64_t llama_compute_bytes(const ModelShape& s, const EngineSettings& e, uint64_t stream_cells, uint32_t slots) {
   const uint64_t ub = std::min<uint64_t>(e.ubatch, e.batch);
-  const uint64_t vocab = s.vocab != 0 ? s.vocab : 32000;
   const uint64_t embd = s.embedding != 0 ? s.embedding : 4096;
   const uint64_t ff = s.feed_forward != 0 ? s.feed_forward : 4 * embd;
-  return ub * 4 * (vocab + 3 * embd + 2 * ff);
+  const uint64_t vocab = s.vocab != 0 ? s.vocab : 32000;
+  uint64_t bytes = ub * 4 * (embd * 11 / 2 + ff * 5 / 2) + ub * 2 * stream_cells + vocab * 4 * slots;
+  if (e.flash_attn == "off") bytes += ub * 4 * uint64_t{s.heads != 0 ? s.heads : 32} * stream_cells;
+  return bytes;
 }
 
 void llama_server(const ModelShape& s, const EngineSettings& e, Accelerator accel, EngineEstimate& out) {
@@ -50,14 +55,14 @@ void llama_server(const ModelShape& s, const EngineSettings& e, Accelerator acce
     p.window_tokens = pad_up(uint64_t{s.sliding_window} * (unified ? np : 1) + e.ubatch, kLlamaPad);
   }
   out.kv = kv_cache_bytes(s, p);
-  out.buffers = llama_compute_bytes(s, e) + engine_runtime_bytes(EngineKind::llama_server);
-  // Idle slots are saved to a prompt cache in host memory (--cache-ram, default 8 GiB): one context's worth is
-  // counted; the whole bound is the ceiling's business.
+  const uint64_t compute = llama_compute_bytes(s, e, p.tokens, out.sequences);
+  out.buffers = compute + engine_runtime_bytes(EngineKind::llama_server);
+  // Idle slots are saved to a prompt cache in host memory (--cache-ram, default 8 GiB). It fills only as
+  // conversations change, so it is not counted at load; its bound raises the ceiling (footprint_fit).
   const int64_t cram = e.cache_ram_mib.value_or(8192);
-  if (cram != 0) {
-    out.cache_limit = cram > 0 ? static_cast<uint64_t>(cram) * kMiB : 0;
-    out.cache = cram > 0 ? std::min(out.kv, out.cache_limit) : out.kv;
-  }
+  if (cram > 0) out.cache_limit = static_cast<uint64_t>(cram) * kMiB;
+  if (cram != 0) out.notes.push_back("prompt cache (--cache-ram): grows with use, up to " +
+                                     (cram > 0 ? std::to_string(cram) + " MiB" : std::string("no limit")));
   if (accel != Accelerator::discrete || (e.gpu_layers && *e.gpu_layers == 0)) return;
   // Offloaded layers carry their weights and KV to the GPU; the token embedding stays in host memory.
   const int64_t ngl = e.gpu_layers.value_or(-1);
@@ -65,7 +70,7 @@ void llama_server(const ModelShape& s, const EngineSettings& e, Accelerator acce
   const uint64_t off = ngl < 0 ? layers + 1 : std::min<uint64_t>(static_cast<uint64_t>(ngl), layers + 1);
   const double frac = static_cast<double>(std::min(off, layers)) / static_cast<double>(layers);
   uint64_t gpu = static_cast<uint64_t>(static_cast<double>(s.layer_bytes) * frac) +
-                 static_cast<uint64_t>(static_cast<double>(out.kv) * frac) + llama_compute_bytes(s, e);
+                 static_cast<uint64_t>(static_cast<double>(out.kv) * frac) + compute;
   if (off > layers) gpu += s.output_bytes;
   out.gpu = std::min(gpu, out.weights + out.kv + out.buffers);
   out.notes.push_back("GPU layers: " + std::to_string(std::min(off, layers)) + " of " + std::to_string(layers));
@@ -80,8 +85,7 @@ void mlx_lm(const ModelShape& s, const EngineSettings& e, EngineEstimate& out) {
   out.ctx = ctx;
   out.kv = kv_cache_bytes(s, KvParams{ctx, 1, s.sliding_window, e.k_bits, e.v_bits});
   out.buffers = engine_runtime_bytes(EngineKind::mlx_lm);
-  if (e.prompt_cache_bytes) out.cache_limit = *e.prompt_cache_bytes;
-  out.cache = out.cache_limit != 0 ? std::min(out.kv, out.cache_limit) : out.kv;
+  if (e.prompt_cache_bytes) out.cache_limit = *e.prompt_cache_bytes;  // grows with use: the ceiling's business
 }
 
 void vllm(const ModelShape& s, const EngineSettings& e, Accelerator accel, std::optional<uint64_t> gpu_total,
@@ -122,7 +126,7 @@ uint64_t kv_cache_bytes(const ModelShape& s, const KvParams& p) {
 
 uint64_t engine_runtime_bytes(EngineKind kind) {
   switch (kind) {
-    case EngineKind::llama_server: return 24 * kMiB;
+    case EngineKind::llama_server: return 28 * kMiB;  // libraries, threads, vocabulary: measured, CPU build
     default: return 512 * kMiB;  // not measured here (mlx, vLLM): the old flat overhead
   }
 }

@@ -84,6 +84,7 @@ ModelShape gguf_shape(const GgufFile& f) {
   const uint64_t mla_rank = uint_of(f.find(p + "attention.kv_lora_rank"));
   const uint64_t rope_dim = uint_of(f.find(p + "rope.dimension_count"));
   const uint64_t full_every = uint_of(f.find(p + "full_attention_interval"));
+  s.heads = static_cast<uint32_t>(per_layer(heads, 0, 0));
   s.kv.resize(s.layers);
   for (uint32_t il = 0; il < s.layers; ++il) {
     LayerKv& l = s.kv[il];

@@ -101,6 +101,7 @@ std::optional<ModelShape> parse_hf_config(std::string_view text, std::string& er
   s.context_length = uint_at(c, {"max_position_embeddings", "n_positions", "max_seq_len"});
   const uint64_t heads = uint_at(c, {"num_attention_heads", "n_head"});
   const uint64_t kv_heads = uint_at(c, {"num_key_value_heads", "num_kv_heads"}, heads);
+  s.heads = static_cast<uint32_t>(std::min<uint64_t>(heads, 1u << 20));
   const uint64_t head_dim = uint_at(c, {"head_dim"}, heads != 0 ? s.embedding / heads : 0);
   const bool window_on = !c.contains("use_sliding_window") || c["use_sliding_window"] == true;
   if (window_on) s.sliding_window = static_cast<uint32_t>(uint_at(c, {"sliding_window"}));

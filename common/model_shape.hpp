@@ -26,6 +26,7 @@ struct ModelShape {
   uint64_t context_length = 0;  // training context (0 = unknown)
   uint32_t embedding = 0;
   uint32_t feed_forward = 0;  // 0 = unknown
+  uint32_t heads = 0;         // attention (query) heads of the first layer; 0 = unknown
   uint32_t vocab = 0;         // 0 = unknown
   uint32_t sliding_window = 0;    // 0 = none
   std::vector<LayerKv> kv;        // one per layer

@@ -128,10 +128,31 @@ TEST(EngineEstimate, LlamaContextZeroIsTheModelsAndCacheRamIsCounted) {
   EngineEstimate e = estimate_engine(s, 10 * kMiB, llama({"-c", "0"}), Accelerator::none);
   EXPECT_EQ(e.ctx, 1024u);
   EXPECT_EQ(e.kv, 2 * kMiB);
-  EXPECT_EQ(e.cache, e.kv);  // one context's worth of saved prompts (--cache-ram default 8 GiB)
-  EXPECT_EQ(e.cache_limit, 8 * kGiB);
+  EXPECT_EQ(e.cache, 0u);  // the prompt cache fills with use: not counted at load ...
+  EXPECT_EQ(e.cache_limit, 8 * kGiB);  // ... but its bound (--cache-ram default 8 GiB) is known
   EXPECT_EQ(e.gpu, 0u);
-  EXPECT_EQ(estimate_engine(s, 0, llama({"-c", "0", "--cache-ram", "0"}), Accelerator::none).cache, 0u);
+  EXPECT_EQ(estimate_engine(s, 0, llama({"-c", "0", "--cache-ram", "512"}), Accelerator::none).cache_limit,
+            512 * kMiB);
+}
+
+TEST(EngineEstimate, LlamaBuffersMatchWhatLlamaServerLogged) {
+  // The bench's small model: embedding 256, feed-forward 688, 32000 tokens, 8 heads. llama-server 0.5.0 logged
+  // for -c 4096 -np 1: compute 10.04 MiB + output 0.12 MiB; -c 16384: 22.04 MiB; -ub 256: 5.02 MiB; -fa off:
+  // 74.76 MiB. The fitted formula lands within 2 % of each.
+  ModelShape s = uniform(4, 2, 32);
+  s.embedding = 256;
+  s.feed_forward = 688;
+  s.vocab = 32000;
+  s.heads = 8;
+  auto compute = [&](const std::vector<std::string>& flags) {
+    return static_cast<double>(estimate_engine(s, 0, llama(flags), Accelerator::none).buffers -
+                               engine_runtime_bytes(EngineKind::llama_server)) / kMiB;
+  };
+  EXPECT_NEAR(compute({"-c", "4096", "-np", "1"}), 10.16, 0.2);
+  EXPECT_NEAR(compute({"-c", "16384", "-np", "1"}), 22.16, 0.4);
+  EXPECT_NEAR(compute({"-c", "4096", "-np", "1", "-ub", "256"}), 5.14, 0.1);
+  EXPECT_NEAR(compute({"-c", "4096", "-np", "1", "-fa", "off"}), 74.88, 1.5);
+  EXPECT_NEAR(compute({"-c", "4096", "-np", "4"}), 7.53, 0.2);  // 4 streams of 1024 cells: a smaller mask
 }
 
 TEST(EngineEstimate, OffloadedLayersGoToTheGpu) {

@@ -227,7 +227,8 @@ TEST(Gguf, FootprintFromALlamaServerCommandLine) {
   // 4 layers x 2 KV heads x 32 dims x 1024 cells x (16 + 8.5 bits) / 8.
   EXPECT_EQ(f.kv, 4u * 2 * 32 * 1024 * 49 / 16);
   EXPECT_EQ(f.kv_source, "llama-server: 1024 tokens, K f16 / V 8.5-bit");
-  EXPECT_EQ(f.cache, f.kv);
+  EXPECT_EQ(f.cache, 0u);
+  EXPECT_EQ(f.cache_limit, 8ull << 30);
   EXPECT_EQ(f.engine, "llama-server");
   EXPECT_EQ(f.source, "estimate");
   EXPECT_EQ(f.gpu, 0u);
