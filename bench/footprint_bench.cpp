@@ -104,9 +104,12 @@ nlohmann::json footprint(uint16_t port) {
 
 Run run_once(const Options& o, const std::string& cmd, bool real) {
   TempDir dir;
+  // A state directory of its own: a peak learned by an earlier run would replace the estimate being measured.
+  ::setenv("XDG_STATE_HOME", (dir.path() + "/state").c_str(), 1);
   Llmux l(dir.path(), "memory:\n  sampleInterval: 100ms\nmodels:\n  m:\n    startTimeout: 300s\n    cmd: " + cmd + "\n");
   Run r;
   const nlohmann::json f = footprint(l.port());
+  if (f.value("source", "") != "estimate") throw std::runtime_error("the footprint's source is not the estimate: " + f.dump());
   r.estimate = f["estimateBytes"];
   r.weights = f.value("weightsBytes", 0ull);
   r.kv = f.value("kvBytes", 0ull);

@@ -91,6 +91,7 @@ bool FootprintLedger::save() {
     out << text;
     if (!out.flush()) ec = std::make_error_code(std::errc::io_error);
   }
+  if (!ec && ::chmod(tmp.c_str(), 0600) != 0) ec = std::make_error_code(std::errc::permission_denied);
   if (ec || std::rename(tmp.c_str(), path_.c_str()) != 0) {
     std::remove(tmp.c_str());
     if (!failing_) spdlog::warn("cannot write {}: learned footprints are kept in memory only", path_);

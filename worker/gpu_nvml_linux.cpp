@@ -1,6 +1,10 @@
 // NVML through dlopen: the handful of entry points llmux needs, declared here with NVML's C ABI (nvml.h is not a
-// build dependency). Absent library, failed init or no device: the null probe, said once.
+// build dependency). Without NVML, AMD cards' sysfs counters (amdgpu: mem_info_vram_used/total) give per-device
+// figures (no per-process ones). Neither: the null probe, said once.
 #include <dlfcn.h>
+#include <glob.h>
+
+#include <fstream>
 
 #include <spdlog/spdlog.h>
 
@@ -130,6 +134,40 @@ class NvmlProbe final : public GpuProbe {
   Nvml n_;
 };
 
+// amdgpu's per-card VRAM counters, read at each call (a few small sysfs files).
+class AmdSysfsProbe final : public GpuProbe {
+ public:
+  explicit AmdSysfsProbe(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
+  std::string name() const override { return "amdgpu"; }
+  std::vector<GpuDevice> devices() override {
+    std::vector<GpuDevice> out;
+    for (unsigned i = 0; i < dirs_.size(); ++i) {
+      uint64_t used = 0, total = 0;
+      std::ifstream(dirs_[i] + "/mem_info_vram_used") >> used;
+      std::ifstream(dirs_[i] + "/mem_info_vram_total") >> total;
+      if (total > 0) out.push_back(GpuDevice{i, "amdgpu " + dirs_[i], used, total, false});
+    }
+    return out;
+  }
+  std::optional<uint64_t> process_memory(const std::vector<pid_t>&) override { return std::nullopt; }
+
+  static std::vector<std::string> find() {
+    std::vector<std::string> dirs;
+    glob_t g{};
+    if (::glob("/sys/class/drm/card*/device/mem_info_vram_total", 0, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        std::string p = g.gl_pathv[i];
+        dirs.push_back(p.substr(0, p.rfind('/')));
+      }
+    }
+    ::globfree(&g);
+    return dirs;
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
 }  // namespace
 
 std::unique_ptr<GpuProbe> make_gpu_probe() {
@@ -137,6 +175,10 @@ std::unique_ptr<GpuProbe> make_gpu_probe() {
   const std::string why = n.load();
   if (!why.empty()) {
     if (n.lib != nullptr) ::dlclose(n.lib);
+    if (auto amd = AmdSysfsProbe::find(); !amd.empty()) {
+      spdlog::info("GPU memory: {} AMD card(s) through sysfs (per device; no per-process figures)", amd.size());
+      return std::make_unique<AmdSysfsProbe>(std::move(amd));
+    }
     spdlog::info("GPU memory: off ({}); admission and ceilings count system memory only", why);
     return make_null_gpu_probe();
   }

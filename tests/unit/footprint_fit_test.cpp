@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/config.hpp"
 #include "proxy/policy/footprint_view.hpp"
 #include "worker/footprint_ledger.hpp"
 #include "worker/gpu.hpp"
@@ -230,6 +231,36 @@ TEST(GpuProbe, RealNvmlWhenPresent) {
   auto mine = probe->process_memory({::getpid()});
   ASSERT_TRUE(mine);
   EXPECT_EQ(*mine, 0u) << "this test process holds no GPU memory";
+}
+
+}  // namespace
+}  // namespace llmux
+
+namespace llmux {
+namespace {
+
+TEST(FootprintConfig, NewMemoryKeysAndTheirErrors) {
+  auto cfg = load_config_text("memory:\n  gpuReserve: 1GiB\n  idleSampleInterval: 0\n  learnedSlack: 0.25\n"
+                              "models:\n  a:\n    cmd: x --port ${PORT}\n", "c.yaml");
+  EXPECT_EQ(cfg->memory.gpu_reserve, 1ull << 30);
+  EXPECT_EQ(cfg->memory.idle_sample_interval.count(), 0);
+  EXPECT_EQ(cfg->memory.learned_slack, 0.25);
+  EXPECT_FALSE(cfg->models[0].overhead.has_value());
+  auto defaults = load_config_text("models:\n  a:\n    cmd: x --port ${PORT}\n", "c.yaml");
+  EXPECT_EQ(defaults->memory.idle_sample_interval, std::chrono::seconds(30));
+  EXPECT_EQ(defaults->memory.learned_slack, 0.1);
+  auto error = [](const std::string& memory) {
+    try {
+      load_config_text("memory:\n" + memory + "models:\n  a:\n    cmd: x --port ${PORT}\n", "c.yaml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("  learnedSlack: 2\n"), "c.yaml:2: memory.learnedSlack: must be between 0 and 1, got '2'");
+  EXPECT_EQ(error("  idleSampleInterval: 200ms\n"),
+            "c.yaml:2: memory.idleSampleInterval: must be 0 (off) or at least 1s, got '200ms'");
+  EXPECT_NE(error("  gpuReserve: lots\n").find("memory.gpuReserve: expected a size"), std::string::npos);
 }
 
 }  // namespace
