@@ -60,6 +60,7 @@ curl -s "$url/status" | grep -A1 '"worker"' || true
 
 if [[ $stay -eq 1 ]]; then
   bold "llmux keeps running at $url — try: curl -N $url/v1/chat/completions -d '{\"model\":\"small\",\"stream\":true,\"messages\":[]}'"
+  echo "   dashboard: $url/ui   live terminal view: build/proxy/llmux status --watch --url $url"
   echo "   (Ctrl-C to stop; log: $log)"
   wait $llmux_pid
 fi

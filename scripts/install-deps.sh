@@ -3,11 +3,12 @@
 #   Debian 12 / Ubuntu 22.04+: apt-get (sudo when not root).  macOS: Homebrew.
 #   --fuzz: also clang with libFuzzer (scripts/fuzz.sh). --test: also promtool (the tests check /metrics with it),
 #   taken out of Debian's prometheus package into .tools/bin/ without installing the package (which would add a
-#   system user and a server enabled at boot). Other arguments: extra packages (e.g. nginx wrk).
+#   system user and a server enabled at boot), and Debian's chromium (the dashboard test drives it headless; the
+#   package and what it pulls in install no service). Other arguments: extra packages (e.g. nginx wrk).
 set -euo pipefail
 
 # procps (kill) and curl: used by the integration tests' cmdStop case and by scripts/demo.sh.
-debian_packages=(g++ cmake make libboost-dev libboost-system-dev libyaml-cpp-dev libspdlog-dev
+debian_packages=(g++ cmake make libboost-dev libboost-system-dev libboost-filesystem-dev libyaml-cpp-dev libspdlog-dev
                  nlohmann-json3-dev libgtest-dev procps curl)
 
 fuzz=0
@@ -35,6 +36,15 @@ for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Optional: ccache speeds up rebuilds; nginx and wrk are the relay bench's baseline and load generator.
+# chromium: the browser of tests/integration/ui_test.cpp (that test is skipped, with a message, without it).
+# Debian's is a plain package; Ubuntu's `chromium` is a snap wrapper that would install snapd (a service): not there.
+if [[ $test -eq 1 ]]; then
+  if grep -qs '^ID=debian' /etc/os-release; then
+    extra+=(chromium)
+  elif ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    echo "install-deps: not installing chromium here (not Debian: it may come as a snap); the dashboard's browser test will be skipped" >&2
+  fi
+fi
 for p in ccache "${extra[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -11,7 +11,7 @@
 
 namespace llmux {
 
-// Called in the forked child before exec. Return false to abort the spawn.
+// Called in the forked child before exec (worker/spawn_init.hpp). Return false to abort the spawn.
 bool platform_child_die_with_parent(pid_t parent);
 void platform_child_close_inherited_fds();
 

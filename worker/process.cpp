@@ -1,145 +1,90 @@
+// Engines are spawned with Boost.Process v1 (bp::child): the PATH search, the environment and the stdout+stderr
+// pipe are Boost's; the process group, parent-death signal, signal reset, descriptor hygiene and the reaping of a
+// failed spawn are llmux's own initializers (worker/spawn_init.hpp). bp::child is detached at once: llmux reaps its
+// children itself (worker/reaper.cpp), and an attached bp::child would waitpid() or SIGKILL in its destructor.
+#include <utility>  // before any Boost header (Asio's awaitable.hpp, STYLE.md)
+
 #include "worker/process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
-#include <map>
-#include <utility>
 
-#include "worker/platform.hpp"
-#include "common/fd_limit.hpp"
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <boost/process/search_path.hpp>
 
-extern char** environ;
+#include "worker/spawn_init.hpp"
 
 namespace llmux {
 
+namespace bp = boost::process;
+
 namespace {
 
-std::string resolve_executable(const std::string& name) {
+constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";  // when the engine's environment has none
+
+// llmux's environment with the model's `env` entries added or replacing ("NAME=value"), in environ's order.
+bp::environment merged_environment(const std::vector<std::string>& extra) {
+  bp::environment env = boost::this_process::environment();
+  for (const auto& kv : extra) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) continue;  // the config loader accepts only NAME=value
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+// `name` as given when it holds a '/', else the first executable regular file called `name` in the PATH the engine
+// will get (an empty entry is the working directory, as for execvp).
+std::string resolve_executable(const std::string& name, const bp::environment& env) {
   if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    struct stat st{};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
+  const auto it = env.find("PATH");
+  const std::string path = it == env.end() ? kDefaultPath : it->to_string();
+  std::vector<boost::filesystem::path> dirs;
+  for (size_t start = 0;;) {
+    const size_t end = path.find(':', start);
+    const std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    dirs.emplace_back(dir.empty() ? "." : dir);
+    if (end == std::string::npos) break;
     start = end + 1;
   }
-  throw SpawnError("executable '" + name + "' not found in PATH");
-}
-
-std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
-  std::map<std::string, std::string> vars;
-  std::vector<std::string> order;
-  auto put = [&](const std::string& kv) {
-    auto name = kv.substr(0, kv.find('='));
-    if (vars.find(name) == vars.end()) order.push_back(name);
-    vars[name] = kv;
-  };
-  for (char** e = environ; e && *e; ++e) put(*e);
-  for (const auto& kv : extra) put(kv);
-  std::vector<std::string> out;
-  out.reserve(order.size());
-  for (const auto& n : order) out.push_back(vars[n]);
-  return out;
-}
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> p;
-  p.reserve(strings.size() + 1);
-  for (auto& s : strings) p.push_back(s.data());
-  p.push_back(nullptr);
-  return p;
-}
-
-struct Fd {
-  int fd = -1;
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
-void make_pipe(Fd& r, Fd& w) {
-  int fds[2];
-  // pipe + FD_CLOEXEC (macOS has no pipe2): llmux spawns only from its single event-loop thread, so no other
-  // thread can fork between the two calls.
-  if (::pipe(fds) != 0) throw SpawnError(std::string("pipe: ") + std::strerror(errno));
-  ::fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-  r.fd = fds[0];
-  w.fd = fds[1];
-}
-
-// Runs in the forked child: only async-signal-safe calls.
-[[noreturn]] void exec_child(pid_t parent, int devnull, int out, int err_pipe, const char* exe, char** argv,
-                             char** envp) {
-  ::setpgid(0, 0);
-  if (!platform_child_die_with_parent(parent)) ::_exit(126);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::signal(SIGPIPE, SIG_DFL);  // llmux ignores SIGPIPE; ignored dispositions survive exec
-  ::dup2(devnull, 0);
-  ::dup2(out, 1);
-  ::dup2(out, 2);
-  platform_child_close_inherited_fds();  // every fd >= 3 close-on-exec, err_pipe included
-  child_restore_fd_limit();  // after the above: it may use the soft limit to find the last descriptor
-  ::execve(exe, argv, envp);
-  int e = errno;
-  [[maybe_unused]] auto n = ::write(err_pipe, &e, sizeof e);
-  ::_exit(127);
+  auto found = bp::search_path(name, dirs);
+  if (found.empty()) throw SpawnError("executable '" + name + "' not found in PATH");
+  return found.string();
 }
 
 }  // namespace
 
 Spawned spawn_process(const SpawnRequest& req) {
   if (req.argv.empty()) throw SpawnError("empty command");
-  std::string exe = resolve_executable(req.argv.front());
-  std::vector<std::string> args = req.argv, env = merged_environment(req.env);
-  auto argv = pointers(args), envp = pointers(env);
-  Fd devnull{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
-  if (devnull.fd < 0) throw SpawnError(std::string("open /dev/null: ") + std::strerror(errno));
-  Fd out_r, out_w, err_r, err_w;
-  make_pipe(out_r, out_w);
-  make_pipe(err_r, err_w);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw SpawnError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(parent, devnull.fd, out_w.fd, err_w.fd, exe.c_str(), argv.data(), envp.data());
-  ::setpgid(pid, pid);  // also from the parent: no window where signal_group() misses the child
-  out_w.reset();
-  err_w.reset();
-  int child_errno = 0;
-  ssize_t n;
-  do n = ::read(err_r.fd, &child_errno, sizeof child_errno);
-  while (n < 0 && errno == EINTR);
-  if (n == sizeof child_errno) {
-    int status;
-    ::waitpid(pid, &status, 0);
-    throw SpawnError("cannot execute '" + exe + "': " + std::strerror(child_errno));
-  }
-  ::fcntl(out_r.fd, F_SETFL, ::fcntl(out_r.fd, F_GETFL) | O_NONBLOCK);
-  return Spawned{pid, out_r.release()};
+  bp::environment env = merged_environment(req.env);
+  const std::string exe = resolve_executable(req.argv.front(), env);
+  bp::pipe output;
+  std::error_code ec;
+  bp::child child(spawn_init::ExecArgv(exe, req.argv), env, bp::std_in < bp::null,
+                  (bp::std_out & bp::std_err) > output, spawn_init::OwnProcessGroup{},
+                  spawn_init::DieWithParent(::getpid()), spawn_init::ResetSignals{},
+                  spawn_init::ReapFailedChild{}, spawn_init::CloseInheritedFds{}, ec);
+  child.detach();  // before anything can throw: ~child() of an attached child waitpid()s and SIGKILLs
+  if (ec) throw SpawnError("cannot execute '" + exe + "': " + std::strerror(ec.value()));
+  const int fd = output.native_source();
+  output.assign_source(-1);  // ours now; bp's pipe would close it
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return Spawned{child.id(), fd};
 }
 
 bool signal_group(pid_t pgid, int sig) {
   if (pgid <= 0) return false;
   return ::killpg(pgid, sig) == 0;
 }
-
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {

@@ -1,7 +1,9 @@
-// Spawning engine processes (POSIX fork/exec, no shell). The child runs in its own process group, stdin is
-// /dev/null, stdout+stderr go to one pipe, it inherits none of llmux's descriptors nor its raised descriptor limit
-// (common/fd_limit.hpp), and (where the platform has it) it is killed when llmux dies. spawn_process() throws SpawnError when the executable cannot be run; it
-// blocks only until the child has exec'd (microseconds).
+// Spawning engine processes (Boost.Process with llmux's initializers, worker/spawn_init.hpp; no shell). The child
+// runs in its own process group, stdin is /dev/null, stdout+stderr go to one pipe, it inherits none of llmux's
+// descriptors nor its raised descriptor limit (common/fd_limit.hpp), and (where the platform has it) it is killed
+// when llmux dies. The executable is searched in the PATH of the environment the engine gets. spawn_process() throws
+// SpawnError when the executable cannot be run (nothing is left running or unreaped then); it blocks only until the
+// child has exec'd. The caller reaps the child (worker/reaper.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -19,7 +21,7 @@ class SpawnError : public std::runtime_error {
 
 struct SpawnRequest {
   std::vector<std::string> argv;
-  std::vector<std::string> env;  // "NAME=value", added to (or replacing in) llmux's environment
+  std::vector<std::string> env;  // "NAME=value", added to (or replacing in) llmux's environment; PATH too
 };
 
 struct Spawned {

@@ -15,6 +15,7 @@
 #include "proxy/cli/cli_daemon.hpp"
 #include "proxy/cli/cli_fit.hpp"
 #include "proxy/cli/cli_ops.hpp"
+#include "proxy/cli/cli_prefix.hpp"
 #include "proxy/cli/client.hpp"
 #include "proxy/cli/service/service.hpp"
 
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "  config check [FILE] [--strict]             validate a config file (exit 1 on error; --strict: on warnings)\n"
     "  config diff [FILE] [--url URL]             what reloading FILE would change in the running daemon\n"
     "  status [--json] [--url URL]                resident model, memory, queue, config state\n"
+    "  status --watch [--interval S]              the same, redrawn every S seconds (1) until Ctrl-C\n"
     "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
     "  models --discover [--dir DIR]... [--config FILE] [--json]  also model files on disk (HF cache, .gguf dirs)\n"
     "                                  + config snippet; FILE marks configured models when llmux is down\n"
@@ -39,9 +41,10 @@ constexpr const char* kUsage =
     "  unload MODEL|--all [--force] [--url URL]   unload (after in-flight requests unless --force)\n"
     "  default [--json] [--url URL]               daemon up (starts the service) + preload defaultModel, with progress\n"
     "  logs [-f] [--model M] [--source S] [-n N]  recent llmux + engine log lines; -f follows (--json: JSON lines)\n"
+    "  prefix [--json] [-n N] [--url URL]         recent conversations: prompt prefix reused, chain breaks and why\n"
     "  prompt [--model M] [--json] TEXT...|-      one question, answer streamed (--system T, --max-tokens N)\n"
     "  chat [--model M] [--system T] [--url URL]  conversation on stdin (/model NAME, /reset, /exit, /help)\n"
-    "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--json]\n"
+    "  service install [--config FILE] [--listen HOST:PORT] [--no-start] [--force] [--json]\n"
     "                                             run llmux as a user service (systemd unit / LaunchAgent), start it\n"
     "  service uninstall|status [--json]          stop and remove it / installed? active? answering?\n"
     "  --api-key KEY (any command above that calls the daemon; default $LLMUX_API_KEY) sent as Authorization\n"
@@ -185,6 +188,7 @@ int run_cli(int argc, char** argv, CliCommand serve) {
   if (cmd == "chat") return cli_chat(args);
   if (cmd == "service") return cli_service(args);
   if (cmd == "logs") return cli_logs(args);
+  if (cmd == "prefix") return cli_prefix(args);
   if (cmd == "default") return cli_default(args);
   return usage_error("unknown command '" + cmd + "'");
 }

@@ -7,6 +7,7 @@
 #include "common/footprint.hpp"
 #include "proxy/cli/cli_discover.hpp"
 #include "proxy/cli/cli_json.hpp"
+#include "proxy/cli/cli_watch.hpp"
 #include "proxy/cli/client.hpp"
 
 namespace llmux {
@@ -20,13 +21,23 @@ struct Options {
   bool json_out = false;
   bool force = false;
   bool all = false;
+  bool watch = false;            // status
+  std::string interval = "1";    // status --watch: seconds between redraws
   std::vector<std::string> positional;
 };
 
-bool parse(const std::vector<std::string>& args, Options& o, std::string& error) {
+// `watch_ok`: --watch and --interval are options of `status` only.
+bool parse(const std::vector<std::string>& args, Options& o, std::string& error, bool watch_ok = false) {
+  bool interval = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--json") o.json_out = true;
+    else if ((a == "--watch" || a == "-w") && watch_ok) o.watch = true;
+    else if (a == "--interval" && watch_ok) {
+      if (i + 1 >= args.size()) return error = "--interval needs a value (seconds)", false;
+      o.interval = args[++i];
+      interval = true;
+    }
     else if (a == "--force") o.force = true;
     else if (a == "--all") o.all = true;
     else if (a == "--url" && i + 1 < args.size()) o.url = args[++i];
@@ -34,6 +45,7 @@ bool parse(const std::vector<std::string>& args, Options& o, std::string& error)
     else if (a.starts_with("-")) return error = "unknown option '" + a + "'", false;
     else o.positional.push_back(a);
   }
+  if (interval && !o.watch) return error = "--interval goes with --watch", false;
   return true;
 }
 
@@ -91,34 +103,43 @@ void print_worker(const json& w) {
 
 }  // namespace
 
-int cli_status(const std::vector<std::string>& args) {
-  Options o;
-  std::string err;
-  if (!parse(args, o, err)) return usage("status: " + err);
-  auto s = call(o, "GET", "/status");
-  if (!s) return 1;
-  if (o.json_out) return std::printf("%s\n", s->dump(2).c_str()), 0;
-  std::printf("llmux %s at %s, up %s\n", s->value("version", "").c_str(), o.url.c_str(),
-              duration_text(s->value("uptimeSeconds", 0.0)).c_str());
-  if (opt((*s), "worker").is_null()) std::printf("model      none resident\n");
-  else print_worker(opt((*s), "worker"));
-  std::printf("queue      %d waiting\n", opt((*s), "queue").value("length", 0));
-  std::printf("loads      %llu", static_cast<unsigned long long>(s->value("swaps", 0)));
-  if (opt((*s), "lastLoadSeconds").is_number())
-    std::printf(", last took %s", duration_text(opt((*s), "lastLoadSeconds").get<double>()).c_str());
-  if (opt((*s), "lastSwapSeconds").is_number())
-    std::printf("; last swap %s", duration_text(opt((*s), "lastSwapSeconds").get<double>()).c_str());
-  if (opt((*s), "lastStopReason").is_string())
-    std::printf("; last unload: %s", opt((*s), "lastStopReason").get<std::string>().c_str());
+void print_status(const json& status, const std::string& url) {
+  std::printf("llmux %s at %s, up %s\n", status.value("version", "").c_str(), url.c_str(),
+              duration_text(status.value("uptimeSeconds", 0.0)).c_str());
+  if (opt(status, "worker").is_null()) std::printf("model      none resident\n");
+  else print_worker(opt(status, "worker"));
+  std::printf("queue      %d waiting\n", opt(status, "queue").value("length", 0));
+  std::printf("loads      %llu", static_cast<unsigned long long>(status.value("swaps", 0)));
+  if (opt(status, "lastLoadSeconds").is_number())
+    std::printf(", last took %s", duration_text(opt(status, "lastLoadSeconds").get<double>()).c_str());
+  if (opt(status, "lastSwapSeconds").is_number())
+    std::printf("; last swap %s", duration_text(opt(status, "lastSwapSeconds").get<double>()).c_str());
+  if (opt(status, "lastStopReason").is_string())
+    std::printf("; last unload: %s", opt(status, "lastStopReason").get<std::string>().c_str());
   std::printf("\n");
-  const auto& sys = opt((*s), "system");
+  const auto& sys = opt(status, "system");
   std::printf("system     %s available of %s, pressure %s\n", bytes_or_dash(opt(sys, "availableBytes")).c_str(),
               bytes_or_dash(opt(sys, "totalBytes")).c_str(), sys.value("pressure", "?").c_str());
-  const auto& cfg = opt((*s), "config");
+  const auto& cfg = opt(status, "config");
   std::printf("config     %s (%llu reloads)\n", cfg.value("path", "").c_str(),
               static_cast<unsigned long long>(cfg.value("reloads", 0)));
   if (opt(cfg, "error").is_object())
     std::printf("           REFUSED EDIT: %s\n", opt(cfg, "error").value("message", "").c_str());
+}
+
+int cli_status(const std::vector<std::string>& args) {
+  Options o;
+  std::string err;
+  if (!parse(args, o, err, true)) return usage("status: " + err);
+  if (o.watch) {
+    auto interval = parse_watch_interval(o.interval);
+    if (!interval) return usage("status: --interval: expected seconds from 0.1 to 3600 (e.g. 2, 0.5), got '" + o.interval + "'");
+    return watch_status(o.url, *interval, o.json_out);
+  }
+  auto s = call(o, "GET", "/status");
+  if (!s) return 1;
+  if (o.json_out) return std::printf("%s\n", s->dump(2).c_str()), 0;
+  print_status(*s, o.url);
   return 0;
 }
 

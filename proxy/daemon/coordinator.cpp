@@ -30,7 +30,7 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
       ttl_timer_(io.get_executor(),
                  [this] {
                    spdlog::info("[{}] idle for its ttl", scheduler_.model());
-                   scheduler_.idle_expired();
+                   scheduler_.idle_expired(scheduler_.model());
                  }),
       wake_timer_(io),
       memory_(
@@ -38,10 +38,10 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
           [this](const std::string& model, uint64_t, uint64_t) { on_over_ceiling(model); }) {
   memory_.configure(*config_);
   use_secrets_of(*config_);
-  supervisor_.on_unexpected_exit([this](const std::string&, int) {
+  supervisor_.on_unexpected_exit([this](const std::string& model, int) {
     memory_.worker_stopped();
     wake_stop_waiters();
-    scheduler_.worker_stopped();
+    scheduler_.worker_stopped(model);
   });
   supervisor_.on_line([](const std::string& model, std::string_view line) {
     auto engine = spdlog::get("engine");  // serve() sets it up; tests of the coordinator alone may not
@@ -166,7 +166,7 @@ void Coordinator::release(const Lease& lease) { scheduler_.finished(lease.id); }
 net::awaitable<void> Coordinator::unload() {
   if (scheduler_.phase() == WorkerPhase::none) co_return;
   auto waiter = add_stop_waiter();
-  scheduler_.retire();
+  scheduler_.retire_all();
   error_code ec;
   co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
 }
@@ -181,7 +181,7 @@ net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& mod
 
 net::awaitable<void> Coordinator::unload(bool force) {
   if (force && supervisor_.state() != WorkerState::stopped) {
-    metrics_.eviction("manual");
+    metrics_.eviction("manual", supervisor_.info().model);
     history_.last_stop_reason = "manual";
   }
   if (force) co_await stop_worker_now();
@@ -209,11 +209,11 @@ void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   const ModelConfig* before = previous->find_model(resident);
   if (now == nullptr) {
     spdlog::info("model {} was removed from the config: unloading it once its requests finish", resident);
-    scheduler_.retire(StopReason::reload);
+    scheduler_.retire_all(StopReason::reload);
   } else if (before != nullptr && needs_engine_restart(*before, *now)) {
     spdlog::info("model {} changed: restarting it once its requests finish", resident);
-    scheduler_.retire(StopReason::reload);
-  } else if (scheduler_.idle()) {
+    scheduler_.retire_all(StopReason::reload);
+  } else if (scheduler_.idle(resident)) {
     arm_ttl();  // the ttl may have changed
   }
 }
@@ -267,7 +267,7 @@ void Coordinator::on_over_ceiling(const std::string& model) {
                    model);
     }
   }
-  scheduler_.retire(StopReason::ceiling);
+  scheduler_.retire_all(StopReason::ceiling);
 }
 
 bool Coordinator::pressure_evicts(Pressure level) const {
@@ -278,7 +278,7 @@ bool Coordinator::pressure_evicts(Pressure level) const {
 void Coordinator::on_pressure(Pressure level) {
   if (!pressure_evicts(level) || scheduler_.phase() != WorkerPhase::ready || scheduler_.in_flight() > 0) return;
   spdlog::warn("memory pressure {}: evicting idle model {}", to_string(level), scheduler_.model());
-  scheduler_.retire(StopReason::pressure);
+  scheduler_.retire_all(StopReason::pressure);
 }
 
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
@@ -289,7 +289,7 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
     if (swap_started_at_)
       history_.last_swap_seconds = std::chrono::duration<double>(SchedClock::now() - *swap_started_at_).count();
     swap_started_at_.reset();
-    scheduler_.worker_ready();  // first: the requests that waited for this load are served even if it is over
+    scheduler_.worker_ready(model);  // first: the requests that waited for this load are served even if it is over
                                 // its ceiling from the start (else it would be evicted and reloaded forever)
     if (const ModelConfig* mc = config_->find_model(model))
       memory_.worker_started(supervisor_.info().pid, *mc, scheduler_.in_flight() > 0);
@@ -299,13 +299,13 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
   metrics_.load(model, 0, false);
   swap_started_at_.reset();
   last_failure_ = StartRecord{model, *failure, std::chrono::system_clock::now()};
-  scheduler_.worker_start_failed();
+  scheduler_.worker_start_failed(model);
 }
 
-void Coordinator::stop_worker(StopReason why) {
-  spdlog::info("[{}] unloading ({})", scheduler_.model(), to_string(why));
+void Coordinator::stop_worker(const std::string& model, StopReason why) {
+  spdlog::info("[{}] unloading ({})", model, to_string(why));
   std::string reason = why == StopReason::unload ? "manual" : to_string(why);
-  metrics_.eviction(reason);
+  metrics_.eviction(reason, scheduler_.model());
   history_.last_stop_reason = reason;
   if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
   supervisor_.stop([this] { on_stopped(); });
@@ -317,7 +317,7 @@ void Coordinator::on_stopped() {
   history_.ttl_expires.reset();
   ttl_timer_.clear();
   wake_stop_waiters();
-  scheduler_.worker_stopped();
+  scheduler_.worker_stopped(scheduler_.model());
   if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) scheduler_.preload(model);
 }
 
@@ -358,6 +358,11 @@ void Coordinator::deny(RequestId id, const std::string& model, DenyReason why) {
     case DenyReason::start_failed:
       t.error = start_error(model);
       break;
+    case DenyReason::no_room:
+      t.error = ApiError{507, "server_error", "insufficient_memory",
+                         "model '" + model + "' does not fit in memory beside the pinned models; unpin one or "
+                         "raise memory.budget"};
+      break;
   }
   t.wake_.cancel();
 }
@@ -383,7 +388,7 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-void Coordinator::worker_idle() {
+void Coordinator::worker_idle(const std::string&) {
   memory_.set_busy(false);
   history_.idle_since = SchedClock::now();
   arm_ttl();
@@ -402,7 +407,7 @@ void Coordinator::arm_ttl() {
   ttl_timer_.set_quiet(due);
 }
 
-void Coordinator::worker_busy() {
+void Coordinator::worker_busy(const std::string&) {
   memory_.set_busy(true);
   history_.idle_since.reset();
   history_.ttl_expires.reset();

@@ -127,11 +127,11 @@ class Coordinator final : private SchedulerEffects {
 
  private:
   void start_worker(const std::string& model) override;
-  void stop_worker(StopReason why) override;
+  void stop_worker(const std::string& model, StopReason why) override;
   void grant(RequestId id) override;
   void deny(RequestId id, const std::string& model, DenyReason why) override;
-  void worker_idle() override;
-  void worker_busy() override;
+  void worker_idle(const std::string& model) override;
+  void worker_busy(const std::string& model) override;
   void wake_at(SchedClock::time_point t) override;
   SchedulerOptions scheduler_options() const;
 

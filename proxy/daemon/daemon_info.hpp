@@ -1,5 +1,6 @@
 // What the daemon knows about itself beside the coordinator's state: when it started, its log history, the secrets
-// in force, where it listens, and the config it serves (or the edit it refused). Owned by serve(); the reloader
+// in force, where it listens, and the config it serves (or the edit it refused), the
+// prefix diagnosis of the conversations it relays. Owned by serve(); the reloader
 // writes it, the admin answers read it. Touched only on the io_context thread.
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include "common/log_hub.hpp"
 #include "common/redact.hpp"
+#include "proxy/policy/prefix_tracker.hpp"
 
 namespace llmux {
 
@@ -29,6 +31,7 @@ struct DaemonInfo {
   std::shared_ptr<Secrets> secrets = std::make_shared<Secrets>();  // redacted from logs and admin answers
   std::string listen;  // "127.0.0.1:8484" once bound
   ConfigState config;
+  std::shared_ptr<PrefixTracker> prefix = std::make_shared<PrefixTracker>();  // conversations' prompt fingerprints
 };
 
 }  // namespace llmux

@@ -150,6 +150,21 @@ inline size_t skip_blanks(std::string_view s, size_t i) {
   return i;
 }
 
+// The span a top-level key's value is noted in for the prefix diagnosis, or null. Tested by length first: most
+// members are none of these.
+JsonSpan* prompt_span(std::string_view key, TopLevelScan& out) {
+  switch (key.size()) {
+    case 4: return key == "user" ? &out.user : nullptr;
+    case 5: return key == "input" ? &out.input : key == "tools" ? &out.tools : nullptr;
+    case 6: return key == "prompt" ? &out.prompt : key == "system" ? &out.system : nullptr;
+    case 8: return key == "messages" ? &out.messages : nullptr;
+    case 12: return key == "instructions" ? &out.instructions : nullptr;
+    case 16: return key == "prompt_cache_key" ? &out.cache_key : nullptr;
+    case 20: return key == "chat_template_kwargs" ? &out.template_options : nullptr;
+    default: return nullptr;
+  }
+}
+
 // A top-level member, once its value has been read: "model" and "stream" are noted.
 bool member(std::string_view body, size_t key_begin, size_t key_end, size_t value_begin, size_t value_end,
             TopLevelScan& out) {
@@ -170,6 +185,8 @@ bool member(std::string_view body, size_t key_begin, size_t key_end, size_t valu
     out.model_end = value_end;
   } else if (key == "stream") {
     out.stream = value == "true";
+  } else if (JsonSpan* span = prompt_span(key, out)) {
+    *span = JsonSpan{value_begin, value_end};
   }
   return true;
 }
@@ -270,6 +287,8 @@ std::optional<TopLevelScan> scan_top_level(std::string_view body) {
     if (depth == 1 && !member(body, key_begin, key_end, value_begin, i, out)) return std::nullopt;
   }
 }
+
+size_t json_string_end(std::string_view s, size_t i) { return skip_string(s, i); }
 
 std::string json_quote(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
 

@@ -11,6 +11,12 @@
 
 namespace llmux {
 
+// A byte span [begin, end) of a top-level value in the body; empty when the member is absent.
+struct JsonSpan {
+  size_t begin = 0, end = 0;
+  bool empty() const { return end <= begin; }
+};
+
 struct TopLevelScan {
   bool empty_object = true;      // "{}"
   size_t open_brace = 0;         // offset of the top-level '{'
@@ -20,9 +26,14 @@ struct TopLevelScan {
   size_t model_begin = 0;        // the value's byte span, quotes included (for splicing)
   size_t model_end = 0;
   bool stream = false;           // "stream": true
+  // Where the prompt and what identifies its conversation sit, for the prefix diagnosis (proxy/http/prompt_scan):
+  JsonSpan messages, input, prompt, instructions, system, tools, template_options, user, cache_key;
 };
 
 std::optional<TopLevelScan> scan_top_level(std::string_view body);
+
+// Where the JSON string starting at the quote s[i] ends (past its closing quote), or npos when it is malformed.
+size_t json_string_end(std::string_view s, size_t i);
 
 // `text` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view text);

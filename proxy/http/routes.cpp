@@ -101,10 +101,13 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/config") return only(method, "GET", Route::config, "GET, HEAD");
   if (path == "/fit") return only(method, "GET", Route::fit, "GET, HEAD");
   if (path == "/metrics") return only(method, "GET", Route::metrics, "GET, HEAD");
+  if (path == "/prefix") return only(method, "GET", Route::prefix, "GET, HEAD");
   if (path == "/logs") return only(method, "GET", Route::logs, "GET, HEAD");
   if (path == "/logs/stream") return only(method, "GET", Route::logs_stream, "GET");
   if (path == "/models/load") return only(method, "POST", Route::model_load, "POST");
   if (path == "/models/unload") return only(method, "POST", Route::model_unload, "POST");
+  if (path == "/activity") return only(method, "GET", Route::activity, "GET, HEAD");
+  if (path == "/ui" || path.starts_with("/ui/")) return only(method, "GET", Route::ui, "GET, HEAD");
   if (path == "/unload") {
     if (method == "GET" || method == "POST") return {Route::unload, {}};
     return {Route::method_not_allowed, "GET, POST"};

@@ -20,6 +20,9 @@ enum class Route {
   logs_stream,      // GET /logs/stream?source=&model=&tail=: live log lines as SSE
   model_load,       // POST /models/load {"model"}: returns when the model is ready
   model_unload,     // POST /models/unload {"model"?, "force"?}: drains unless force
+  activity,         // GET /activity: recent requests and load/evict events (the dashboard's timeline)
+  ui,               // GET /ui, /ui/...: the dashboard's embedded files
+  prefix,           // GET /prefix?limit=: recent conversations, their prefix reuse and chain breaks
   fit,              // GET /fit?model=&ctx=&kvBits=&parallel=: what-if memory estimate of a configured model
   not_found,
   method_not_allowed,

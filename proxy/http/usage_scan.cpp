@@ -212,6 +212,7 @@ void UsageScanner::count_events(std::string_view chunk) {
   for (char c : chunk) {
     if (c == '\n' || c == '\r') {  // \r\n, \n and \r all end a line
       if (in_data_ && (data_overflow_ || carries_text(data_))) ++token_events_;
+      if (in_data_ && !data_overflow_ && (data_ == " [DONE]" || data_ == "[DONE]")) done_ = true;
       in_data_ = data_overflow_ = false;
       data_.clear();
       line_pos_ = 0;

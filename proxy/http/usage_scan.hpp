@@ -2,7 +2,7 @@
 // holding the body: it looks for the JSON key "usage" across chunk boundaries and captures only that object
 // (bounded at 4 KiB). For SSE bodies it also counts the `data:` events that carry generated text (a content,
 // reasoning, text or tool-argument delta; not the role, finish or [DONE] events), the fallback when an engine sends
-// no usage (each is then counted as one token and marked approximate). Pure; feed() never throws.
+// no usage (each is then counted as one token and marked approximate), and notes the end marker `data: [DONE]`. Pure; feed() never throws.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,8 @@ class UsageScanner {
   // The last non-null usage object seen, else (for SSE) the event count as approximate completion tokens.
   TokenUsage result() const;
   uint64_t events() const { return events_; }
+  // An SSE stream's end marker (`data: [DONE]`) was seen: the client that reads it has the whole answer.
+  bool done() const { return done_; }
   bool sse() const { return sse_; }
 
  private:
@@ -50,6 +52,7 @@ class UsageScanner {
   bool in_data_ = false;       // inside a data: line, collecting it
   bool data_overflow_ = false; // longer than kMaxEventLine: counted as text
   std::string data_;
+  bool done_ = false;
 };
 
 }  // namespace llmux

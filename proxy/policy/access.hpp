@@ -12,9 +12,11 @@
 
 namespace llmux {
 
-// Which keys a route needs: none (/health), an API key (inference, /v1/models), or an admin key (everything that
-// shows or changes the daemon: /status, /config, /logs, /metrics, load and unload).
-enum class RouteClass { open, user, admin };
+// Which checks a route needs: none (/health); Host and Origin but no key (page: the dashboard's own files, which
+// hold no data: the browser cannot send a key when it opens a URL, the page's data requests carry it); or Host,
+// Origin and an API key (inference, /v1/models) or an admin key (everything that shows or changes the daemon:
+// /status, /config, /logs, /metrics, /activity, load and unload).
+enum class RouteClass { open, page, user, admin };
 
 // Where llmux listens, as the guard needs it.
 struct ListenFacts {

@@ -111,9 +111,42 @@ void Metrics::add_tokens(PerModel& m, const TokenUsage& u) {
 void Metrics::load(const std::string& model, double seconds, bool ok) {
   ++loads_[{model, ok}];
   if (ok) hist(load_, model, kLoadBuckets).observe(seconds);
+  activity_.event({Activity::Clock::now(), ok ? "load" : "load_failed", model, "", seconds});
 }
 
-void Metrics::eviction(const std::string& reason) { ++evictions_[reason]; }
+void Metrics::eviction(const std::string& reason, const std::string& model) {
+  ++evictions_[reason];
+  activity_.event({Activity::Clock::now(), "evict", model, reason, 0});
+}
+
+void Metrics::prefix(const std::string& model, bool chain_break, uint64_t reused_bytes, uint64_t prompt_bytes) {
+  PerModel& m = per_model(model);
+  ++m.prefix[0];
+  if (chain_break) ++m.prefix[1];
+  m.prefix[2] += reused_bytes;
+  m.prefix[3] += prompt_bytes;
+}
+
+void Metrics::render_prefix(std::string& out) const {
+  static constexpr const char* kNames[4] = {"llmux_prefix_requests_total", "llmux_prefix_chain_breaks_total",
+                                            "llmux_prefix_reused_bytes_total", "llmux_prefix_prompt_bytes_total"};
+  static constexpr const char* kHelp[4] = {
+      "Requests whose prompt was compared with their conversation's previous request.",
+      "Requests in which an earlier message or the tool schemas changed (the engine's prompt cache is lost there).",
+      "Prompt content bytes unchanged from the conversation's previous request.",
+      "Prompt content bytes of the diagnosed requests."};
+  for (size_t k = 0; k < 4; ++k) {
+    header(out, kNames[k], "counter", kHelp[k]);
+    for (const auto& [model, m] : models_)
+      if (m.prefix[0] > 0) sample(out, kNames[k], model_label(model), std::to_string(m.prefix[k]));
+  }
+  header(out, "llmux_prefix_reuse_share", "gauge",
+         "Share of the diagnosed prompt bytes reused from the previous request (reused / prompt bytes, since start).");
+  for (const auto& [model, m] : models_)
+    if (m.prefix[3] > 0)
+      sample(out, "llmux_prefix_reuse_share", model_label(model),
+             number(static_cast<double>(m.prefix[2]) / static_cast<double>(m.prefix[3])));
+}
 
 std::string Metrics::render(const MetricsGauges& g) const {
   std::string out;
@@ -137,6 +170,7 @@ std::string Metrics::render(const MetricsGauges& g) const {
       if (m.token_kinds[k])
         sample(out, "llmux_tokens_total", model_label(model) + ",kind=\"" + kKinds[k] + "\"",
                std::to_string(m.tokens[k]));
+  render_prefix(out);
   header(out, "llmux_swaps_total", "counter", "Worker swaps from one model to another.");
   sample(out, "llmux_swaps_total", "", std::to_string(evictions_.at("swap")));
   header(out, "llmux_loads_total", "counter", "Engine starts, by model and outcome.");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/http/usage_scan.hpp"
+#include "proxy/policy/activity.hpp"
 
 namespace llmux {
 
@@ -45,8 +46,13 @@ class Metrics {
   void request(const std::string& model, int status, double seconds, std::optional<double> ttft,
                const TokenUsage* usage = nullptr);
   void tokens(const std::string& model, const TokenUsage& u);
-  void load(const std::string& model, double seconds, bool ok);
-  void eviction(const std::string& reason);  // ttl, pressure, ceiling, swap, manual, reload, shutdown
+  void load(const std::string& model, double seconds, bool ok);  // also an Activity event
+  // ttl, pressure, ceiling, swap, manual, reload, shutdown; `model`: the evicted one (for the Activity event)
+  void eviction(const std::string& reason, const std::string& model = "");
+  Activity& activity() { return activity_; }  // the recent past for /activity (requests are recorded there)
+  const Activity& activity() const { return activity_; }
+  // A request whose prompt the prefix diagnosis compared with its conversation's previous one (bytes: content).
+  void prefix(const std::string& model, bool chain_break, uint64_t reused_bytes, uint64_t prompt_bytes);
   std::string render(const MetricsGauges& g) const;
 
   static std::string escape_label(const std::string& v);
@@ -58,13 +64,16 @@ class Metrics {
     std::optional<Histogram> duration, ttft;
     uint64_t tokens[3] = {0, 0, 0};     // cached, completion, prompt (the label order)
     bool token_kinds[3] = {false, false, false};
+    uint64_t prefix[4] = {0, 0, 0, 0};  // diagnosed requests, chain breaks, reused bytes, prompt bytes
   };
+  void render_prefix(std::string& out) const;
   PerModel& per_model(const std::string& model);
   static void add_tokens(PerModel& m, const TokenUsage& u);
 
   std::map<std::string, PerModel, std::less<>> models_;
   std::map<std::string, Histogram> load_;
   std::map<std::pair<std::string, bool>, uint64_t> loads_;
+  Activity activity_;
   std::map<std::string, uint64_t> evictions_{{"ttl", 0}, {"pressure", 0}, {"ceiling", 0}, {"swap", 0}, {"manual", 0}};
 };
 

@@ -27,15 +27,6 @@ const char* to_string(StopReason r) {
   return "?";
 }
 
-Scheduler::Scheduler(SchedulerEffects& fx, SchedulerOptions opts) : fx_(fx) { set_options(std::move(opts)); }
-
-void Scheduler::set_options(SchedulerOptions opts) {
-  opts_ = std::move(opts);
-  if (!opts_.now) opts_.now = [] { return SchedClock::now(); };
-  if (opts_.max_swaps_waited < 1) opts_.max_swaps_waited = 1;
-  resident_policy_ = model_.empty() ? ModelPolicy{} : policy(model_);
-}
-
 namespace {
 
 // Removes `id` from an unordered id list; false if it was not there.
@@ -47,10 +38,60 @@ bool remove_id(std::vector<RequestId>& ids, RequestId id) {
   return true;
 }
 
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 }  // namespace
+
+Scheduler::Scheduler(SchedulerEffects& fx, SchedulerOptions opts) : fx_(fx) { set_options(std::move(opts)); }
+
+void Scheduler::set_options(SchedulerOptions opts) {
+  opts_ = std::move(opts);
+  if (!opts_.now) opts_.now = [] { return SchedClock::now(); };
+  if (opts_.max_swaps_waited < 1) opts_.max_swaps_waited = 1;
+  if (opts_.naive_fifo) opts_.max_resident = 1;
+  for (auto& w : workers_) w.policy = policy(w.model);
+}
 
 ModelPolicy Scheduler::policy(const std::string& model) const {
   return opts_.policy ? opts_.policy(model) : ModelPolicy{};
+}
+
+Scheduler::Worker* Scheduler::find(const std::string& model) {
+  for (auto& w : workers_)
+    if (w.model == model) return &w;
+  return nullptr;
+}
+
+const Scheduler::Worker* Scheduler::find(const std::string& model) const {
+  return const_cast<Scheduler*>(this)->find(model);
+}
+
+// ---- queries ----
+
+std::vector<WorkerView> Scheduler::workers() const {
+  std::vector<WorkerView> out;
+  out.reserve(workers_.size());
+  for (const auto& w : workers_)
+    out.push_back({w.model, w.phase, w.active.size(), queued_for(w.model), w.idle, w.policy.pinned, w.last_used});
+  return out;
+}
+
+WorkerPhase Scheduler::phase(const std::string& model) const {
+  const Worker* w = find(model);
+  return w ? w->phase : WorkerPhase::none;
+}
+
+const std::string& Scheduler::model() const {
+  static const std::string none;
+  return workers_.empty() ? none : workers_.front().model;
+}
+
+size_t Scheduler::in_flight() const {
+  size_t n = 0;
+  for (const auto& w : workers_) n += w.active.size();
+  return n;
 }
 
 size_t Scheduler::queued_for(const std::string& model) const {
@@ -58,17 +99,28 @@ size_t Scheduler::queued_for(const std::string& model) const {
       std::count_if(queue_.begin(), queue_.end(), [&](const Waiting& w) { return w.model == model; }));
 }
 
+bool Scheduler::idle(const std::string& model) const {
+  const Worker* w = find(model);
+  return w && w->idle;
+}
+
+// ---- requests ----
+
 bool Scheduler::try_grant(RequestId id, const std::string& model) {
-  if (phase_ != WorkerPhase::ready || !queue_.empty() || retire_ || shutdown_ || model != model_ || !has_capacity())
+  Worker* w = find(model);
+  if (!w || w->phase != WorkerPhase::ready || !queue_.empty() || w->retire || shutdown_ || !has_capacity(*w))
     return false;
-  admit(id);
+  admit(*w, id);
   return true;
 }
 
 void Scheduler::submit(RequestId id, const std::string& model) {
   if (shutdown_) return fx_.deny(id, model, DenyReason::shutdown);
-  bool resident = phase_ == WorkerPhase::ready && model == model_;
-  if (resident && queued_for(model) == 0 && may_grant_resident()) return grant_now(id);
+  Worker* w = find(model);
+  if (w && w->phase == WorkerPhase::ready && queued_for(model) == 0 && may_grant(*w, is_victim(model))) {
+    admit(*w, id);
+    return fx_.grant(id);
+  }
   if (queued_for(model) >= policy(model).queue_max) return fx_.deny(id, model, DenyReason::queue_full);
   queue_.push_back({id, model});
   pump();
@@ -83,42 +135,46 @@ void Scheduler::cancel(RequestId id) {
 
 void Scheduler::finished(RequestId id) {
   if (!orphans_.empty() && remove_id(orphans_, id)) return;
-  if (!remove_id(active_, id)) return;
-  last_finish_ = opts_.now();
+  for (auto& w : workers_) {
+    if (!remove_id(w.active, id)) continue;
+    w.last_finish = w.last_used = opts_.now();
+    return pump();
+  }
+}
+
+// ---- worker events ----
+
+void Scheduler::worker_ready(const std::string& model) {
+  Worker* w = find(model);
+  if (!w || w->phase != WorkerPhase::starting) return;
+  w->phase = WorkerPhase::ready;
+  w->ready_at = w->last_finish = w->last_used = opts_.now();
+  grant_queued_for(*w);
   pump();
 }
 
-void Scheduler::worker_ready() {
-  if (phase_ != WorkerPhase::starting) return;
-  phase_ = WorkerPhase::ready;
-  ready_at_ = last_finish_ = opts_.now();
-  grant_queued_for_resident();
+void Scheduler::worker_start_failed(const std::string& model) {
+  Worker* w = find(model);
+  if (!w || w->phase != WorkerPhase::starting) return;
+  remove(model);
+  deny_queued_for(model, DenyReason::start_failed);
   pump();
 }
 
-void Scheduler::worker_start_failed() {
-  if (phase_ != WorkerPhase::starting) return;
-  std::string failed = model_;
-  phase_ = WorkerPhase::none;
-  model_.clear();
-  retire_ = false;
-  deny_queued_for(failed);
+void Scheduler::worker_stopped(const std::string& model) {
+  Worker* w = find(model);
+  if (!w) return;
+  orphans_.insert(orphans_.end(), w->active.begin(), w->active.end());
+  remove(model);
   pump();
 }
 
-void Scheduler::worker_stopped() {
-  if (phase_ == WorkerPhase::none) return;
-  phase_ = WorkerPhase::none;
-  model_.clear();
-  retire_ = false;
-  idle_ = false;
-  orphans_.insert(orphans_.end(), active_.begin(), active_.end());
-  active_.clear();
-  pump();
-}
-
-void Scheduler::idle_expired() {
-  if (phase_ == WorkerPhase::ready && active_.empty() && queue_.empty()) stop(StopReason::ttl);
+void Scheduler::idle_expired(const std::string& model) {
+  Worker* w = find(model);
+  if (!w || w->phase != WorkerPhase::ready || !w->active.empty() || queued_for(model) > 0 || w->policy.pinned ||
+      is_victim(model))
+    return;
+  stop(*w, StopReason::ttl);
 }
 
 void Scheduler::tick() {
@@ -126,15 +182,28 @@ void Scheduler::tick() {
   pump();
 }
 
-void Scheduler::retire(StopReason why) {
-  if (phase_ != WorkerPhase::ready && phase_ != WorkerPhase::starting) return;
-  retire_ = true;
-  stop_reason_ = why;
+void Scheduler::retire(const std::string& model, StopReason why) {
+  Worker* w = find(model);
+  if (!w || (w->phase != WorkerPhase::ready && w->phase != WorkerPhase::starting)) return;
+  w->retire = true;
+  w->stop_reason = why;
+  pump();
+}
+
+void Scheduler::retire_all(StopReason why) {
+  for (auto& w : workers_) {
+    if (w.phase != WorkerPhase::ready && w.phase != WorkerPhase::starting) continue;
+    w.retire = true;
+    w.stop_reason = why;
+  }
   pump();
 }
 
 void Scheduler::preload(const std::string& model) {
-  if (phase_ == WorkerPhase::none && !shutdown_) start(model);
+  if (shutdown_ || find(model)) return;
+  std::vector<const Worker*> staying;
+  for (const auto& w : workers_) staying.push_back(&w);
+  if (room_for(model, staying)) start(model);
 }
 
 void Scheduler::shutdown() {
@@ -142,150 +211,205 @@ void Scheduler::shutdown() {
   std::deque<Waiting> denied;
   denied.swap(queue_);
   for (const auto& w : denied) fx_.deny(w.id, w.model, DenyReason::shutdown);
-  if (phase_ == WorkerPhase::ready || phase_ == WorkerPhase::starting) {
-    retire_ = true;
-    stop_reason_ = StopReason::shutdown;
+  retire_all(StopReason::shutdown);
+}
+
+// ---- policy ----
+
+bool Scheduler::room_for(const std::string& model, const std::vector<const Worker*>& staying) const {
+  if (opts_.max_resident != 0 && staying.size() + 1 > opts_.max_resident) return false;
+  if (!opts_.fits) return true;
+  std::vector<std::string> names;
+  names.reserve(staying.size());
+  for (const Worker* w : staying) names.push_back(w->model);
+  return opts_.fits(model, names);
+}
+
+// Which model to start next: a starved request's first, then the highest priority, then the oldest request's.
+// `without_worker`: only models with no worker at all (a model's old worker must be gone before it starts again).
+std::string Scheduler::next_model(bool without_worker) const {
+  const Waiting* best = nullptr;
+  for (const auto& w : queue_) {
+    if (without_worker && find(w.model)) continue;
+    if (opts_.naive_fifo) return w.model;
+    if (w.swaps_seen >= opts_.max_swaps_waited) return w.model;
+    if (!best || policy(w.model).priority > policy(best->model).priority) best = &w;
   }
-  pump();
+  return best ? best->model : std::string();
 }
 
-bool Scheduler::other_model_waiting() const {
-  return std::any_of(queue_.begin(), queue_.end(), [this](const Waiting& w) { return w.model != model_; });
+// The next model to start and whom it evicts: the least recently used evictable residents, idle ones first,
+// as few as make room. Recomputed at every decision, so a cancelled request releases its victims at once.
+Scheduler::Plan Scheduler::plan() const {
+  Plan p;
+  if (shutdown_ || queue_.empty()) return p;
+  p.candidate = next_model(true);
+  if (p.candidate.empty()) return p;
+  std::vector<const Worker*> staying;
+  for (const auto& w : workers_) staying.push_back(&w);
+  if (room_for(p.candidate, staying)) return p;
+  std::vector<const Worker*> remaining;  // without the workers already on their way out
+  for (const Worker* w : staying)
+    if (w->phase != WorkerPhase::stopping && !w->retire) remaining.push_back(w);
+  if (remaining.size() < staying.size() && room_for(p.candidate, remaining)) {
+    p.blocked = true;  // room comes once they are gone: evict nobody else
+    return p;
+  }
+  std::vector<const Worker*> order;
+  for (const auto& w : workers_)
+    if (w.phase == WorkerPhase::ready && !w.policy.pinned && !w.retire) order.push_back(&w);
+  auto busy = [this](const Worker* w) { return !w->active.empty() || queued_for(w->model) > 0; };
+  std::stable_sort(order.begin(), order.end(), [&](const Worker* a, const Worker* b) {
+    if (busy(a) != busy(b)) return !busy(a);
+    return a->last_used < b->last_used;
+  });
+  for (const Worker* v : order) {
+    remaining.erase(std::find(remaining.begin(), remaining.end(), v));
+    p.victims.push_back(v->model);
+    if (room_for(p.candidate, remaining)) return p;
+  }
+  p.victims.clear();
+  p.blocked = true;
+  std::vector<const Worker*> pinned;  // what stays for good: every other worker can go (starting ones once ready)
+  for (const auto& w : workers_)
+    if (w.policy.pinned && !w.retire && w.phase != WorkerPhase::stopping) pinned.push_back(&w);
+  p.never = !room_for(p.candidate, pinned);
+  return p;
 }
 
-bool Scheduler::in_min_residency() const {
+bool Scheduler::is_victim(const std::string& model) const {
+  return !queue_.empty() && contains(plan().victims, model);
+}
+
+bool Scheduler::in_min_residency(const Worker& w) const {
   if (opts_.naive_fifo) return false;
-  auto window = resident_policy_.min_residency;
-  return window.count() > 0 && opts_.now() < ready_at_ + window;
+  auto window = w.policy.min_residency;
+  return window.count() > 0 && opts_.now() < w.ready_at + window;
 }
 
-// While others wait, an idle resident inside its minResidency window is held only for a quarter of the window
+// While others wait, an idle victim inside its minResidency window is held only for a quarter of the window
 // after its last request finished: long enough for a burst's next request, without idling the window away.
-SchedClock::time_point Scheduler::hold_until() const {
-  auto window = resident_policy_.min_residency;
-  return std::min(ready_at_ + window, last_finish_ + window / 4);
+SchedClock::time_point Scheduler::hold_until(const Worker& w) const {
+  auto window = w.policy.min_residency;
+  return std::min(w.ready_at + window, w.last_finish + window / 4);
 }
 
-bool Scheduler::has_capacity() const {
-  size_t max = resident_policy_.max_concurrency;
-  return max == 0 || active_.size() < max;
+bool Scheduler::has_capacity(const Worker& w) {
+  size_t max = w.policy.max_concurrency;
+  return max == 0 || w.active.size() < max;
 }
 
-// May a request for the ready resident model be granted now (capacity aside from queue order)?
-bool Scheduler::may_grant_resident() const {
-  if (retire_ || !has_capacity()) return false;
-  return !other_model_waiting() || in_min_residency();
+// May a request for this ready worker be granted now (capacity aside from queue order)?
+bool Scheduler::may_grant(const Worker& w, bool victim) const {
+  if (w.retire || !has_capacity(w)) return false;
+  return !victim || in_min_residency(w);
 }
 
-void Scheduler::admit(RequestId id) {
-  active_.push_back(id);
-  if (idle_) {
-    idle_ = false;
-    fx_.worker_busy();
+void Scheduler::admit(Worker& w, RequestId id) {
+  w.active.push_back(id);
+  w.last_used = opts_.now();
+  if (w.idle) {
+    w.idle = false;
+    fx_.worker_busy(w.model);
   }
 }
 
-void Scheduler::grant_now(RequestId id) {
-  admit(id);
-  fx_.grant(id);
-}
-
-// Grouping: requests queued for the resident go together, in arrival order, up to its concurrency limit. In naive
+// Grouping: requests queued for the worker go together, in arrival order, up to its concurrency limit. In naive
 // FIFO mode only the ones ahead of the first request for another model go.
-void Scheduler::grant_queued_for_resident() {
-  for (auto it = queue_.begin(); it != queue_.end() && has_capacity() && !retire_;) {
-    if (it->model != model_) {
+void Scheduler::grant_queued_for(Worker& w) {
+  for (auto it = queue_.begin(); it != queue_.end() && has_capacity(w) && !w.retire;) {
+    if (it->model != w.model) {
       if (opts_.naive_fifo) break;
       ++it;
       continue;
     }
     RequestId id = it->id;
     it = queue_.erase(it);
-    grant_now(id);
+    admit(w, id);
+    fx_.grant(id);
   }
 }
 
-void Scheduler::deny_queued_for(const std::string& model) {
+void Scheduler::deny_queued_for(const std::string& model, DenyReason why) {
   std::deque<Waiting> rest, denied;
   for (auto& w : queue_) (w.model == model ? denied : rest).push_back(std::move(w));
   queue_.swap(rest);
-  for (const auto& w : denied) fx_.deny(w.id, w.model, DenyReason::start_failed);
-}
-
-// Which model to load next: a starved request's first, then the highest priority, then the oldest request's.
-std::string Scheduler::next_model() const {
-  if (opts_.naive_fifo) return queue_.front().model;
-  for (const auto& w : queue_)
-    if (w.swaps_seen >= opts_.max_swaps_waited) return w.model;
-  const Waiting* best = &queue_.front();
-  for (const auto& w : queue_)
-    if (policy(w.model).priority > policy(best->model).priority) best = &w;
-  return best->model;
+  for (const auto& w : denied) fx_.deny(w.id, w.model, why);
 }
 
 void Scheduler::start(const std::string& model) {
-  phase_ = WorkerPhase::starting;
-  model_ = model;
-  resident_policy_ = policy(model_);
+  Worker w;
+  w.model = model;
+  w.policy = policy(model);
+  workers_.push_back(std::move(w));
   ++swaps_;
-  for (auto& w : queue_)
-    if (w.model != model) ++w.swaps_seen;
+  for (auto& q : queue_)
+    if (q.model != model) ++q.swaps_seen;
   fx_.start_worker(model);
 }
 
-void Scheduler::stop(StopReason why) {
-  phase_ = WorkerPhase::stopping;
-  if (idle_) {
-    idle_ = false;
-    fx_.worker_busy();
+void Scheduler::stop(Worker& w, StopReason why) {
+  w.phase = WorkerPhase::stopping;
+  w.retire = false;
+  if (w.idle) {
+    w.idle = false;
+    fx_.worker_busy(w.model);
   }
-  fx_.stop_worker(why);
+  fx_.stop_worker(w.model, why);
+}
+
+void Scheduler::remove(const std::string& model) {
+  workers_.erase(std::remove_if(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.model == model; }),
+                 workers_.end());
+}
+
+void Scheduler::request_wake(SchedClock::time_point t) {
+  if (wake_pending_ && wake_at_ <= t) return;
+  wake_pending_ = true;
+  wake_at_ = t;
+  fx_.wake_at(t);
+}
+
+// A drained ready worker: stop it (retired, or a victim whose hold is over), hold it, or mark it idle.
+void Scheduler::settle(Worker& w, bool victim) {
+  if (!w.active.empty()) return;
+  if (w.retire) return stop(w, w.stop_reason);
+  if (victim) {
+    if (!opts_.naive_fifo && next_model(false) == w.model) {
+      // Its own waiting requests come first (oldest, priority or starvation bound): serve them instead of stopping
+      // it only to load it again. For the others this counts as a swap they waited behind.
+      for (auto& q : queue_)
+        if (q.model != w.model) ++q.swaps_seen;
+      grant_queued_for(w);
+      if (!w.active.empty()) return;
+    }
+    if (!in_min_residency(w) || opts_.now() >= hold_until(w)) return stop(w, StopReason::swap);
+    return request_wake(hold_until(w));  // deferred by minResidency: look again when the hold ends
+  }
+  if (queued_for(w.model) == 0 && !w.idle) {
+    w.idle = true;
+    fx_.worker_idle(w.model);
+  }
 }
 
 // Re-evaluates the state after any event. Effects never re-enter the scheduler synchronously.
 void Scheduler::pump() {
-  switch (phase_) {
-    case WorkerPhase::none:
-      if (!queue_.empty() && !shutdown_) start(next_model());
-      return;
-    case WorkerPhase::starting:
-    case WorkerPhase::stopping:
-      return;
-    case WorkerPhase::ready:
-      return pump_ready();
-  }
-}
-
-void Scheduler::pump_ready() {
-  if (may_grant_resident() || (opts_.naive_fifo && !queue_.empty() && queue_.front().model == model_))
-    grant_queued_for_resident();
-  if (!active_.empty()) return;
-  bool swap_wanted = other_model_waiting();
-  if (swap_wanted && !retire_ && !opts_.naive_fifo && next_model() == model_) {
-    // Its own waiting requests come first (oldest, priority or starvation bound): serve them instead of stopping
-    // it only to load it again. For the others this counts as a swap they waited behind.
-    for (auto& w : queue_)
-      if (w.model != model_) ++w.swaps_seen;
-    grant_queued_for_resident();
-    if (!active_.empty()) return;
-  }
-  if (retire_ || (swap_wanted && !in_min_residency())) {
-    StopReason why = retire_ ? stop_reason_ : StopReason::swap;
-    retire_ = false;
-    return stop(why);
-  }
-  if (swap_wanted) {  // deferred by minResidency: look again when the hold ends
-    auto until = hold_until();
-    if (opts_.now() >= until) return stop(StopReason::swap);
-    if (!wake_pending_) {
-      wake_pending_ = true;
-      fx_.wake_at(until);
+  for (;;) {
+    Plan p = plan();
+    for (auto& w : workers_) {
+      if (w.phase != WorkerPhase::ready) continue;
+      bool victim = contains(p.victims, w.model);
+      if (may_grant(w, victim) || (opts_.naive_fifo && !queue_.empty() && queue_.front().model == w.model))
+        grant_queued_for(w);
     }
-    return;
-  }
-  if (queue_.empty() && !idle_) {
-    idle_ = true;
-    fx_.worker_idle();
+    for (auto& w : workers_)
+      if (w.phase == WorkerPhase::ready) settle(w, contains(p.victims, w.model));
+    if (p.never) {
+      deny_queued_for(p.candidate, DenyReason::no_room);
+      continue;
+    }
+    if (p.candidate.empty() || p.blocked || !p.victims.empty()) return;
+    start(p.candidate);  // and look again: another waiting model may fit beside it
   }
 }
 

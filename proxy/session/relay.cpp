@@ -254,11 +254,13 @@ struct PumpTarget {
 struct BodyStats {
   UsageScanner scan;
   std::optional<std::chrono::steady_clock::time_point> first_byte;
+  bool done_written = false;  // the end marker [DONE] was in what the client was sent
   void note(const char* data, size_t n) {
     if (n == 0) return;
     if (!first_byte) first_byte = std::chrono::steady_clock::now();
     scan.feed(std::string_view(data, n));
   }
+  void written() { done_written = done_written || scan.done(); }  // everything noted so far went out
 };
 
 // Engine → client body pump: each piece is written as soon as it is read, straight from the read buffer when the
@@ -319,6 +321,7 @@ net::awaitable<Streamed> pump_body(EngineExchange& x, PumpTarget to, const Timeo
       out.client_ok = false;
       co_return out;
     }
+    if (!to.collect) stats.written();
     if (last) co_return out;
   }
 }
@@ -348,6 +351,7 @@ RelayResult finish(int status, bool keep, const BodyStats& stats) {
   r.first_byte = stats.first_byte;
   r.usage = stats.scan.result();
   r.streamed = stats.scan.sse();
+  r.done = stats.done_written;
   return r;
 }
 
@@ -384,6 +388,7 @@ net::awaitable<RelayResult> stream_response(ClientSocket& client, const RelayJob
       wec = co_await send_rest(out.socket, out.g, out.sent, job.deadline, out.timeout);
     x.buffer.consume(used);
     st.client_ok = !wec;
+    if (st.client_ok) stats.written();
   } else {
     st = co_await pump_body(x, PumpTarget{&out}, job.timeouts, job.deadline, stats);
   }

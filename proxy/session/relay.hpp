@@ -136,6 +136,7 @@ struct RelayResult {
   std::optional<std::chrono::steady_clock::time_point> first_byte;  // first engine body byte
   TokenUsage usage;           // what the engine reported (or SSE events counted)
   bool streamed = false;      // the client got an event stream (tokens arrived as they were generated)
+  bool done = false;          // the stream's end marker (`data: [DONE]`) went out to the client: it has the answer
 };
 
 class SseWriter;

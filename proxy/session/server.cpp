@@ -14,6 +14,7 @@
 #include "proxy/policy/rewrite.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/session/streams.hpp"
+#include "proxy/session/ui_assets.hpp"
 
 namespace llmux {
 
@@ -44,6 +45,7 @@ Reply error_reply(const ApiError& e) {
 RouteClass route_class(Route r) {
   switch (r) {
     case Route::health: return RouteClass::open;
+    case Route::ui: return RouteClass::page;
     case Route::inference:
     case Route::models:
     case Route::not_found:
@@ -129,6 +131,7 @@ class Session {
   std::string extra_fields_;  // CORS header lines for req_'s responses (an allowed cross-origin page), or ""
   bool first_ = true;
   Listener::Slot slot_;  // this connection in the listener's table (idle between requests: closed first at the cap)
+  PrefixReport prefix_;  // req_'s prefix diagnosis (PERF line, metrics)
 };
 
 net::awaitable<void> Session::run() {
@@ -397,6 +400,13 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator));
+    case Route::activity: return json_reply(srv_.coordinator.metrics().activity().json());
+    case Route::ui:
+      if (const UiAsset* a = find_ui_asset(normalize_path(target))) {
+        extra_fields_.append(kUiHeaderFields);
+        return Reply{http::status::ok, std::string(a->body), std::string(a->content_type)};
+      }
+      break;
     case Route::health: return Reply{http::status::ok, "OK", "text/plain"};
     case Route::running: return json_reply(running_json(srv_.coordinator));
     case Route::status: return json_reply(status_json(srv_.coordinator, srv_.info));
@@ -405,6 +415,12 @@ Reply Session::admin(Route route, std::string_view target) {
       std::optional<ApiError> refused;
       std::string body = fit_json_body(srv_.coordinator, target, refused);
       return refused ? error_reply(*refused) : json_reply(std::move(body));
+    }
+    case Route::prefix: {
+      bool bad = false;
+      const size_t limit = query_count(target, "limit", 1000, bad).value_or(20);
+      if (bad) return error_reply(bad_request("limit must be a whole number from 0 to 1000", "invalid_query"));
+      return json_reply(srv_.info.prefix->json(limit));
     }
     case Route::metrics:
       return Reply{http::status::ok, metrics_text(srv_.coordinator, srv_.info), "text/plain; version=0.0.4; charset=utf-8"};
@@ -463,24 +479,25 @@ void Session::record(const std::string& model, int status, std::chrono::steady_c
   if (r && r->first_byte) ttft = seconds_between(started, *r->first_byte);
   TokenUsage u = r ? r->usage : TokenUsage{};
   srv_.coordinator.metrics().request(model, status, total, ttft, &u);
-  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
+  const PrefixDiff& p = prefix_.diff;
+  if (prefix_.diagnosed) srv_.coordinator.metrics().prefix(model, p.chain_break, p.reused_bytes, p.prompt_bytes);
   double queue = adm ? std::chrono::duration<double>(adm->queue_wait).count() : 0;
   double load = adm ? std::chrono::duration<double>(adm->load_wait).count() : 0;
-  std::string rate = "-";
-  if (u.completion && *u.completion > 0 && ttft) {
-    // Streamed: tokens over the time after the first one. Not streamed, the answer arrives whole once generated:
-    // tokens over the engine's time (prompt processing included).
-    double gen = r->streamed ? total - *ttft : total - queue - load;
-    if (gen > 0.001) rate = fmt::format("{:.1f}", static_cast<double>(*u.completion) / gen);
-  }
+  auto tps = generation_rate(u.completion, ttft, total, r && r->streamed, queue + load);
+  srv_.coordinator.metrics().activity().request({Activity::Clock::now(), model, status, total, ttft, u.completion, tps});
+  if (!srv_.coordinator.config()->log_requests || !spdlog::should_log(spdlog::level::info)) return;
+  std::string rate = tps ? fmt::format("{:.1f}", *tps) : std::string("-");
   spdlog::info("[{}] PERF status={} queue={:.3f}s load={:.3f}s ttft={} total={:.3f}s prompt={} cached={} "
-               "completion={} tok/s={}",
+               "completion={} tok/s={}{}",
                model, status, queue, load, ttft ? fmt::format("{:.3f}s", *ttft) : std::string("-"), total,
-               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate);
+               count_text(u.prompt, false), count_text(u.cached, false), count_text(u.completion, u.approximate), rate,
+               prefix_perf_fields(prefix_));
+  if (p.chain_break) spdlog::info("[{}] PREFIX {}", model, prefix_break_text(prefix_));
 }
 
 net::awaitable<bool> Session::inference(Request& req) {
   const auto started = std::chrono::steady_clock::now();
+  prefix_ = {};
   auto cfg = srv_.coordinator.config();  // this request's config snapshot
   auto parsed = parse_inference(req.body(), *cfg);
   if (auto* e = std::get_if<ApiError>(&parsed)) {
@@ -498,6 +515,7 @@ net::awaitable<bool> Session::inference(Request& req) {
     Reply r = error_reply(*e);
     co_return co_await write_reply(req, r, req.keep_alive());
   }
+  prefix_ = srv_.info.prefix->observe(ir.model->id, req, req.body(), ir.scan);  // hashes only (docs/agents.md)
   std::string body = forward_body(ir, std::move(req.body()));
   req.body().clear();
   req.body().shrink_to_fit();
@@ -547,7 +565,7 @@ net::awaitable<bool> Session::inference(Request& req) {
   watch->disarm();
   bool keep = r.keep_alive && !watch->gone();
   if (watch->pending()) co_await watch->stop();  // (kept pending as the keep-alive wait, it cost more CPU: measured)
-  record(ir.model->id, watch->gone() ? 499 : r.status, started, &adm, &r);
+  record(ir.model->id, watch->gone() && !r.done ? 499 : r.status, started, &adm, &r);  // [DONE] read: completed
   co_return keep;  // bytes of a pipelined next request that the watch read: run() takes them
 }
 

@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <filesystem>
@@ -20,6 +18,7 @@
 #include "worker/engine_ledger.hpp"
 #include "worker/platform.hpp"
 #include "worker/process.hpp"
+#include "tests/component/log_capture.hpp"
 
 namespace llmux {
 namespace {
@@ -75,19 +74,6 @@ std::pair<pid_t, uint64_t> gone_process() {
   ::waitpid(pid, nullptr, 0);
   return {pid, start.value()};
 }
-
-// Captures llmux's log lines for the test's duration.
-struct LogCapture {
-  LogCapture() : previous(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-    sink->set_pattern("%v");
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous); }
-  std::string text() const { return out.str(); }
-  std::ostringstream out;
-  std::shared_ptr<spdlog::logger> previous;
-};
 
 class StaleReaper : public ::testing::Test {
  protected:

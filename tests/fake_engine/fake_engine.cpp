@@ -12,6 +12,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -41,6 +42,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "tests/fake_engine/prefix_cache.hpp"
 
 namespace {
 
@@ -80,6 +83,9 @@ struct Options {
   std::int64_t pad_header = 0;   // > 0: every response carries an X-Fake-Pad field of this many bytes
   std::int64_t close_after = 0;  // > 0: a connection is closed silently after this many inference answers (still
                                  // announced keep-alive), as a server's keep-alive timeout would: a stale pool
+  std::int64_t slots = 0;         // > 0: the prompt-cache model (prefix_cache.hpp) with this many slots
+  std::int64_t prefill_us = 0;    // simulated prefill time per uncached prompt token (with --slots)
+  std::int64_t done_gap_ms = 0;   // a stream's terminating chunk follows its [DONE] event this much later
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -97,7 +103,9 @@ constexpr std::string_view kUsage =
     "usage: fake_engine --port N [--host H] [--model NAME] [--load-delay-ms N] [--readiness 503|refuse|always200]\n"
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
     "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
-    "       [--interim] [--close-delimited] [--close-after N] [--pad-header BYTES] [--grow-mb N --grow-after-ms MS]\n";
+    "       [--interim] [--close-delimited] [--close-after N] [--pad-header BYTES]\n"
+    "       [--slots N] [--prefill-us-per-token N] [--done-gap-ms N]\n"
+    "       [--grow-mb N --grow-after-ms MS]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -144,6 +152,9 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--squat-port-once") o.squat_port_once = value();
     else if (flag == "--cached-tokens") o.cached_tokens = parse_number(flag, value(), big);
     else if (flag == "--close-after") o.close_after = parse_number(flag, value(), big);
+    else if (flag == "--slots") o.slots = parse_number(flag, value(), 64);
+    else if (flag == "--prefill-us-per-token") o.prefill_us = parse_number(flag, value(), 1000000);
+    else if (flag == "--done-gap-ms") o.done_gap_ms = parse_number(flag, value(), 60000);
     else if (flag == "--pad-header") o.pad_header = parse_number(flag, value(), 1 << 20);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
@@ -228,6 +239,7 @@ struct Engine {
     if (opt.pad_header > 0) extra_headers += "X-Fake-Pad: " + std::string(static_cast<size_t>(opt.pad_header), 'p') + "\r\n";
   }
   Options opt;
+  fake::PrefixCache cache{static_cast<std::size_t>(opt.slots)};  // used with --slots
   net::io_context& io;
   tcp::acceptor acceptor;
   net::steady_timer load_gate;  // never expires; cancel() wakes requests waiting for the load (always200)
@@ -398,6 +410,8 @@ struct Gen {
   bool stream = false;
   bool include_usage = false;
   std::int64_t cached_tokens = -1;
+  bool timings = false;        // the prompt-cache model ran: llama-server's "timings" follow the usage
+  std::int64_t prefill_us = 0; // simulated prompt processing before the first token
 };
 
 std::int64_t count_prompt_tokens(const nlohmann::json& j, Kind kind) {
@@ -482,6 +496,15 @@ void append_usage(std::string& out, const Gen& g) {
     out += "}";
   }
   out += "}";
+  if (g.timings) {  // llama-server reports its prompt cache here (top level, beside "usage")
+    out += R"(,"timings":{"cache_n":)";
+    append_int(out, g.cached_tokens);
+    out += R"(,"prompt_n":)";
+    append_int(out, g.prompt_tokens - g.cached_tokens);
+    out += R"(,"predicted_n":)";
+    append_int(out, g.n);
+    out += "}";
+  }
 }
 
 std::string_view finish_reason(const Gen& g) { return g.limited ? R"("length")" : R"("stop")"; }
@@ -532,8 +555,8 @@ void append_token_event(std::string& out, const Gen& g, std::string_view envelop
   append_event(out, envelope, rest);
 }
 
-// The finish chunk, the optional usage chunk, [DONE] and the terminating zero-size chunk.
-void append_stream_end(std::string& out, const Gen& g, std::string_view envelope) {
+// The finish chunk, the optional usage chunk, [DONE] and (unless `terminate` is false) the terminating chunk.
+void append_stream_end(std::string& out, const Gen& g, std::string_view envelope, bool terminate) {
   std::string rest = g.kind == Kind::chat ? R"({"index":0,"delta":{},"finish_reason":)"
                                           : R"({"index":0,"text":"","logprobs":null,"finish_reason":)";
   rest += finish_reason(g);
@@ -545,10 +568,20 @@ void append_stream_end(std::string& out, const Gen& g, std::string_view envelope
     rest += "}";
     append_event(out, envelope, rest);
   }
-  out += "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n";
+  out += "e\r\ndata: [DONE]\n\n\r\n";
+  if (terminate) out += "0\r\n\r\n";
+}
+
+// Simulated prompt processing: the uncached tokens' prefill time, before the first byte of the answer.
+net::awaitable<void> prefill(const Gen& g) {
+  if (g.prefill_us <= 0) co_return;
+  net::steady_timer t(co_await net::this_coro::executor, std::chrono::microseconds(g.prefill_us));
+  beast::error_code ec;
+  co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
 }
 
 net::awaitable<bool> stream_reply(Engine& e, Conn& c, const Gen& g, bool keep_alive) {
+  co_await prefill(g);
   std::string envelope;
   append_envelope(e, g, g.kind == Kind::chat ? "chat.completion.chunk" : "text_completion", envelope);
   c.out = e.opt.interim ? std::string(kInterim) : std::string();
@@ -579,9 +612,16 @@ net::awaitable<bool> stream_reply(Engine& e, Conn& c, const Gen& g, bool keep_al
   }
   if (!w->gone) {
     c.out.clear();
-    append_stream_end(c.out, g, envelope);
+    const bool gap = e.opt.done_gap_ms > 0;
+    append_stream_end(c.out, g, envelope, !gap);
     co_await net::async_write(c.sock, net::buffer(c.out), net::redirect_error(net::use_awaitable, ec));
-    if (ec) w->gone = true;
+    if (!ec && gap) {  // as llama-server may: [DONE] first, the end of the chunked body a moment later
+      w->tick.expires_after(std::chrono::milliseconds(e.opt.done_gap_ms));
+      co_await w->tick.async_wait(net::redirect_error(net::use_awaitable, ec));
+      ec = {};
+      if (!w->gone) co_await net::async_write(c.sock, net::buffer("0\r\n\r\n", 5), net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec || w->gone) w->gone = true;
     else finished = true;
   }
   co_await stop_watch(c, w);
@@ -591,6 +631,7 @@ net::awaitable<bool> stream_reply(Engine& e, Conn& c, const Gen& g, bool keep_al
 
 // Non-streaming: the whole generation time (tokens × token-ms) is one timer, watched for a client that leaves.
 net::awaitable<bool> complete_reply(Engine& e, Conn& c, const Gen& g, bool keep_alive) {
+  co_await prefill(g);
   const auto crash_at = e.opt.crash_after_tokens;
   const bool crash = crash_at && *crash_at <= g.n;
   const std::int64_t paced = crash ? *crash_at : g.n;
@@ -627,6 +668,13 @@ net::awaitable<bool> serve_inference(Engine& e, Conn& c, Request& req, Kind kind
   g.model = e.opt.model;
   const std::string error = j.is_discarded() ? "malformed JSON in request body" : read_gen(j, e.opt, g);
   log_request(e, req, g.model, g.stream);
+  if (error.empty() && e.opt.slots > 0 && kind != Kind::embed) {
+    const fake::PrefixCache::Hit hit = e.cache.process(j);
+    g.prompt_tokens = std::max<std::int64_t>(hit.prompt, 1);
+    if (g.cached_tokens < 0) g.cached_tokens = hit.cached;  // --cached-tokens wins
+    g.timings = true;
+    g.prefill_us = (g.prompt_tokens - hit.cached) * e.opt.prefill_us;
+  }
   e.last_body = std::move(req.body());
   e.last_headers = nlohmann::json::object();
   for (const auto& f : req) e.last_headers[std::string(f.name_string())] = std::string(f.value());

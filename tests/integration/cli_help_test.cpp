@@ -15,7 +15,7 @@ CliRun run(std::vector<std::string> args) {
 }  // namespace
 
 TEST(CliHelp, EverySubcommandHasHelp) {
-  for (const char* cmd : {"serve", "config", "status", "models", "load", "unload", "default", "logs", "prompt", "chat",
+  for (const char* cmd : {"serve", "config", "status", "models", "load", "unload", "default", "logs", "prefix", "prompt", "chat",
                           "service"}) {
     const CliRun r = run({cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd << ": " << r.out;

@@ -136,7 +136,7 @@ void expect_ready_then_stopping(const std::string& name) {
 
 TEST(ServiceInstall, WritesNotifyUnitForThisBinaryAndConfig) {
   ServiceHome h;
-  auto r = run_llmux({"service", "install", "--no-start", "--config", h.config}, h.env());
+  auto r = run_llmux({"service", "install", "--force", "--no-start", "--config", h.config}, h.env());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("wrote ~/.config/systemd/user/llmux.service"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("not started (--no-start)"), std::string::npos) << r.out;
@@ -155,7 +155,7 @@ TEST(ServiceInstall, WritesNotifyUnitForThisBinaryAndConfig) {
 
 TEST(ServiceInstall, UnitPassesSystemdAnalyzeVerify) {
   ServiceHome h;
-  auto r = run_llmux({"service", "install", "--no-start", "--config", h.config, "--listen", "127.0.0.1:9"}, h.env());
+  auto r = run_llmux({"service", "install", "--force", "--no-start", "--config", h.config, "--listen", "127.0.0.1:9"}, h.env());
   ASSERT_EQ(r.code, 0) << r.out;
   if (!fs::exists("/usr/bin/systemd-analyze") && !fs::exists("/bin/systemd-analyze"))
     GTEST_SKIP() << "systemd-analyze is not installed (Debian package `systemd`): the unit was not verified";
@@ -177,7 +177,7 @@ TEST(ServiceInstall, UnitPassesSystemdAnalyzeVerify) {
 
 TEST(ServiceLifecycle, StatusThenUninstallThenUninstallAgain) {
   ServiceHome h;
-  ASSERT_EQ(run_llmux({"service", "install", "--no-start", "--config", h.config}, h.env()).code, 0);
+  ASSERT_EQ(run_llmux({"service", "install", "--force", "--no-start", "--config", h.config}, h.env()).code, 0);
   auto status = run_llmux({"service", "status", "--json"}, h.env());
   ASSERT_EQ(status.code, 0) << status.out;
   auto s = json_of(status);
@@ -209,7 +209,7 @@ TEST(ServiceStatus, SaysTheDaemonAnswersAtTheInstalledListenAddress) {
   Llmux l("models:\n  a:\n    cmd: " + fake_cmd(unique_tag("svcst")) + "\n");
   ServiceHome h;
   std::string listen = "127.0.0.1:" + std::to_string(l.port());
-  auto install = run_llmux({"service", "install", "--no-start", "--config", l.config_path(), "--listen", listen}, h.env());
+  auto install = run_llmux({"service", "install", "--force", "--no-start", "--config", l.config_path(), "--listen", listen}, h.env());
   ASSERT_EQ(install.code, 0) << install.out;
   auto s = json_of(run_llmux({"service", "status", "--json"}, h.env()));
   EXPECT_EQ(s["url"], "http://" + listen) << s;
@@ -220,7 +220,7 @@ TEST(ServiceManager, InstallStatusUninstallRunSystemctl) {
   ServiceHome h;
   h.fake_systemctl(
       "case \"$*\" in *is-active*) echo active;; *is-enabled*) echo enabled;; esac\nexit 0\n");
-  auto install = run_llmux({"service", "install", "--config", h.config}, h.fake_env());
+  auto install = run_llmux({"service", "install", "--force", "--config", h.config}, h.fake_env());
   ASSERT_EQ(install.code, 0) << install.out;
   EXPECT_NE(install.out.find("started the llmux service"), std::string::npos) << install.out;
   EXPECT_EQ(h.systemctl_log(), "--user daemon-reload\n--user enable --now llmux.service\n");
@@ -232,7 +232,7 @@ TEST(ServiceManager, InstallStatusUninstallRunSystemctl) {
 
   // A changed command line restarts a running service (try-restart leaves a stopped one stopped).
   fs::remove(h.dir + "/systemctl.log");
-  ASSERT_EQ(run_llmux({"service", "install", "--config", h.config, "--listen", "127.0.0.1:9"}, h.fake_env()).code, 0);
+  ASSERT_EQ(run_llmux({"service", "install", "--force", "--config", h.config, "--listen", "127.0.0.1:9"}, h.fake_env()).code, 0);
   EXPECT_EQ(h.systemctl_log(),
             "--user daemon-reload\n--user try-restart llmux.service\n--user enable --now llmux.service\n");
 
@@ -246,14 +246,14 @@ TEST(ServiceManager, InstallStatusUninstallRunSystemctl) {
 TEST(ServiceManager, FailingSystemctlIsOneLineAndExit1ButTheUnitIsWritten) {
   ServiceHome h;
   h.fake_systemctl("echo 'Failed to connect to bus: No medium found' >&2\nexit 1\n");
-  auto r = run_llmux({"service", "install", "--config", h.config}, h.fake_env());
+  auto r = run_llmux({"service", "install", "--force", "--config", h.config}, h.fake_env());
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_EQ(r.out,
             "llmux: wrote ~/.config/systemd/user/llmux.service but `systemctl --user daemon-reload` failed: "
             "Failed to connect to bus: No medium found (exit 1)\n");
   EXPECT_TRUE(fs::exists(h.unit));
 
-  auto json = run_llmux({"service", "install", "--config", h.config, "--json"}, h.fake_env());
+  auto json = run_llmux({"service", "install", "--force", "--config", h.config, "--json"}, h.fake_env());
   EXPECT_EQ(json.code, 1);
   auto brace = json.out.find('{');
   ASSERT_NE(brace, std::string::npos) << json.out;
@@ -274,7 +274,7 @@ TEST(ServiceManager, FailingSystemctlIsOneLineAndExit1ButTheUnitIsWritten) {
 
 TEST(ServiceManager, MissingSystemctlOrBrokenConfigIsOneLine) {
   ServiceHome h;  // `bin` is empty: no systemctl in PATH
-  auto r = run_llmux({"service", "install", "--config", h.config}, h.fake_env());
+  auto r = run_llmux({"service", "install", "--force", "--config", h.config}, h.fake_env());
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.out,
             "llmux: wrote ~/.config/systemd/user/llmux.service but `systemctl --user daemon-reload` failed: "
@@ -282,12 +282,12 @@ TEST(ServiceManager, MissingSystemctlOrBrokenConfigIsOneLine) {
 
   std::string missing = h.dir + "/nope.yaml";
   fs::remove(h.unit);
-  auto broken = run_llmux({"service", "install", "--config", missing}, h.fake_env());
+  auto broken = run_llmux({"service", "install", "--force", "--config", missing}, h.fake_env());
   EXPECT_EQ(broken.code, 1);
   EXPECT_EQ(broken.out, "llmux: config " + missing +
                             " does not exist; fix it first, or install with --no-start\n");
   EXPECT_FALSE(fs::exists(h.unit)) << "nothing is written for a service that cannot start";
-  auto later = run_llmux({"service", "install", "--config", missing, "--no-start"}, h.env());
+  auto later = run_llmux({"service", "install", "--force", "--config", missing, "--no-start"}, h.env());
   EXPECT_EQ(later.code, 0) << later.out;
   EXPECT_NE(later.out.find("warning: config " + missing + " does not exist"), std::string::npos) << later.out;
 }
@@ -297,7 +297,7 @@ TEST(ServiceCli, UsageErrorsExit2) {
   EXPECT_EQ(run_llmux({"service"}, h.env()).code, 2);
   EXPECT_EQ(run_llmux({"service", "restart"}, h.env()).code, 2);
   EXPECT_EQ(run_llmux({"service", "uninstall", "--config", "x"}, h.env()).code, 2);
-  EXPECT_EQ(run_llmux({"service", "install", "--listen", "8484"}, h.env()).code, 2);
+  EXPECT_EQ(run_llmux({"service", "install", "--force", "--listen", "8484"}, h.env()).code, 2);
   auto bad = run_llmux({"service", "status", "--json"}, h.env({"LLMUX_SERVICE_MANAGER=upstart"}));
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("LLMUX_SERVICE_MANAGER must be"), std::string::npos) << bad.out;
@@ -322,7 +322,7 @@ TEST(ServiceManager, DefaultStartsTheInstalledServiceThenPreloads) {
   h.fake_systemctl("case \"$*\" in *' start llmux.service') '" + std::string(LLMUX_BIN) + "' serve --config '" +
                    h.config + "' </dev/null >'" + h.dir + "/serve.log' 2>&1 &\n echo $! > '" + pidfile +
                    "';; esac\nexit 0\n");
-  ASSERT_EQ(run_llmux({"service", "install", "--no-start", "--config", h.config}, h.fake_env()).code, 0);
+  ASSERT_EQ(run_llmux({"service", "install", "--force", "--no-start", "--config", h.config}, h.fake_env()).code, 0);
   auto r = run_llmux({"default", "--url", "http://127.0.0.1:" + std::to_string(port)}, h.fake_env());
   pid_t served = 0;
   std::ifstream(pidfile) >> served;

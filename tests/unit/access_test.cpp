@@ -243,3 +243,22 @@ TEST(Access, EngineCorsFieldsAreNotPassedOn) {
   append_passed_fields(kept, h.fields, h.drops, h.connection);
   EXPECT_EQ(kept, "Content-Type: application/json\r\n");
 }
+
+// The dashboard's files (RouteClass::page): no key, but the Host and Origin checks of every other route.
+TEST(Access, PageRoutesNeedNoKeyButPassHostAndOriginChecks) {
+  AccessConfig a;
+  a.api_keys = {"user-key-1"};
+  a.admin_keys = {"admin-key-1"};
+  const std::string get = "GET /ui HTTP/1.1";
+  EXPECT_TRUE(check(a, "Host: 127.0.0.1:8484\r\n", RouteClass::page, kLoopback, {}, get).allowed());
+  EXPECT_TRUE(check(a, "Host: localhost:8484\r\nSec-Fetch-Site: none\r\n", RouteClass::page, kLoopback, {}, get)
+                  .allowed());
+  EXPECT_EQ(check(a, "Host: 127.0.0.1:8484\r\n", RouteClass::admin, kLoopback, {}, get).status, 401);
+  EXPECT_EQ(check(a, "Host: evil.example\r\n", RouteClass::page, kLoopback, {}, get).code, "forbidden_host");
+  EXPECT_EQ(check(a, "Host: 127.0.0.1:8484\r\nSec-Fetch-Site: cross-site\r\n", RouteClass::page, kLoopback, {}, get)
+                .code,
+            "forbidden_origin");
+  EXPECT_EQ(check(a, "Host: 127.0.0.1:8484\r\nOrigin: http://evil.example\r\n", RouteClass::page, kLoopback, {}, get)
+                .code,
+            "forbidden_origin");
+}

@@ -26,6 +26,21 @@ TEST(UsageScanner, FindsUsageInOnePiece) {
   EXPECT_EQ(s.events(), 4u);
 }
 
+TEST(UsageScanner, NotesTheEndMarkerOnlyWhenItsLineIsWhole) {
+  for (size_t split = 1; split < kSse.size(); ++split) {
+    UsageScanner s(true);
+    s.feed(std::string_view(kSse).substr(0, split));
+    EXPECT_EQ(s.done(), split >= kSse.size() - 1) << split;  // "data: [DONE]\n" complete
+    s.feed(std::string_view(kSse).substr(split));
+    EXPECT_TRUE(s.done()) << split;
+  }
+  UsageScanner other(true);
+  other.feed("data: [DONE] not\n\ndata: {\"text\":\"[DONE]\"}\n\n: [DONE]\n");
+  EXPECT_FALSE(other.done());
+  other.feed("data:[DONE]\r\n");
+  EXPECT_TRUE(other.done());
+}
+
 TEST(UsageScanner, FindsUsageFedByteByByteAndInEverySplit) {
   for (size_t split = 1; split < kSse.size(); split += 7) {
     UsageScanner s(true);

@@ -84,6 +84,16 @@ ApiError parse_err(const std::string& body, const Config& c) {
 
 }  // namespace
 
+TEST(Routes, DashboardAndActivity) {
+  EXPECT_EQ(match_route("GET", "/ui").route, Route::ui);
+  EXPECT_EQ(match_route("GET", "/ui/").route, Route::ui);
+  EXPECT_EQ(match_route("HEAD", "/ui/app.js").route, Route::ui);
+  EXPECT_EQ(match_route("GET", "/uix").route, Route::not_found);
+  EXPECT_EQ(match_route("POST", "/ui").route, Route::method_not_allowed);
+  EXPECT_EQ(match_route("GET", "/activity?x=1").route, Route::activity);
+  EXPECT_EQ(match_route("POST", "/activity").allow, "GET, HEAD");
+}
+
 TEST(Rewrite, IdPassesThroughUnchanged) {
   auto c = sample_config();
   std::string body = R"({"model":"big","messages":[],"stream":true})";

@@ -23,7 +23,7 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kServiceUsage =
-    "usage: llmux service install [--config FILE] [--listen HOST:PORT] [--no-start] [--json]\n"
+    "usage: llmux service install [--config FILE] [--listen HOST:PORT] [--no-start] [--force] [--json]\n"
     "       llmux service uninstall [--json]\n"
     "       llmux service status [--url URL] [--json]\n";
 
@@ -41,6 +41,7 @@ bool parse_options(const std::vector<std::string>& args, ServiceOptions& o, std:
     };
     if (a == "--json") o.json = true;
     else if (a == "--no-start" && o.sub == "install") o.no_start = true;
+    else if (a == "--force" && o.sub == "install") o.force = true;
     else if ((a == "--config" || a == "-c") && o.sub == "install") { if (!value(o.config)) return false; }
     else if (a == "--listen" && o.sub == "install") { if (!value(o.listen)) return false; }
     else if (a == "--url" && o.sub == "status") { if (!value(o.url)) return false; }
@@ -69,6 +70,16 @@ std::string config_problem(const std::string& path) {
   }
 }
 
+// The CMakeCache.txt of the build tree that holds `binary` (in one of its folders), or "" when there is none.
+std::string build_tree_marker(const std::string& binary) {
+  std::error_code ec;
+  for (fs::path dir = fs::path(binary).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / "CMakeCache.txt", ec)) return (dir / "CMakeCache.txt").string();
+    if (dir == dir.parent_path()) break;
+  }
+  return "";
+}
+
 // Writes through a temporary file and a rename: a unit is never seen half-written.
 void write_service_file(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -88,10 +99,15 @@ bool make_spec(const ServiceOptions& o, const ServiceContext& c, ServiceSpec& sp
   } catch (const std::exception& e) {
     return failure = e.what(), false;
   }
+  report["binary"] = spec.binary;
+  // A unit that runs a build tree's binary breaks at the next `rm -rf build` or half-done rebuild.
+  if (std::string marker = build_tree_marker(spec.binary); !marker.empty() && !o.force)
+    return failure = spec.binary + " is in a build tree (" + marker + "); install llmux first (scripts/install.sh, "
+                     "then ~/.local/bin/llmux service install), or pass --force to use this binary",
+           false;
   spec.config_path = fs::absolute(o.config.value_or(default_config_path())).lexically_normal().string();
   spec.home = c.home;
   spec.listen = o.listen;
-  report["binary"] = spec.binary;
   report["config"] = spec.config_path;
   report["listen"] = spec.listen ? json(*spec.listen) : json(nullptr);
   std::string problem = config_problem(spec.config_path);

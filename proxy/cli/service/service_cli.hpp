@@ -14,6 +14,7 @@ struct ServiceOptions {
   std::string sub;  // install | uninstall | status
   std::optional<std::string> config, listen, url;
   bool no_start = false;
+  bool force = false;  // install: accept a binary inside a build tree
   bool json = false;
 };
 
