@@ -97,7 +97,7 @@ struct ModelConfig {
   std::optional<double> memory_utilization;  // memoryUtilization: (0, 1], passed to engines via ${MEM_UTIL}
   std::optional<uint64_t> weights_bytes;     // weights: given as a size
   std::string weights_path;                  // weights: given as a file, directory or glob (~ expanded)
-  uint64_t overhead = 512ull << 20;          // overhead: runtime memory beyond weights + KV
+  std::optional<uint64_t> overhead;          // overhead: runtime memory beyond weights + KV; unset = per engine
   std::optional<uint64_t> max_memory;        // maxMemory: ceiling; unset = estimate x memory.ceilingSlack
   TokenCaps max_tokens;                      // maxTokens
   ParamRules params;                         // params + llama-swap filters
@@ -159,6 +159,9 @@ struct MemoryConfig {
   Duration swap_wait{10000};       // before a spawn, how long to wait for memory to become available (e.g. an
                                    // unloaded engine's memory coming back) before refusing
   Duration sample_interval{1000};  // memory sampling period (>= 100ms)
+  Duration idle_sample_interval{30000};  // sampling period while the resident engine is idle (0 = off, >= 1s)
+  uint64_t gpu_reserve = 512ull << 20;   // gpuReserve: kept free on a discrete GPU when admitting an engine
+  double learned_slack = 0.1;            // learnedSlack: admission uses a learned peak x (1 + this)
   PressureConfig pressure;
   bool operator==(const MemoryConfig&) const = default;
 };

@@ -13,7 +13,8 @@ using Fields = std::map<std::string, Entry>;
 constexpr std::string_view kTokenCapKeys[] = {"default", "limit", "onExceed"};
 constexpr std::string_view kQueueKeys[] = {"max", "timeout"};
 constexpr std::string_view kMemoryKeys[] = {"budget",         "reserve",  "ceilingSlack", "onCeiling",
-                                            "sampleInterval", "swapWait", "pressure"};
+                                            "sampleInterval", "swapWait", "pressure",     "gpuReserve",
+                                            "idleSampleInterval", "learnedSlack"};
 constexpr std::string_view kPressureKeys[] = {"evictAt", "psiWarning", "psiCritical"};
 constexpr Duration kMinSampleInterval{100};
 // An unset memory macro expands to kMarker NAME kMarkerEnd, which no sensible config text contains.
@@ -143,6 +144,16 @@ void read_memory_timing(const Reader& r, const Fields& f, MemoryConfig& m) {
   if (const Entry* e = find(f, "sampleInterval")) {
     m.sample_interval = r.duration(*e);
     if (m.sample_interval < kMinSampleInterval) r.fail(*e, "must be at least 100ms, got '" + e->value.Scalar() + "'");
+  }
+  if (const Entry* e = find(f, "idleSampleInterval")) {
+    m.idle_sample_interval = r.duration(*e);
+    if (m.idle_sample_interval.count() != 0 && m.idle_sample_interval < std::chrono::seconds(1))
+      r.fail(*e, "must be 0 (off) or at least 1s, got '" + e->value.Scalar() + "'");
+  }
+  if (const Entry* e = find(f, "gpuReserve")) m.gpu_reserve = r.size(*e);
+  if (const Entry* e = find(f, "learnedSlack")) {
+    m.learned_slack = r.number(*e);
+    if (m.learned_slack < 0 || m.learned_slack > 1) r.fail(*e, "must be between 0 and 1, got '" + e->value.Scalar() + "'");
   }
 }
 

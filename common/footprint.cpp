@@ -203,33 +203,6 @@ std::string detect_weights_path(const std::vector<std::string>& argv) {
   return "";
 }
 
-Footprint estimate_footprint(const ModelConfig& m) {
-  Footprint f;
-  f.kv = m.kv_reservation.value_or(0);
-  f.overhead = m.overhead;
-  if (m.weights_bytes) {
-    f.weights = *m.weights_bytes;
-    f.weights_source = "weights: " + format_bytes(f.weights);
-    return f;
-  }
-  if (!m.weights_path.empty()) {
-    if (const std::optional<uint64_t> bytes = weights_size(m.weights_path)) {
-      f.weights = *bytes;
-      f.weights_source = "weights: " + m.weights_path;
-      return f;
-    }
-  }
-  const std::string detected = detect_weights_path(m.argv);
-  const std::optional<uint64_t> bytes = detected.empty() ? std::nullopt : weights_size(detected);
-  if (bytes) {
-    f.weights = *bytes;
-    f.weights_source = "detected from cmd: " + detected;
-  } else {
-    f.weights_source = m.weights_path.empty() ? "unknown" : "unknown (nothing to measure at " + m.weights_path + ")";
-  }
-  return f;
-}
-
 std::string format_bytes(uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) return std::to_string(bytes) + " B";

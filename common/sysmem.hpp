@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace llmux {
 
@@ -33,6 +34,9 @@ inline const char* to_string(Pressure p) {
 // Resident memory of every process in a process group (an engine and its helpers). Linux: sum of RSS; macOS:
 // sum of phys_footprint (includes GPU-wired memory of Metal engines).
 std::optional<uint64_t> process_group_memory(pid_t pgid);
+
+// The processes of a process group (empty when none or the OS will not tell): for per-process GPU figures.
+std::vector<pid_t> process_group_pids(pid_t pgid);
 
 // Linux PSI (/proc/pressure/memory): percentages of time some / all tasks stalled on memory, last 10 s.
 struct PsiSample {

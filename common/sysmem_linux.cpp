@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -85,6 +86,24 @@ std::optional<PsiSample> read_memory_psi(const std::string& path) {
   }
   if (!any) return std::nullopt;
   return s;
+}
+
+}  // namespace llmux
+
+namespace llmux {
+
+std::vector<pid_t> process_group_pids(pid_t pgid) {
+  std::vector<pid_t> out;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return out;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid_t group = 0;
+    uint64_t rss = 0;
+    if (read_stat(e->d_name, group, rss) && group == pgid) out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+  }
+  ::closedir(dir);
+  return out;
 }
 
 }  // namespace llmux

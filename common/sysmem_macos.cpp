@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/sysctl.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "common/sysmem.hpp"
@@ -41,5 +42,15 @@ std::optional<uint64_t> process_group_memory(pid_t pgid) {
 }
 
 std::optional<PsiSample> read_memory_psi(const std::string&) { return std::nullopt; }  // no PSI on macOS
+
+std::vector<pid_t> process_group_pids(pid_t pgid) {
+  int n = ::proc_listpgrppids(pgid, nullptr, 0);
+  if (n <= 0) return {};
+  std::vector<pid_t> pids(static_cast<size_t>(n) + 16);
+  n = ::proc_listpgrppids(pgid, pids.data(), static_cast<int>(pids.size() * sizeof(pid_t)));
+  if (n <= 0) return {};
+  pids.resize(std::min(pids.size(), static_cast<size_t>(n)));
+  return pids;
+}
 
 }  // namespace llmux

@@ -16,7 +16,8 @@ cmake --build build-fuzz -j"$(nproc 2>/dev/null || sysctl -n hw.ncpu)" --target 
 
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(request_fuzz request_beast_diff_fuzz response_fuzz json_scan_fuzz usage_scan_fuzz argv_fuzz config_fuzz multipart_fuzz)
+  targets=(request_fuzz request_beast_diff_fuzz response_fuzz json_scan_fuzz usage_scan_fuzz argv_fuzz config_fuzz multipart_fuzz
+           gguf_fuzz)
 fi
 mkdir -p build-fuzz/crashes build-fuzz/logs
 for t in "${targets[@]}"; do

@@ -13,6 +13,7 @@
 #include "common/redact.hpp"
 #include "proxy/cli/cli_chat.hpp"
 #include "proxy/cli/cli_daemon.hpp"
+#include "proxy/cli/cli_fit.hpp"
 #include "proxy/cli/cli_ops.hpp"
 #include "proxy/cli/cli_prefix.hpp"
 #include "proxy/cli/client.hpp"
@@ -34,6 +35,8 @@ constexpr const char* kUsage =
     "  models [--json] [--url URL]                configured models: state, footprint, fit\n"
     "  models --discover [--dir DIR]... [--config FILE] [--json]  also model files on disk (HF cache, .gguf dirs)\n"
     "                                  + config snippet; FILE marks configured models when llmux is down\n"
+    "  fit MODEL|PATH [--ctx N] [--kv-bits B] [--parallel N] [--json]  what a model would take (weights, KV,\n"
+    "                                  buffers) against the budget and free memory (exit 1: does not fit)\n"
     "  load MODEL [--url URL]                     load a model now (returns when it is ready)\n"
     "  unload MODEL|--all [--force] [--url URL]   unload (after in-flight requests unless --force)\n"
     "  default [--json] [--url URL]               daemon up (starts the service) + preload defaultModel, with progress\n"
@@ -179,6 +182,7 @@ int run_cli(int argc, char** argv, CliCommand serve) {
   if (cmd == "status") return cli_status(args);
   if (cmd == "models") return cli_models(args);
   if (cmd == "load") return cli_load(args);
+  if (cmd == "fit") return cli_fit(args);
   if (cmd == "unload") return cli_unload(args);
   if (cmd == "prompt") return cli_prompt(args);
   if (cmd == "chat") return cli_chat(args);

@@ -151,14 +151,15 @@ int cli_models(const std::vector<std::string>& args) {
   auto m = call(o, "GET", "/v1/models");
   if (!m) return 1;
   if (o.json_out) return std::printf("%s\n", m->dump(2).c_str()), 0;
-  std::printf("%-28s %-9s %-10s %-5s %s\n", "MODEL", "STATE", "ESTIMATE", "FITS", "ALIASES");
+  std::printf("%-28s %-9s %-10s %-9s %-5s %s\n", "MODEL", "STATE", "ESTIMATE", "SOURCE", "FITS", "ALIASES");
   for (const auto& e : opt((*m), "data")) {
     if (e.contains("alias_of")) continue;
     std::string aliases;
     for (const auto& a : e.value("aliases", json::array())) aliases += (aliases.empty() ? "" : ", ") + a.get<std::string>();
     const auto& fp = e.value("footprint", json::object());
-    std::printf("%-28s %-9s %-10s %-5s %s\n", e.value("id", "").c_str(), e.value("state", "").c_str(),
-                fp.value("estimate", "-").c_str(), fp.value("fitsBudget", true) ? "yes" : "NO", aliases.c_str());
+    std::printf("%-28s %-9s %-10s %-9s %-5s %s\n", e.value("id", "").c_str(), e.value("state", "").c_str(),
+                fp.value("estimate", "-").c_str(), fp.value("source", "-").c_str(),
+                fp.value("fitsBudget", true) ? "yes" : "NO", aliases.c_str());
   }
   return 0;
 }

@@ -118,6 +118,11 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   DaemonSnapshot snapshot(const DaemonInfo& d) const;
   WorkerSnapshot worker_snapshot() const;
   size_t in_flight() const { return scheduler_.in_flight(); }  // requests being served now
+  // What-if (GET /fit, `llmux fit`): the model's footprint with engine flags appended, and the memory free now.
+  Footprint footprint(const ModelConfig& m, const std::vector<std::string>& extra_args) const {
+    return memory_.footprint_with(m, extra_args);
+  }
+  MemoryNow memory_now() const { return memory_.now(); }
   // llama-swap's concurrencyLimit: the 429 for a request to a ready model already at its limit (nullopt: go on).
   std::optional<ApiError> over_concurrency_limit(const ModelConfig& m) const { return concurrency_refusal(scheduler_, m); }
 

@@ -2,35 +2,99 @@
 
 #include <spdlog/spdlog.h>
 
-#include "proxy/policy/memory_budget.hpp"
+#include "common/engine_estimate.hpp"
+#include "proxy/policy/footprint_fit.hpp"
+#include "worker/platform.hpp"
 
 namespace llmux {
 
-MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)> on_pressure, OverCeiling on_over)
-    : io_(io), pressure_(io, std::move(on_pressure)), on_over_(std::move(on_over)), sampler_(io) {}
+namespace {
+
+constexpr double kLearnStep = 1.02;  // the ledger is rewritten when a peak grows by 2 % (or at the engine's end)
+
+std::string ledger_directory(const std::optional<std::string>& dir) {
+  return dir ? *dir : state_directory(std::getenv("XDG_STATE_HOME"), std::getenv("HOME"));
+}
+
+}  // namespace
+
+MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)> on_pressure, OverCeiling on_over,
+                               std::unique_ptr<GpuProbe> gpu, std::optional<std::string> ledger_dir)
+    : io_(io),
+      pressure_(io, std::move(on_pressure)),
+      on_over_(std::move(on_over)),
+      gpu_(gpu ? std::move(gpu) : make_gpu_probe()),
+      ledger_(ledger_directory(ledger_dir)),
+      meter_(io, *gpu_, [this](const MemorySample& s) { on_sample(s); }) {
+  if (auto free = discrete_gpu_free(*gpu_)) env_ = EstimateEnv{static_cast<int>(Accelerator::discrete), free->total};
+}
 
 void MemoryGovernor::configure(const Config& config) {
   cfg_ = config.memory;
   pressure_.configure(cfg_);
+  meter_.configure(cfg_.sample_interval, cfg_.idle_sample_interval);
   std::map<std::string, std::pair<ModelConfig, Footprint>> next;
   for (const auto& m : config.models) {
     auto old = estimates_.find(m.id);
     bool same = old != estimates_.end() && old->second.first == m;
-    next.emplace(m.id, std::make_pair(m, same ? old->second.second : estimate_footprint(m)));
+    next.emplace(m.id, std::make_pair(m, same ? old->second.second : estimate_footprint(m, env_)));
   }
   estimates_ = std::move(next);
 }
 
 Footprint MemoryGovernor::footprint(const ModelConfig& m) const {
   auto it = estimates_.find(m.id);
-  if (it != estimates_.end() && it->second.first == m) return it->second.second;
-  return estimate_footprint(m);
+  Footprint f = it != estimates_.end() && it->second.first == m ? it->second.second : estimate_footprint(m, env_);
+  if (auto learned = ledger_.find(FootprintLedger::key(m.id, m.argv))) {
+    apply_learned(f, learned->host_peak, learned->gpu_peak, cfg_.learned_slack);
+  }
+  return f;
+}
+
+Footprint MemoryGovernor::footprint_with(const ModelConfig& m, const std::vector<std::string>& extra_args) const {
+  if (extra_args.empty()) return footprint(m);
+  Footprint f = estimate_footprint_with(m, extra_args, env_);
+  std::vector<std::string> argv = m.argv;
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (auto learned = ledger_.find(FootprintLedger::key(m.id, argv))) {
+    apply_learned(f, learned->host_peak, learned->gpu_peak, cfg_.learned_slack);
+  }
+  return f;
+}
+
+MemoryNow MemoryGovernor::now() const {
+  MemoryNow now;
+  if (auto mem = read_system_memory()) {
+    now.total = mem->total;
+    now.available = mem->available;
+  }
+  if (auto g = discrete_gpu_free(*gpu_)) {
+    now.gpu_free = g->free;
+    now.gpu_total = g->total;
+  }
+  return now;
 }
 
 bool MemoryGovernor::fits_budget(const Footprint& f) const { return llmux::fits_budget(f, cfg_, read_system_memory()); }
 
 std::optional<ApiError> MemoryGovernor::budget_refusal(const ModelConfig& m) const {
-  return llmux::budget_refusal(m, footprint(m), cfg_, read_system_memory());
+  auto mem = read_system_memory();
+  if (!mem) return std::nullopt;
+  auto text = budget_refusal_text(m.id, footprint(m), MemoryNow{mem->total, mem->available, {}, {}}, cfg_);
+  if (!text) return std::nullopt;
+  return insufficient_memory(*text);
+}
+
+std::optional<uint64_t> MemoryGovernor::ceiling_for(const ModelConfig& m, const Footprint& f) const {
+  return memory_ceiling(m, f, cfg_.ceiling_slack);
+}
+
+FitVerdict MemoryGovernor::check_now(const ModelConfig& m, const Footprint& f, bool final_try) const {
+  auto mem = read_system_memory();
+  if (!mem) return {};  // the platform cannot tell: do not block loads on it
+  MemoryNow now{mem->total, mem->available, {}, {}};
+  if (f.gpu_part() > 0) now = this->now();
+  return check_fit(m.id, f, now, cfg_, final_try);
 }
 
 net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig& m) {
@@ -39,63 +103,62 @@ net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig&
   auto deadline = std::chrono::steady_clock::now() + cfg_.swap_wait;
   net::steady_timer wait(io_);
   for (;;) {
-    bool last = std::chrono::steady_clock::now() >= deadline;
-    FitVerdict verdict = fit_now(m, f, cfg_, read_system_memory(), last);
-    if (verdict.kind == FitVerdict::Kind::fits) co_return std::nullopt;
-    if (verdict.kind == FitVerdict::Kind::refused) co_return verdict.refusal;
-    wait.expires_after(std::chrono::milliseconds(100));    // memory of an unloaded engine still coming back
+    const bool last = std::chrono::steady_clock::now() >= deadline;
+    const FitVerdict verdict = check_now(m, f, last);
+    if (verdict.outcome == FitOutcome::fits) co_return std::nullopt;
+    if (verdict.outcome == FitOutcome::refused) co_return insufficient_memory(verdict.message);
+    wait.expires_after(std::chrono::milliseconds(100));  // memory of an unloaded engine still coming back
     co_await wait.async_wait(net::use_awaitable);
   }
 }
 
 void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy) {
   Footprint f = footprint(m);
-  worker_ = WorkerMemory{f, memory_ceiling(m, f, cfg_.ceiling_slack), std::nullopt};
+  worker_ = WorkerMemory{f, ceiling_for(m, f), std::nullopt, std::nullopt, 0, 0};
   worker_model_ = m.id;
-  pgid_ = pgid;
+  worker_key_ = FootprintLedger::key(m.id, m.argv);
+  const auto learned = ledger_.find(worker_key_);
+  learned_rss_ = learned ? learned->host_peak : 0;
+  learned_gpu_ = learned ? learned->gpu_peak : 0;
   reported_over_ = false;
-  ++gen_;
-  sampling_ = false;
-  busy_ = busy;
   pressure_.set_active(true);
-  sample();
-  schedule();
+  meter_.start(pgid, busy);
 }
 
 void MemoryGovernor::set_busy(bool busy) {
-  busy_ = busy;
-  if (busy) return schedule();
-  // The last figure before it rests, unless one is fresh: a /proc walk per request would cost more than the relay.
-  if (std::chrono::steady_clock::now() - last_sample_ >= cfg_.sample_interval) sample();
-}
-
-void MemoryGovernor::schedule() {
-  if (sampling_ || !busy_ || !worker_) return;
-  sampling_ = true;
-  sampler_.expires_after(cfg_.sample_interval);
-  sampler_.async_wait([this, gen = gen_](const error_code& ec) {
-    if (ec || gen != gen_) return;
-    sampling_ = false;
-    if (!busy_) return;  // it went idle meanwhile: set_busy(false) took the last figure; no wake-up at rest
-    sample();
-    schedule();
-  });
+  meter_.set_busy(busy);
+  if (!busy && worker_) learn();  // a short request may have seen no sample of its own: its peak counts now
 }
 
 void MemoryGovernor::worker_stopped() {
+  if (worker_) learn();
   worker_.reset();
-  pgid_ = -1;
-  ++gen_;
-  sampling_ = false;
-  busy_ = false;
-  sampler_.cancel();
+  meter_.stop();
   pressure_.set_active(false);
 }
 
-void MemoryGovernor::sample() {
-  if (!worker_ || pgid_ <= 0) return;
-  last_sample_ = std::chrono::steady_clock::now();
-  worker_->rss = process_group_memory(pgid_);
+// Records the worker's peaks once it has served a request and they grew past what the ledger holds.
+void MemoryGovernor::learn() {
+  if (!meter_.served()) return;
+  const uint64_t rss = meter_.peak_rss(), gpu = meter_.peak_gpu();
+  const bool grew = static_cast<double>(rss) > static_cast<double>(learned_rss_) * kLearnStep ||
+                    static_cast<double>(gpu) > static_cast<double>(learned_gpu_) * kLearnStep;
+  if (!grew || rss == 0) return;
+  if (ledger_.record(worker_key_, rss, gpu)) {
+    spdlog::info("[{}] learned footprint: peak {} of system memory{}", worker_model_, format_bytes(rss),
+                 gpu > 0 ? ", " + format_bytes(gpu) + " of GPU memory" : "");
+  }
+  learned_rss_ = std::max(learned_rss_, rss);
+  learned_gpu_ = std::max(learned_gpu_, gpu);
+}
+
+void MemoryGovernor::on_sample(const MemorySample& s) {
+  if (!worker_) return;
+  worker_->rss = s.rss;
+  worker_->gpu = s.gpu;
+  worker_->peak_rss = meter_.peak_rss();
+  worker_->peak_gpu = meter_.peak_gpu();
+  learn();
   if (worker_->rss && worker_->ceiling && *worker_->rss > *worker_->ceiling && !reported_over_) {
     reported_over_ = true;
     spdlog::warn("[{}] uses {} of memory, above its ceiling of {}", worker_model_, format_bytes(*worker_->rss),

@@ -58,6 +58,7 @@ DaemonSnapshot Coordinator::snapshot(const DaemonInfo& d) const {
   s.pressure = to_string(memory_.last_pressure());
   s.pressure_source = memory_.pressure_source();
   s.memory = read_system_memory();
+  for (const GpuDevice& g : memory_.gpu().devices()) s.gpus.push_back({g.index, g.name, g.used, g.total, g.unified});
   for (const auto& m : config_->models) s.footprints.emplace(m.id, memory_.footprint(m));
   s.pid = ::getpid();
   s.listen = d.listen;

@@ -164,6 +164,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (path == "/running") return only(method, "GET", Route::running, "GET, HEAD");
   if (path == "/status") return only(method, "GET", Route::status, "GET, HEAD");
   if (path == "/config") return only(method, "GET", Route::config, "GET, HEAD");
+  if (path == "/fit") return only(method, "GET", Route::fit, "GET, HEAD");
   if (path == "/metrics") return only(method, "GET", Route::metrics, "GET, HEAD");
   if (path == "/prefix") return only(method, "GET", Route::prefix, "GET, HEAD");
   if (path == "/logs") return only(method, "GET", Route::logs, "GET, HEAD");

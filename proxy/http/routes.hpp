@@ -30,6 +30,7 @@ enum class Route {
   activity,         // GET /activity: recent requests and load/evict events (the dashboard's timeline)
   ui,               // GET /ui, /ui/...: the dashboard's embedded files
   prefix,           // GET /prefix?limit=: recent conversations, their prefix reuse and chain breaks
+  fit,              // GET /fit?model=&ctx=&kvBits=&parallel=: what-if memory estimate of a configured model
   not_found,
   method_not_allowed,
 };

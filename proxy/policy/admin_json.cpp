@@ -5,7 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/seconds.hpp"
-#include "proxy/policy/memory_budget.hpp"
+#include "proxy/policy/footprint_fit.hpp"
+#include "proxy/policy/footprint_view.hpp"
 
 namespace llmux {
 
@@ -75,7 +76,11 @@ json worker_json(const DaemonSnapshot& s) {
     j["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
                    {"estimateBytes", mem->estimate.total()},
                    {"ceilingBytes", mem->ceiling ? json(*mem->ceiling) : json(nullptr)},
-                   {"weightsSource", mem->estimate.weights_source}};
+                   {"gpuBytes", mem->gpu ? json(*mem->gpu) : json(nullptr)},
+                   {"peakRssBytes", mem->peak_rss},
+                   {"peakGpuBytes", mem->peak_gpu},
+                   {"weightsSource", mem->estimate.weights_source},
+                   {"footprint", footprint_json(mem->estimate)}};
     if (mem->rss) j["memory"]["rss"] = format_bytes(*mem->rss);
   }
   return j;
@@ -90,6 +95,10 @@ json system_json(const DaemonSnapshot& s) {
     j["budgetBytes"] = m.budget.resolve(s.memory->total);
     j["reserveBytes"] = m.reserve.resolve(s.memory->total);
   }
+  j["gpus"] = json::array();
+  for (const GpuSnapshot& g : s.gpus)
+    j["gpus"].push_back({{"index", g.index}, {"name", g.name}, {"usedBytes", g.used}, {"totalBytes", g.total},
+                         {"unified", g.unified}});
   return j;
 }
 
@@ -112,6 +121,7 @@ std::string metrics_text(const DaemonSnapshot& s, const Metrics& m) {
     if (const auto& mem = s.worker_memory) {
       g.worker_rss = mem->rss;
       g.worker_estimate = mem->estimate.total();
+      g.worker_gpu = mem->gpu;
     }
   }
   g.uptime_seconds = seconds_between(s.started_at, s.now);
@@ -189,9 +199,8 @@ json model_entry(const DaemonSnapshot& s, const ModelConfig& m, const std::strin
   if (as != m.id) return entry;
   auto it = s.footprints.find(m.id);
   const Footprint f = it != s.footprints.end() ? it->second : Footprint{};
-  entry["footprint"] = {{"estimateBytes", f.total()}, {"estimate", format_bytes(f.total())},
-                        {"weightsSource", f.weights_source},
-                        {"fitsBudget", fits_budget(f, s.config->memory, s.memory)}};
+  entry["footprint"] = footprint_json(f);
+  entry["footprint"]["fitsBudget"] = fits_budget(f, s.config->memory, s.memory);
   return entry;
 }
 

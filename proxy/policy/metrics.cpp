@@ -191,6 +191,9 @@ std::string Metrics::render(const MetricsGauges& g) const {
   header(out, "llmux_worker_resident_bytes", "gauge", "Measured resident memory of the worker's process tree.");
   if (!g.worker_model.empty() && g.worker_rss)
     sample(out, "llmux_worker_resident_bytes", model_label(g.worker_model), std::to_string(*g.worker_rss));
+  header(out, "llmux_worker_gpu_bytes", "gauge", "Measured GPU memory of the worker's processes (NVML).");
+  if (!g.worker_model.empty() && g.worker_gpu)
+    sample(out, "llmux_worker_gpu_bytes", model_label(g.worker_model), std::to_string(*g.worker_gpu));
   header(out, "llmux_worker_estimate_bytes", "gauge", "Estimated footprint of the resident worker's model.");
   if (!g.worker_model.empty() && g.worker_estimate)
     sample(out, "llmux_worker_estimate_bytes", model_label(g.worker_model), std::to_string(*g.worker_estimate));

@@ -36,6 +36,7 @@ struct MetricsGauges {
   std::string worker_state;   // starting/ready/stopping
   std::optional<uint64_t> worker_rss;
   std::optional<uint64_t> worker_estimate;
+  std::optional<uint64_t> worker_gpu;  // GPU memory of the worker's processes, where measurable
   double uptime_seconds = 0;
 };
 

@@ -40,6 +40,16 @@ struct WorkerMemory {
   Footprint estimate;
   std::optional<uint64_t> ceiling;
   std::optional<uint64_t> rss;  // last sample
+  std::optional<uint64_t> gpu;  // last sample of its GPU memory (nullopt: not measurable)
+  uint64_t peak_rss = 0, peak_gpu = 0;
+};
+
+// A GPU as the platform probe sees it (worker/gpu.hpp).
+struct GpuSnapshot {
+  unsigned index = 0;
+  std::string name;
+  uint64_t used = 0, total = 0;
+  bool unified = false;  // shares system memory (Apple silicon)
 };
 
 struct WorkerSnapshot {
@@ -72,6 +82,7 @@ struct DaemonSnapshot {
   std::optional<StartFailureSnapshot> last_start_failure;
   std::string pressure, pressure_source;
   std::optional<SystemMemory> memory;          // nullopt where the platform cannot tell
+  std::vector<GpuSnapshot> gpus;
   std::map<std::string, Footprint> footprints;  // every configured model's estimate, by id
   // The daemon itself.
   pid_t pid = -1;

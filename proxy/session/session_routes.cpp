@@ -7,6 +7,7 @@
 
 #include "common/seconds.hpp"
 #include "proxy/policy/admin_json.hpp"
+#include "proxy/session/admin_fit.hpp"
 #include "proxy/session/session.hpp"
 #include "proxy/session/streams.hpp"
 #include "proxy/session/ui_assets.hpp"
@@ -136,6 +137,11 @@ Reply Session::admin(Route route, std::string_view target) {
                    text ? "text/plain; charset=utf-8" : "application/json"};
     }
     case Route::models: return json_reply(models_json(srv_.coordinator.snapshot(srv_.info)));
+    case Route::fit: {
+      std::optional<ApiError> refused;
+      std::string body = fit_json_body(srv_.coordinator, target, refused);
+      return refused ? error_reply(*refused) : json_reply(std::move(body));
+    }
     case Route::model_info: {
       const std::string id = model_info_id(target);
       if (auto body = model_json(srv_.coordinator.snapshot(srv_.info), id)) return json_reply(std::move(*body));

@@ -70,6 +70,7 @@ struct Options {
   std::int64_t token_ms = 5;
   std::int64_t tokens = 16;
   std::int64_t memory_mb = 0;
+  std::int64_t grow_mb = 0, grow_after_ms = 0;  // once loaded and this long idle or not, occupy grow_mb more
   std::optional<std::int64_t> crash_after_tokens;
   std::optional<int> exit_at_start;
   bool ignore_sigterm = false;
@@ -103,7 +104,8 @@ constexpr std::string_view kUsage =
     "       [--token-ms N] [--tokens N] [--memory-mb N] [--crash-after-tokens N] [--exit-at-start CODE]\n"
     "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
     "       [--interim] [--close-delimited] [--close-after N] [--pad-header BYTES]\n"
-    "       [--slots N] [--prefill-us-per-token N] [--done-gap-ms N]\n";
+    "       [--slots N] [--prefill-us-per-token N] [--done-gap-ms N]\n"
+    "       [--grow-mb N --grow-after-ms MS]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -142,6 +144,8 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--token-ms") o.token_ms = parse_number(flag, value(), big);
     else if (flag == "--tokens") o.tokens = parse_number(flag, value(), kMaxTokens);
     else if (flag == "--memory-mb") o.memory_mb = parse_number(flag, value(), big);
+    else if (flag == "--grow-mb") o.grow_mb = parse_number(flag, value(), big);
+    else if (flag == "--grow-after-ms") o.grow_after_ms = parse_number(flag, value(), big);
     else if (flag == "--crash-after-tokens") o.crash_after_tokens = parse_number(flag, value(), big);
     else if (flag == "--exit-at-start") o.exit_at_start = static_cast<int>(parse_number(flag, value(), 255));
     else if (flag == "--name-check") o.name_check = value();
@@ -869,6 +873,12 @@ net::awaitable<void> load_model(Engine& e) {
     co_await t.async_wait(net::use_awaitable);
   }
   occupy_memory(e.opt.memory_mb);
+  if (e.opt.grow_mb > 0) {  // memory that grows while no request runs (a cache filling, a leak)
+    auto grow = std::make_shared<net::steady_timer>(e.io, std::chrono::milliseconds(e.opt.grow_after_ms));
+    grow->async_wait([grow, mb = e.opt.grow_mb](const beast::error_code& ec) {
+      if (!ec) occupy_memory(mb);
+    });
+  }
   if (e.opt.readiness == Readiness::refuse) start_listening(e);
   e.loaded = true;
   log_line("model loaded");

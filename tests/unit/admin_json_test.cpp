@@ -10,6 +10,20 @@
 #include "proxy/policy/load_feedback.hpp"
 
 using namespace llmux;
+
+namespace {
+
+Footprint footprint_of(uint64_t weights, uint64_t kv, uint64_t overhead, const char* weights_source) {
+  Footprint f;
+  f.weights = weights;
+  f.kv = kv;
+  f.overhead = overhead;
+  f.weights_source = weights_source;
+  return f;
+}
+
+}  // namespace
+
 using nlohmann::json;
 
 namespace {
@@ -36,7 +50,7 @@ DaemonSnapshot snapshot() {
   s.worker.started_at = s.now - std::chrono::seconds(30);
   s.worker.load_seconds = 2.5;
   s.worker.last_line = "Loading safetensors checkpoint shards:  45% Completed";
-  s.worker_memory = WorkerMemory{Footprint{1 * GiB, 0, 0, "weights: 1 GiB"}, 2 * GiB, 512ull << 20};
+  s.worker_memory = WorkerMemory{footprint_of(1 * GiB, 0, 0, "weights: 1 GiB"), 2 * GiB, 512ull << 20, std::nullopt, 0, 0};
   s.in_flight = 0;
   s.queued = 3;
   s.swaps = 7;
@@ -46,8 +60,8 @@ DaemonSnapshot snapshot() {
   s.pressure = "normal";
   s.pressure_source = "file";
   s.memory = SystemMemory{16 * GiB, 8 * GiB};
-  s.footprints["a"] = Footprint{1 * GiB, 0, 0, "weights: 1 GiB"};
-  s.footprints["b"] = Footprint{20 * GiB, 0, 0, "weights: 20 GiB"};  // above the 0.8 x 16 GiB budget
+  s.footprints["a"] = footprint_of(1 * GiB, 0, 0, "weights: 1 GiB");
+  s.footprints["b"] = footprint_of(20 * GiB, 0, 0, "weights: 20 GiB");  // above the 0.8 x 16 GiB budget
   s.pid = 99;
   s.listen = "127.0.0.1:8484";
   s.config_state.path = "/etc/llmux.yaml";

@@ -35,7 +35,7 @@ TEST(ConfigLimits, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(m.memory_utilization, std::nullopt);
   EXPECT_EQ(m.weights_bytes, std::nullopt);
   EXPECT_EQ(m.weights_path, "");
-  EXPECT_EQ(m.overhead, 512 * kMiB);
+  EXPECT_FALSE(m.overhead.has_value());  // per engine kind (common/engine_estimate)
   EXPECT_EQ(m.max_memory, std::nullopt);
   EXPECT_EQ(m.max_tokens, TokenCaps{});
   EXPECT_TRUE(m.params.empty());
@@ -135,7 +135,7 @@ TEST(ConfigLimits, TopLevelValuesAreTheModelsDefaults) {
   const ModelConfig& custom = *c->find_model("custom");
   EXPECT_EQ(custom.kv_reservation, 8 * kGiB);
   EXPECT_EQ(custom.memory_utilization, 0.9);
-  EXPECT_EQ(custom.overhead, 0u);
+  EXPECT_EQ(custom.overhead, 0ull);
   EXPECT_EQ(custom.max_memory, 30 * kGiB);
   EXPECT_EQ(custom.max_tokens, (TokenCaps{std::nullopt, 100, false}));  // replaces the top-level map whole
   EXPECT_EQ(custom.params.defaults, json::object());                     // likewise

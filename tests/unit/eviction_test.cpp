@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/policy/memory_budget.hpp"
+#include "proxy/policy/footprint_fit.hpp"
 
 using namespace llmux;
 
@@ -93,50 +93,17 @@ TEST(EvictionPolicy, CeilingRestartsOnceUntilTheEngineServesAgain) {
   EXPECT_EQ(fx.take(), (Calls{"evict ceiling", "restart b"}));
 }
 
-TEST(MemoryBudget, FitsAndRefusesAgainstBudgetAndAvailableMemory) {
+// The memory-fit arithmetic itself (budget, available now, GPU share, ceilings) is tested in footprint_fit_test.
+TEST(MemoryBudget, TheBudgetCountsSystemMemoryAndNothingIsRefusedBlind) {
   MemoryConfig cfg;
   cfg.budget = MemoryAmount{0.5, 0};
-  cfg.reserve = MemoryAmount{0, 1 * GiB};
-  ModelConfig m;
-  m.id = "big";
-  Footprint f{3 * GiB, 1 * GiB, 0, "weights: 3 GiB"};
-  const SystemMemory mem{16 * GiB, 6 * GiB};
-
-  EXPECT_TRUE(fits_budget(f, cfg, mem));
+  Footprint f;
+  f.weights = 3 * GiB;
+  f.kv = 1 * GiB;
+  EXPECT_TRUE(fits_budget(f, cfg, SystemMemory{16 * GiB, 6 * GiB}));
   EXPECT_TRUE(fits_budget(f, cfg, std::nullopt));  // the platform cannot tell: nothing is refused
-  EXPECT_FALSE(budget_refusal(m, f, cfg, mem));
-  using Kind = FitVerdict::Kind;
-  EXPECT_EQ(fit_now(m, f, cfg, mem, true).kind, Kind::fits);  // 4 GiB of 6 - 1 usable
-  EXPECT_EQ(fit_now(m, f, cfg, std::nullopt, true).kind, Kind::fits);
-
-  const SystemMemory tight{16 * GiB, 4 * GiB};  // 3 GiB usable
-  EXPECT_EQ(fit_now(m, f, cfg, tight, false).kind, Kind::not_yet);  // memory may still be coming back
-  const FitVerdict refused = fit_now(m, f, cfg, tight, true);
-  ASSERT_EQ(refused.kind, Kind::refused);
-  EXPECT_EQ(refused.refusal.status, 507);
-  EXPECT_EQ(refused.refusal.code, "insufficient_memory");
-  EXPECT_EQ(refused.refusal.message, "model 'big' needs 4 GiB (weights 3 GiB, KV 1 GiB, overhead 0 B) but only "
-                              "3 GiB is available now (4 GiB free minus memory.reserve 1 GiB); close other "
-                              "applications or lower its kvReservation");
-
-  const SystemMemory small{6 * GiB, 6 * GiB};  // budget 3 GiB: refused whatever is free
-  EXPECT_FALSE(fits_budget(f, cfg, small));
-  auto over = budget_refusal(m, f, cfg, small);
-  ASSERT_TRUE(over);
-  EXPECT_EQ(over->status, 507);
-  EXPECT_NE(over->message.find("but memory.budget allows 3 GiB of 6 GiB"), std::string::npos) << over->message;
-  const FitVerdict now = fit_now(m, f, cfg, small, false);  // refused for good: no wait
-  ASSERT_EQ(now.kind, Kind::refused);
-  EXPECT_EQ(now.refusal.status, 507);
-}
-
-TEST(MemoryBudget, CeilingIsMaxMemoryElseEstimateTimesSlackWhenWeightsAreKnown) {
-  ModelConfig m;
-  Footprint f{2 * GiB, 0, 0, ""};
-  EXPECT_EQ(memory_ceiling(m, f, 1.5), 3 * GiB);
-  EXPECT_FALSE(memory_ceiling(m, Footprint{0, 1 * GiB, 512, "unknown"}, 1.5));
-  m.max_memory = 5 * GiB;
-  EXPECT_EQ(memory_ceiling(m, f, 1.5), 5 * GiB);
+  EXPECT_FALSE(fits_budget(f, cfg, SystemMemory{6 * GiB, 6 * GiB}));  // budget 3 GiB
   EXPECT_EQ(pressure_refusal("x").status, 503);
   EXPECT_EQ(pressure_refusal("x").retry_after, 10);
+  EXPECT_EQ(insufficient_memory("m").status, 507);
 }
