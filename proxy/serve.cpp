@@ -12,6 +12,7 @@
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "common/redacting_sink.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/daemon/config_watcher.hpp"
 #include "proxy/daemon/coordinator.hpp"
 #include "proxy/daemon/reloader.hpp"
@@ -49,14 +50,9 @@ bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos) return false;
   host = colon == 0 ? "127.0.0.1" : text.substr(0, colon);
-  try {
-    int p = std::stoi(text.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return true;
+  const auto p = parse_integer(std::string_view(text).substr(colon + 1), 0, 65535);
+  if (p) port = static_cast<uint16_t>(*p);
+  return p.has_value();
 }
 
 struct Daemon {
@@ -189,23 +185,9 @@ int serve_command(const std::vector<std::string>& args) {
     return 2;
   };
   ServeOptions opts;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
-    if (a == "--config" || a == "-c") {
-      auto v = value();
-      if (!v) return usage("--config needs a file");
-      opts.config_path = *v;
-    } else if (a.starts_with("--config=")) {
-      opts.config_path = a.substr(9);
-    } else if (a == "--listen") {
-      auto v = value();
-      if (!v) return usage("--listen needs HOST:PORT");
-      opts.listen = *v;
-    } else {
-      return usage("unknown option '" + a + "'");
-    }
-  }
+  OptionParser p;
+  p.value("--config|-c", opts.config_path, "a file").value("--listen", opts.listen, "HOST:PORT");
+  if (auto err = p.parse(args); !err.empty()) return usage(err);
   if (opts.config_path.empty()) opts.config_path = default_config_path();
   return serve(opts);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/macros.hpp"
+#include "common/seconds.hpp"
 #include "worker/engine_ledger.hpp"
 #include "worker/output_pump.hpp"
 #include "worker/ports.hpp"
@@ -19,10 +20,6 @@ namespace {
 
 constexpr int kMaxPortAttempts = 3;
 constexpr auto kExitOutputWait = std::chrono::milliseconds(300);
-
-double seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
 
 std::string format_seconds(Duration d) {
   auto ms = d.count();

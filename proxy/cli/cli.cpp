@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "proxy/cli/cli_ops.hpp"
 #include "proxy/cli/cli_prefix.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/cli/service/service.hpp"
 
 namespace llmux {
@@ -124,37 +126,20 @@ int config_diff(std::string path, const std::string& url) {
 
 int cmd_config(const std::vector<std::string>& args) {
   if (args.empty()) return usage_error("config: expected 'check' or 'diff'");
-  std::string file, url = default_daemon_url();
+  const std::string& sub = args[0];
+  if (sub != "check" && sub != "diff") return usage_error("config: unknown subcommand '" + sub + "'");
+  std::string url = default_daemon_url();
+  std::vector<std::string> files;
   bool strict = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--strict" && args[0] == "check") strict = true;
-    else if (args[i] == "--url" && i + 1 < args.size()) url = args[++i];
-    else if (args[i].starts_with("--url=")) url = args[i].substr(6);
-    else if (args[i].starts_with("-")) return usage_error("config: unknown option '" + args[i] + "'");
-    else if (file.empty()) file = args[i];
-    else return usage_error("config: more than one FILE given");
-  }
-  if (args[0] == "check") return config_check(file.empty() ? default_config_path() : file, strict);
-  if (args[0] == "diff") return config_diff(file, url);
-  return usage_error("config: unknown subcommand '" + args[0] + "'");
-}
-
-// `--api-key KEY` (or `--api-key=KEY`) anywhere after the command: the key every call to the daemon sends.
-bool take_api_key(std::vector<std::string>& args) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--api-key") {
-      if (i + 1 >= args.size()) return false;
-      set_api_key(args[i + 1]);
-      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
-      return true;
-    }
-    if (args[i].starts_with("--api-key=")) {
-      set_api_key(args[i].substr(10));
-      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
-      return true;
-    }
-  }
-  return true;
+  OptionParser p;
+  if (sub == "check") p.flag("--strict", strict);
+  else p.value("--url", url, "a URL");
+  p.positionals(files, 1, "FILE");
+  const std::string err = p.parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!err.empty()) return usage_error("config " + sub + ": " + err);
+  const std::string file = files.empty() ? "" : files[0];
+  if (sub == "check") return config_check(file.empty() ? default_config_path() : file, strict);
+  return config_diff(file, url);
 }
 
 }  // namespace
@@ -162,7 +147,9 @@ bool take_api_key(std::vector<std::string>& args) {
 int run_cli(int argc, char** argv, CliCommand serve) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage_error("no command given");
-  if (!take_api_key(args)) return usage_error("--api-key needs a key");
+  std::optional<std::string> api_key;  // `--api-key KEY` anywhere after the command: sent on every call
+  if (auto err = take_option(args, "--api-key", api_key, "a key"); !err.empty()) return usage_error(err);
+  if (api_key) set_api_key(*api_key);
   std::string cmd = args.front();
   args.erase(args.begin());
   if (std::find(args.begin(), args.end(), "--help") != args.end() ||

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -13,6 +14,7 @@
 
 #include "common/seconds.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/http/sse.hpp"
 
 namespace llmux {
@@ -180,25 +182,16 @@ json turn_json(const Turn& t) {
           {"usage", t.usage}, {"seconds", t.seconds}};
 }
 
-bool parse_options(const std::vector<std::string>& args, ChatOptions& o, std::string& error) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (a == "--json") o.json_out = true;
-    else if (a == "--url" && has_value) o.url = args[++i];
-    else if (a.starts_with("--url=")) o.url = a.substr(6);
-    else if ((a == "--model" || a == "-m") && has_value) o.model = args[++i];
-    else if (a.starts_with("--model=")) o.model = a.substr(8);
-    else if (a == "--system" && has_value) o.system = args[++i];
-    else if (a.starts_with("--system=")) o.system = a.substr(9);
-    else if (a == "--max-tokens" && has_value) o.max_tokens = std::atoll(args[++i].c_str());
-    else if (a.starts_with("--max-tokens=")) o.max_tokens = std::atoll(a.c_str() + 13);
-    else if (a == "--") o.text.insert(o.text.end(), args.begin() + static_cast<long>(i) + 1, args.end()), i = args.size();
-    else if (a.starts_with("-") && a != "-") return error = "unknown option '" + a + "' (or missing value)", false;
-    else o.text.push_back(a);
-  }
-  if (o.max_tokens && *o.max_tokens <= 0) return error = "--max-tokens needs a positive number", false;
-  return true;
+// prompt: TEXT words (or "-": stdin); chat refuses TEXT after parsing, with a hint.
+std::string parse_options(const std::vector<std::string>& args, ChatOptions& o) {
+  return OptionParser()
+      .flag("--json", o.json_out)
+      .value("--url", o.url, "a URL")
+      .value("--model|-m", o.model, "a model name")
+      .value("--system", o.system, "a system prompt")
+      .integer("--max-tokens", o.max_tokens, 1, 1'000'000'000, "a positive number")
+      .positionals(o.text, SIZE_MAX, "TEXT")
+      .parse(args);
 }
 
 int usage(const std::string& what) {
@@ -230,8 +223,7 @@ json first_messages(const ChatOptions& o) {
 
 int cli_prompt(const std::vector<std::string>& args) {
   ChatOptions o;
-  std::string err;
-  if (!parse_options(args, o, err)) return usage("prompt: " + err);
+  if (auto err = parse_options(args, o); !err.empty()) return usage("prompt: " + err);
   const std::string text = prompt_text(o);
   if (text.empty()) return usage("prompt: no TEXT given (pass it as arguments, or on stdin with '-')");
   json messages = first_messages(o);
@@ -330,8 +322,7 @@ std::string trimmed(const std::string& s) {
 
 int cli_chat(const std::vector<std::string>& args) {
   ChatSession s;
-  std::string err;
-  if (!parse_options(args, s.o, err)) return usage("chat: " + err);
+  if (auto err = parse_options(args, s.o); !err.empty()) return usage("chat: " + err);
   if (!s.o.text.empty()) return usage("chat: unexpected argument '" + s.o.text[0] + "' (use `llmux prompt TEXT`)");
   try {
     http_call(s.o.url, "GET", "/health");  // fail at once, not after the first question is typed

@@ -9,6 +9,7 @@
 #include "proxy/cli/cli_json.hpp"
 #include "proxy/cli/cli_watch.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 
 namespace llmux {
 
@@ -26,27 +27,18 @@ struct Options {
   std::vector<std::string> positional;
 };
 
-// `watch_ok`: --watch and --interval are options of `status` only.
-bool parse(const std::vector<std::string>& args, Options& o, std::string& error, bool watch_ok = false) {
-  bool interval = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--json") o.json_out = true;
-    else if ((a == "--watch" || a == "-w") && watch_ok) o.watch = true;
-    else if (a == "--interval" && watch_ok) {
-      if (i + 1 >= args.size()) return error = "--interval needs a value (seconds)", false;
-      o.interval = args[++i];
-      interval = true;
-    }
-    else if (a == "--force") o.force = true;
-    else if (a == "--all") o.all = true;
-    else if (a == "--url" && i + 1 < args.size()) o.url = args[++i];
-    else if (a.starts_with("--url=")) o.url = a.substr(6);
-    else if (a.starts_with("-")) return error = "unknown option '" + a + "'", false;
-    else o.positional.push_back(a);
-  }
-  if (interval && !o.watch) return error = "--interval goes with --watch", false;
-  return true;
+// The options of `cmd` (status, models, load or unload); "" or the usage line, prefixed with `cmd`.
+std::string parse(const std::string& cmd, const std::vector<std::string>& args, Options& o) {
+  std::optional<std::string> interval;
+  OptionParser p;
+  p.flag("--json", o.json_out).value("--url", o.url, "a URL");
+  if (cmd == "status") p.flag("--watch|-w", o.watch).value("--interval", interval, "a value (seconds)");
+  if (cmd == "unload") p.flag("--force", o.force).flag("--all", o.all);
+  if (cmd == "load" || cmd == "unload") p.positionals(o.positional, 1, "MODEL");
+  std::string err = p.parse(args);
+  if (err.empty() && interval && !o.watch) err = "--interval goes with --watch";
+  if (interval) o.interval = *interval;
+  return err.empty() ? "" : cmd + ": " + err;
 }
 
 // Calls the daemon; on failure prints one line and returns nullopt (exit 1).
@@ -129,8 +121,7 @@ void print_status(const json& status, const std::string& url) {
 
 int cli_status(const std::vector<std::string>& args) {
   Options o;
-  std::string err;
-  if (!parse(args, o, err, true)) return usage("status: " + err);
+  if (auto err = parse("status", args, o); !err.empty()) return usage(err);
   if (o.watch) {
     auto interval = parse_watch_interval(o.interval);
     if (!interval) return usage("status: --interval: expected seconds from 0.1 to 3600 (e.g. 2, 0.5), got '" + o.interval + "'");
@@ -146,8 +137,7 @@ int cli_status(const std::vector<std::string>& args) {
 int cli_models(const std::vector<std::string>& args) {
   if (wants_discover(args)) return cli_discover(args);
   Options o;
-  std::string err;
-  if (!parse(args, o, err)) return usage("models: " + err);
+  if (auto err = parse("models", args, o); !err.empty()) return usage(err);
   auto m = call(o, "GET", "/v1/models");
   if (!m) return 1;
   if (o.json_out) return std::printf("%s\n", m->dump(2).c_str()), 0;
@@ -166,8 +156,7 @@ int cli_models(const std::vector<std::string>& args) {
 
 int cli_load(const std::vector<std::string>& args) {
   Options o;
-  std::string err;
-  if (!parse(args, o, err)) return usage("load: " + err);
+  if (auto err = parse("load", args, o); !err.empty()) return usage(err);
   if (o.positional.size() != 1) return usage("load: expected one MODEL");
   json body = {{"model", o.positional[0]}};
   auto r = call(o, "POST", "/models/load", body.dump(), std::chrono::minutes(30));
@@ -179,8 +168,7 @@ int cli_load(const std::vector<std::string>& args) {
 
 int cli_unload(const std::vector<std::string>& args) {
   Options o;
-  std::string err;
-  if (!parse(args, o, err)) return usage("unload: " + err);
+  if (auto err = parse("unload", args, o); !err.empty()) return usage(err);
   if (o.positional.size() > 1 || (o.positional.empty() && !o.all))
     return usage("unload: expected MODEL or --all");
   json body = {{"force", o.force}};

@@ -14,6 +14,7 @@
 #include "proxy/cli/cli_json.hpp"
 #include "proxy/cli/client.hpp"
 #include "proxy/cli/discover.hpp"
+#include "proxy/cli/options.hpp"
 
 namespace llmux {
 
@@ -29,21 +30,19 @@ struct DiscoverOptions {
   std::vector<std::string> table_args;  // what `llmux models` gets for the configured table
 };
 
-bool parse(const std::vector<std::string>& args, DiscoverOptions& o, std::string& error) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--discover") continue;
-    if (a == "--dir" && i + 1 < args.size()) o.dirs.push_back(expand_home(args[++i]));
-    else if (a.starts_with("--dir=")) o.dirs.push_back(expand_home(a.substr(6)));
-    else if (a == "--json") o.json_out = true;
-    else if (a == "--url" && i + 1 < args.size()) o.url = args[++i];
-    else if (a.starts_with("--url=")) o.url = a.substr(6);
-    else if ((a == "--config" || a == "-c") && i + 1 < args.size()) o.config = expand_home(args[++i]);
-    else if (a.starts_with("--config=")) o.config = expand_home(a.substr(9));
-    else return error = "unknown option or argument '" + a + "'", false;
-  }
+std::string parse(const std::vector<std::string>& args, DiscoverOptions& o) {
+  bool discover = false;  // how the command was reached
+  std::string err = OptionParser()
+                        .flag("--discover", discover)
+                        .values("--dir", o.dirs, "a directory")
+                        .flag("--json", o.json_out)
+                        .value("--url", o.url, "a URL")
+                        .value("--config|-c", o.config, "a file")
+                        .parse(args);
+  for (auto& d : o.dirs) d = expand_home(d);
+  if (!o.config.empty()) o.config = expand_home(o.config);
   o.table_args = {"--url", o.url};
-  return true;
+  return err;
 }
 
 // What the running daemon tells about fit and configured commands; offline when it cannot be reached.
@@ -145,8 +144,7 @@ bool wants_discover(const std::vector<std::string>& args) {
 
 int cli_discover(const std::vector<std::string>& args) {
   DiscoverOptions o;
-  std::string err;
-  if (!parse(args, o, err)) {
+  if (auto err = parse(args, o); !err.empty()) {
     std::fprintf(stderr, "llmux: models --discover: %s\n", err.c_str());
     return 2;
   }

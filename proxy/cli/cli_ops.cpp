@@ -9,6 +9,7 @@
 
 #include "proxy/cli/cli_json.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/cli/service/service.hpp"
 #include "proxy/http/sse.hpp"
 
@@ -46,23 +47,15 @@ struct LogOptions {
 };
 
 std::string parse_logs(const std::vector<std::string>& args, LogOptions& o) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    bool has_value = i + 1 < args.size();
-    if (a == "-f" || a == "--follow") o.follow = true;
-    else if (a == "--json") o.json_out = true;
-    else if (a == "--model" && has_value) o.model = args[++i];
-    else if (a == "--source" && has_value) o.source = args[++i];
-    else if (a == "--url" && has_value) o.url = args[++i];
-    else if (a.starts_with("--url=")) o.url = a.substr(6);
-    else if ((a == "-n" || a == "--lines") && has_value) {
-      try {
-        o.lines = std::stoul(args[++i]);
-      } catch (...) {
-        return "-n needs a number of lines";
-      }
-    } else return "unknown option '" + a + "'";
-  }
+  std::string err = OptionParser()
+                        .flag("-f|--follow", o.follow)
+                        .flag("--json", o.json_out)
+                        .value("--model", o.model, "a model name")
+                        .value("--source", o.source, "llmux or engine")
+                        .value("--url", o.url, "a URL")
+                        .integer("-n|--lines", o.lines, 0, 100000, "a number of lines (0 to 100000)")
+                        .parse(args);
+  if (!err.empty()) return err;
   if (!o.source.empty() && o.source != "llmux" && o.source != "engine") return "--source must be llmux or engine";
   return "";
 }
@@ -171,12 +164,8 @@ json watch_load(const std::string& url, const std::string& model, bool tty, bool
 int cli_default(const std::vector<std::string>& args) {
   std::string url = default_daemon_url();
   bool json_out = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--json") json_out = true;
-    else if (args[i] == "--url" && i + 1 < args.size()) url = args[++i];
-    else if (args[i].starts_with("--url=")) url = args[i].substr(6);
-    else return usage("default: unknown option '" + args[i] + "'");
-  }
+  if (auto err = OptionParser().flag("--json", json_out).value("--url", url, "a URL").parse(args); !err.empty())
+    return usage("default: " + err);
   try {
     if (auto err = ensure_daemon(url, json_out); !err.empty()) return fail(err);
     auto s = json::parse(http_call(url, "GET", "/status").body, nullptr, false);

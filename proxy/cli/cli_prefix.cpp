@@ -5,6 +5,7 @@
 
 #include "proxy/cli/cli_json.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 
 namespace llmux {
 
@@ -19,21 +20,11 @@ struct Options {
 };
 
 std::string parse(const std::vector<std::string>& args, Options& o) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (a == "--json") o.json_out = true;
-    else if (a == "--url" && has_value) o.url = args[++i];
-    else if (a.starts_with("--url=")) o.url = a.substr(6);
-    else if ((a == "-n" || a == "--limit") && has_value) {
-      const std::string& v = args[++i];
-      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
-        return "-n needs a number of conversations (0 to 1000)";
-      o.limit = std::stoul(v);
-      if (o.limit > 1000) return "-n needs a number of conversations (0 to 1000)";
-    } else return "unknown option '" + a + "'";
-  }
-  return "";
+  return OptionParser()
+      .flag("--json", o.json_out)
+      .value("--url", o.url, "a URL")
+      .integer("-n|--limit", o.limit, 0, 1000, "a number of conversations (0 to 1000)")
+      .parse(args);
 }
 
 std::string text_of(const json& v) {

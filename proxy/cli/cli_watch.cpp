@@ -10,6 +10,7 @@
 
 #include "proxy/cli/cli_json.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 
 namespace llmux {
 
@@ -83,19 +84,10 @@ bool pause(std::chrono::milliseconds d) {
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_watch_interval(const std::string& text) {
-  std::string t = text;
-  if (!t.empty() && t.back() == 's') t.pop_back();
-  if (t.empty() || t.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
-  double secs = 0;
-  try {
-    size_t used = 0;
-    secs = std::stod(t, &used);
-    if (used != t.size()) return std::nullopt;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (secs < 0.1 || secs > 3600) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long long>(secs * 1000 + 0.5));
+  const std::string_view t = text.ends_with('s') ? std::string_view(text).substr(0, text.size() - 1) : text;
+  const auto secs = parse_decimal(t, 0.1, 3600);
+  if (!secs) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(*secs * 1000 + 0.5));
 }
 
 int watch_status(const std::string& url, std::chrono::milliseconds interval, bool json_lines) {

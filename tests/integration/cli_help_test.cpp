@@ -42,3 +42,32 @@ TEST(CliHelp, ConfigCheckSuggestsAndStrictFailsOnWarnings) {
   write_file(path, "globalTTL: 5m\nmodels:\n  a:\n    cmd: " + fake_cmd("x") + "\n");
   EXPECT_EQ(run({"config", "check", "--strict", path}).code, 0);
 }
+
+// Every command parses with the one options parser (proxy/cli/options.hpp): a usage error is one line naming the
+// command and the option, and exits 2 before anything is called (no daemon runs here).
+TEST(CliHelp, UsageErrorsNameTheCommandAndExit2) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"serve", "--listen"}, "llmux: serve: --listen needs HOST:PORT (see llmux serve --help)"},
+      {{"serve", "--config", "a", "-c", "b"}, "llmux: serve: --config given twice (see llmux serve --help)"},
+      {{"config", "check", "a.yaml", "b.yaml"}, "llmux: config check: more than one FILE given ('b.yaml')"},
+      {{"config", "diff", "--strict"}, "llmux: config diff: unknown option '--strict'"},
+      {{"status", "--url"}, "llmux: status: --url needs a URL"},
+      {{"status", "--json=yes"}, "llmux: status: --json takes no value"},
+      {{"models", "extra"}, "llmux: models: unexpected argument 'extra'"},
+      {{"load", "a", "b"}, "llmux: load: more than one MODEL given ('b')"},
+      {{"unload", "--all", "--all"}, "llmux: unload: --all given twice"},
+      {{"default", "--bogus"}, "llmux: default: unknown option '--bogus'"},
+      {{"logs", "-n", "-3"}, "llmux: logs: -n needs a number of lines (0 to 100000), got '-3'"},
+      {{"prefix", "--limit=1001"}, "llmux: prefix: -n needs a number of conversations (0 to 1000), got '1001'"},
+      {{"prompt", "--max-tokens", "0", "hi"}, "llmux: prompt: --max-tokens needs a positive number, got '0'"},
+      {{"chat", "--model"}, "llmux: chat: --model needs a model name"},
+      {{"models", "--discover", "--dir"}, "llmux: models --discover: --dir needs a directory"},
+      {{"service", "status", "--listen", "x"}, "llmux: service: status: unknown option '--listen'"},
+      {{"status", "--api-key"}, "llmux: --api-key needs a key"},
+  };
+  for (const auto& [args, line] : cases) {
+    const CliRun r = run(args);
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.out;
+    EXPECT_EQ(r.out.substr(0, r.out.find('\n')), line) << r.out;
+  }
+}

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/config.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/cli/service/service_cli.hpp"
 #include "proxy/cli/service/service_platform.hpp"
 
@@ -32,30 +33,21 @@ int usage(const std::string& msg) {
   return 2;
 }
 
-bool parse_options(const std::vector<std::string>& args, ServiceOptions& o, std::string& error) {
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::optional<std::string>& slot) {
-      if (i + 1 >= args.size()) return error = a + " needs a value", false;
-      return slot = args[++i], true;
-    };
-    if (a == "--json") o.json = true;
-    else if (a == "--no-start" && o.sub == "install") o.no_start = true;
-    else if (a == "--force" && o.sub == "install") o.force = true;
-    else if ((a == "--config" || a == "-c") && o.sub == "install") { if (!value(o.config)) return false; }
-    else if (a == "--listen" && o.sub == "install") { if (!value(o.listen)) return false; }
-    else if (a == "--url" && o.sub == "status") { if (!value(o.url)) return false; }
-    else return error = o.sub + ": unknown option '" + a + "'", false;
+std::string parse_options(const std::vector<std::string>& args, ServiceOptions& o) {
+  OptionParser p;
+  p.flag("--json", o.json);
+  if (o.sub == "install") {
+    p.flag("--no-start", o.no_start).flag("--force", o.force);
+    p.value("--config|-c", o.config, "a file").value("--listen", o.listen, "HOST:PORT");
   }
-  return true;
+  if (o.sub == "status") p.value("--url", o.url, "a URL");
+  const std::string err = p.parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  return err.empty() ? "" : o.sub + ": " + err;
 }
 
 bool valid_listen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string port = listen.substr(colon + 1);
-  return !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
-         std::stoi(port) <= 65535;
+  const auto colon = listen.rfind(':');
+  return colon != std::string::npos && parse_integer(std::string_view(listen).substr(colon + 1), 0, 65535);
 }
 
 // Empty when the config file loads; else why not, in one line.
@@ -234,8 +226,8 @@ int cli_service(const std::vector<std::string>& args) {
   o.sub = args[0];
   if (o.sub != "install" && o.sub != "uninstall" && o.sub != "status")
     return usage("unknown subcommand '" + o.sub + "'");
+  if (auto err = parse_options(args, o); !err.empty()) return usage(err);
   std::string error;
-  if (!parse_options(args, o, error)) return usage(error);
   if (o.listen && !valid_listen(*o.listen)) return usage("--listen: expected HOST:PORT, got '" + *o.listen + "'");
   auto c = service_context(error);
   if (!c) return finish(o, json{{"action", o.sub}}, {}, error);
