@@ -11,6 +11,7 @@
 #include "common/footprint.hpp"
 #include "common/sysmem.hpp"
 #include "proxy/cli/client.hpp"
+#include "proxy/cli/options.hpp"
 #include "proxy/policy/footprint_view.hpp"
 #include "worker/footprint_ledger.hpp"
 #include "worker/gpu.hpp"
@@ -35,32 +36,19 @@ int usage(const std::string& msg) {
 
 // "" when parsed; otherwise the usage error.
 std::string parse(const std::vector<std::string>& args, FitOptions& o) {
-  const std::pair<const char*, std::string*> valued[] = {{"--ctx", &o.ctx},       {"--kv-bits", &o.kv_bits},
-                                                         {"--parallel", &o.parallel}, {"--url", &o.url},
-                                                         {"--config", &o.config}, {"--engine", &o.engine}};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--json") {
-      o.json_out = true;
-      continue;
-    }
-    bool matched = false;
-    for (const auto& [flag, out] : valued) {
-      const std::string prefix = std::string(flag) + "=";
-      if (a == flag) {
-        if (i + 1 >= args.size()) return std::string(flag) + " needs a value";
-        *out = args[++i];
-        matched = true;
-      } else if (a.starts_with(prefix)) {
-        *out = a.substr(prefix.size());
-        matched = true;
-      }
-    }
-    if (matched) continue;
-    if (a.starts_with("-")) return "unknown option '" + a + "'";
-    if (!o.model.empty()) return "more than one MODEL given";
-    o.model = a;
-  }
+  std::vector<std::string> models;
+  const std::string err = OptionParser()
+                              .flag("--json", o.json_out)
+                              .value("--ctx", o.ctx, "a number of tokens")
+                              .value("--kv-bits", o.kv_bits, "KV bits (8, 4, \"(8, 4)\" or a llama.cpp type)")
+                              .value("--parallel", o.parallel, "a number of slots")
+                              .value("--url", o.url, "a URL")
+                              .value("--config", o.config, "a config file")
+                              .value("--engine", o.engine, "an engine kind")
+                              .positionals(models, 1, "MODEL")
+                              .parse(args);
+  if (!err.empty()) return err;
+  if (!models.empty()) o.model = models.front();
   for (const auto& [flag, value] : {std::pair{"--ctx", &o.ctx}, std::pair{"--parallel", &o.parallel}}) {
     if (!value->empty() && value->find_first_not_of("0123456789") != std::string::npos)
       return std::string(flag) + ": expected a whole number, got '" + *value + "'";

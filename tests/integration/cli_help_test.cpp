@@ -55,6 +55,8 @@ TEST(CliHelp, UsageErrorsNameTheCommandAndExit2) {
       {{"status", "--json=yes"}, "llmux: status: --json takes no value"},
       {{"models", "extra"}, "llmux: models: unexpected argument 'extra'"},
       {{"load", "a", "b"}, "llmux: load: more than one MODEL given ('b')"},
+      {{"fit", "a", "b"}, "llmux: fit: more than one MODEL given ('b')"},
+      {{"fit", "--ctx"}, "llmux: fit: --ctx needs a number of tokens"},
       {{"unload", "--all", "--all"}, "llmux: unload: --all given twice"},
       {{"default", "--bogus"}, "llmux: default: unknown option '--bogus'"},
       {{"logs", "-n", "-3"}, "llmux: logs: -n needs a number of lines (0 to 100000), got '-3'"},
