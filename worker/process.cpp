@@ -1,5 +1,5 @@
-// Engines are spawned with Boost.Process v1 (bp::child): the PATH search, the environment and the stdout+stderr
-// pipe are Boost's; the process group, parent-death signal, signal reset, descriptor hygiene and the reaping of a
+// Engines are spawned with Boost.Process v1 (bp::child): the PATH search and the stdout+stderr pipe are Boost's;
+// the environment, the process group, parent-death signal, signal reset, descriptor hygiene and the reaping of a
 // failed spawn are llmux's own initializers (worker/spawn_init.hpp). bp::child is detached at once: llmux reaps its
 // children itself (worker/reaper.cpp), and an attached bp::child would waitpid() or SIGKILL in its destructor.
 #include <utility>  // before any Boost header (Asio's awaitable.hpp, STYLE.md)
@@ -11,16 +11,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
 #include <boost/process/search_path.hpp>
 
 #include "worker/spawn_init.hpp"
+
+extern char** environ;
 
 namespace llmux {
 
@@ -31,22 +33,26 @@ namespace {
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";  // when the engine's environment has none
 
 // llmux's environment with the model's `env` entries added or replacing ("NAME=value"), in environ's order.
-bp::environment merged_environment(const std::vector<std::string>& extra) {
-  bp::environment env = boost::this_process::environment();
+std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
   for (const auto& kv : extra) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) continue;  // the config loader accepts only NAME=value
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    const std::string_view name(kv.data(), eq + 1);     // "NAME="
+    auto same = std::find_if(env.begin(), env.end(), [&](const std::string& e) { return e.starts_with(name); });
+    if (same != env.end()) *same = kv;
+    else env.push_back(kv);
   }
   return env;
 }
 
 // `name` as given when it holds a '/', else the first executable regular file called `name` in the PATH the engine
 // will get (an empty entry is the working directory, as for execvp).
-std::string resolve_executable(const std::string& name, const bp::environment& env) {
+std::string resolve_executable(const std::string& name, const std::vector<std::string>& env) {
   if (name.find('/') != std::string::npos) return name;
-  const auto it = env.find("PATH");
-  const std::string path = it == env.end() ? kDefaultPath : it->to_string();
+  auto it = std::find_if(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH="); });
+  const std::string path = it == env.end() ? kDefaultPath : it->substr(5);
   std::vector<boost::filesystem::path> dirs;
   for (size_t start = 0;;) {
     const size_t end = path.find(':', start);
@@ -64,11 +70,11 @@ std::string resolve_executable(const std::string& name, const bp::environment& e
 
 Spawned spawn_process(const SpawnRequest& req) {
   if (req.argv.empty()) throw SpawnError("empty command");
-  bp::environment env = merged_environment(req.env);
+  std::vector<std::string> env = merged_environment(req.env);
   const std::string exe = resolve_executable(req.argv.front(), env);
   bp::pipe output;
   std::error_code ec;
-  bp::child child(spawn_init::ExecArgv(exe, req.argv), env, bp::std_in < bp::null,
+  bp::child child(spawn_init::ExecArgv(exe, req.argv), spawn_init::ExecEnv(std::move(env)), bp::std_in < bp::null,
                   (bp::std_out & bp::std_err) > output, spawn_init::OwnProcessGroup{},
                   spawn_init::DieWithParent(::getpid()), spawn_init::ResetSignals{},
                   spawn_init::ReapFailedChild{}, spawn_init::CloseInheritedFds{}, ec);

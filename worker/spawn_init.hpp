@@ -44,6 +44,25 @@ struct ExecArgv : bpx::handler {
   std::vector<char*> ptrs_;
 };
 
+// The engine's environment ("NAME=value" entries), given to execve as is. Boost.Process 1.74's own environment
+// type is not used: its find() (behind operator[] and bp::env) compares the key with each entry through
+// std::equal over the key's length, reading past an entry shorter than the key (AddressSanitizer:
+// heap-buffer-overflow in the spawn tests).
+struct ExecEnv : bpx::handler {
+  explicit ExecEnv(std::vector<std::string> entries) : entries_(std::move(entries)) {}
+  template <class Executor>
+  void on_setup(Executor& e) {
+    ptrs_.clear();
+    for (auto& kv : entries_) ptrs_.push_back(kv.data());
+    ptrs_.push_back(nullptr);
+    e.env = ptrs_.data();
+  }
+
+ private:
+  std::vector<std::string> entries_;
+  std::vector<char*> ptrs_;
+};
+
 // Reports a failure of a child-side step through Boost.Process's exec-error pipe and ends the child: the executor
 // would otherwise go on to execve (it does not check errors set in on_exec_setup).
 template <class Executor>
