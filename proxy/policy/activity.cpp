@@ -1,6 +1,8 @@
 #include "proxy/policy/activity.hpp"
 
+#include <cstdio>
 #include <ctime>
+
 #include <nlohmann/json.hpp>
 
 namespace llmux {
@@ -9,7 +11,14 @@ using nlohmann::json;
 
 namespace {
 
-std::string iso(Activity::Clock::time_point t) {
+template <class T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+}  // namespace
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -20,13 +29,6 @@ std::string iso(Activity::Clock::time_point t) {
   std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
   return out;
 }
-
-template <class T>
-json opt(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
-}  // namespace
 
 std::optional<double> generation_rate(std::optional<int64_t> completion, std::optional<double> ttft, double total,
                                       bool streamed, double waited) {
@@ -49,14 +51,14 @@ void Activity::event(Event e) {
 std::string Activity::json() const {
   nlohmann::json requests = nlohmann::json::array(), events = nlohmann::json::array();
   for (const auto& r : requests_)
-    requests.push_back({{"at", iso(r.at)}, {"model", r.model.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.model)},
+    requests.push_back({{"at", iso8601(r.at)}, {"model", r.model.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.model)},
                         {"status", r.status}, {"seconds", r.seconds}, {"ttft", opt(r.ttft)},
                         {"completionTokens", opt(r.completion)}, {"tokensPerSecond", opt(r.rate)}});
   for (const auto& e : events_)
-    events.push_back({{"at", iso(e.at)}, {"kind", e.kind}, {"model", e.model},
+    events.push_back({{"at", iso8601(e.at)}, {"kind", e.kind}, {"model", e.model},
                       {"reason", e.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.reason)},
                       {"seconds", e.seconds}});
-  return nlohmann::json{{"now", iso(Clock::now())}, {"requests", requests}, {"events", events}}
+  return nlohmann::json{{"now", iso8601(Clock::now())}, {"requests", requests}, {"events", events}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -13,6 +13,9 @@
 
 namespace llmux {
 
+// "2026-12-05T03:20:00.123Z" (UTC, milliseconds): the one time format of llmux's JSON answers.
+std::string iso8601(std::chrono::system_clock::time_point t);
+
 // Tokens per second of generation, as the PERF line tells it: streamed, the tokens over the time after the first
 // one; not streamed (the answer arrives whole), over the engine's time (`total` minus queue and load waits).
 // nullopt without a completion count, a first byte, or a measurable span.

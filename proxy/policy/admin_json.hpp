@@ -26,6 +26,5 @@ std::string metrics_text(const DaemonSnapshot& s, const Metrics& m);  // GET /me
 std::string logs_body(const std::vector<LogLine>& lines, bool text);
 std::string log_line_json(const LogLine& l);
 std::string log_line_text(const LogLine& l);
-std::string iso8601(std::chrono::system_clock::time_point t);
 
 }  // namespace llmux
