@@ -256,9 +256,10 @@ TEST(Exhaustion, FailedAcceptsBackOffWithOneLogLinePerBurst) {
   const std::string out = l.log();
   const auto at = out.find("accept: working again after ") + 28;
   const int failed = std::stoi(out.substr(at));
-  // 5 ms doubling to 1 s: about 10 tries in 2-3 s. Retrying at once would have been hundreds of thousands.
+  // 5 ms doubling to 1 s: about 10 tries in 2-3 s, more when the test itself runs slowly (a loaded CI machine saw
+  // 20). Retrying at once would have been hundreds of thousands: the bound only has to tell the two apart.
   EXPECT_GE(failed, 5);
-  EXPECT_LE(failed, 15);
+  EXPECT_LE(failed, 100);
   EXPECT_EQ(l.log_count("accept: "), 2u) << "one line when the burst begins, one when it ends";
 }
 
