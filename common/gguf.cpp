@@ -202,7 +202,9 @@ GgufResult Parser::run() {
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return f.tensors[a].offset < f.tensors[b].offset; });
   for (size_t k = 0; k < order.size(); ++k) {
     GgufTensor& t = f.tensors[order[k]];
-    const uint64_t end = k + 1 < order.size() ? f.tensors[order[k + 1]].offset : data_size;
+    // The next tensor's offset, never past the data that is there: an offset beyond the file (a broken or
+    // truncated header) must not make a tensor larger than the file (found by tests/fuzz/gguf_fuzz).
+    const uint64_t end = std::min(k + 1 < order.size() ? f.tensors[order[k + 1]].offset : data_size, data_size);
     t.bytes = end > t.offset ? end - t.offset : 0;
   }
   result.file = std::move(f);
