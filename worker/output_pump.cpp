@@ -1,5 +1,7 @@
 #include "worker/output_pump.hpp"
 
+#include <algorithm>
+
 namespace llmux {
 
 namespace {
@@ -36,18 +38,23 @@ void OutputPump::read() {
   });
 }
 
+// Lines end at '\n' or at kMaxLine bytes, whatever size the reads come in (a long line read in one piece used to
+// pass whole: the sanitizer build's slower reads showed it).
 void OutputPump::consume(size_t n) {
   std::string_view data(buf_.data(), n);
   while (!data.empty()) {
-    auto nl = data.find('\n');
-    if (nl == std::string_view::npos) {
-      partial_.append(data);
-      if (partial_.size() >= kMaxLine) flush_partial();
-      return;
+    const size_t room = kMaxLine - partial_.size();  // partial_ is shorter than kMaxLine here
+    const auto nl = data.substr(0, room).find('\n');
+    if (nl != std::string_view::npos) {
+      partial_.append(data.substr(0, nl));
+      data.remove_prefix(nl + 1);
+      flush_partial();
+      continue;
     }
-    partial_.append(data.substr(0, nl));
-    data.remove_prefix(nl + 1);
-    flush_partial();
+    const size_t take = std::min(room, data.size());
+    partial_.append(data.substr(0, take));
+    data.remove_prefix(take);
+    if (partial_.size() >= kMaxLine) flush_partial();
   }
 }
 

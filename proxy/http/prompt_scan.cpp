@@ -298,7 +298,7 @@ void fingerprint_content(std::string_view content, MessagePrint& m, uint32_t blo
   const std::string_view tail = content.substr(i);
   h.add(tail);
   char masked_tail[8] = {};
-  std::memcpy(masked_tail, tail.data(), tail.size());
+  if (!tail.empty()) std::memcpy(masked_tail, tail.data(), tail.size());
   const uint64_t w = mask_digits(load_word(masked_tail));
   std::memcpy(masked_tail, &w, 8);
   masked.add(std::string_view(masked_tail, tail.size()));
