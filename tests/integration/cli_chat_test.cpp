@@ -22,11 +22,6 @@ struct Run {
   std::string out, err;  // stdout, stderr
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Runs `llmux ARGS...` with `input` on stdin, stdout and stderr kept apart.
 Run run(const std::vector<std::string>& args, const std::string& input = "", std::vector<std::string> env = {}) {
   const std::string dir = make_temp_dir();
@@ -37,7 +32,7 @@ Run run(const std::vector<std::string>& args, const std::string& input = "", std
   env.push_back("CLI_ERR=" + dir + "/err");
   Process p(argv, env);
   auto st = p.wait_exit(60s);
-  Run r{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output(), read_text(dir + "/err")};
+  Run r{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output(), read_text_file(dir + "/err")};
   fs::remove_all(dir);
   return r;
 }

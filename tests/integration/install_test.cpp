@@ -21,13 +21,6 @@ Run run(const std::vector<std::string>& argv, const std::vector<std::string>& en
   return Run{st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, p.output()};
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A temporary HOME (config under ~/.config), a prefix, and a valid config for `service install`.
 struct Home {
   std::string dir = make_temp_dir();
@@ -66,7 +59,7 @@ TEST(Install, ScriptInstallsTheBinaryAndTheExampleConfigThenKeepsAnExistingConfi
   EXPECT_NE(first.out.find(bin + " service install"), std::string::npos) << "next steps name the installed binary\n"
                                                                          << first.out;
   const std::string config = h.home + "/.config/llmux/config.yaml";
-  EXPECT_EQ(read_all(config), read_all(std::string(LLMUX_SOURCE_DIR) + "/configs/llmux.example.yaml"));
+  EXPECT_EQ(read_text_file(config), read_text_file(std::string(LLMUX_SOURCE_DIR) + "/configs/llmux.example.yaml"));
   auto version = run({bin, "--version"}, {});
   EXPECT_EQ(version.code, 0);
   EXPECT_NE(version.out.find(LLMUX_VERSION), std::string::npos) << version.out;
@@ -74,7 +67,7 @@ TEST(Install, ScriptInstallsTheBinaryAndTheExampleConfigThenKeepsAnExistingConfi
   write_file(config, "# mine\n");
   auto again = h.install_sh();
   ASSERT_EQ(again.code, 0) << again.out;
-  EXPECT_EQ(read_all(config), "# mine\n") << "an existing config is never overwritten";
+  EXPECT_EQ(read_text_file(config), "# mine\n") << "an existing config is never overwritten";
   EXPECT_NE(again.out.find("kept your config " + config), std::string::npos) << again.out;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(h.home + "/.config/llmux")) names.push_back(e.path().filename());
@@ -111,7 +104,7 @@ TEST(Install, ServiceInstallRefusesTheBuildTreeBinaryUnlessForced) {
 
   auto forced = run({LLMUX_BIN, "service", "install", "--no-start", "--force", "--config", h.config}, h.env());
   ASSERT_EQ(forced.code, 0) << forced.out;
-  EXPECT_NE(read_all(h.unit).find("\nExecStart=" + bin + " serve"), std::string::npos) << read_all(h.unit);
+  EXPECT_NE(read_text_file(h.unit).find("\nExecStart=" + bin + " serve"), std::string::npos) << read_text_file(h.unit);
 }
 
 TEST(Install, InstalledCopyInstallsTheServiceWithoutForce) {
@@ -121,7 +114,7 @@ TEST(Install, InstalledCopyInstallsTheServiceWithoutForce) {
   const std::string bin = h.prefix + "/bin/llmux";
   auto r = run({bin, "service", "install", "--no-start", "--config", h.config}, h.env());
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(read_all(h.unit).find("\nExecStart=" + fs::canonical(bin).string() + " serve --config " + h.config),
+  EXPECT_NE(read_text_file(h.unit).find("\nExecStart=" + fs::canonical(bin).string() + " serve --config " + h.config),
             std::string::npos)
-      << read_all(h.unit);
+      << read_text_file(h.unit);
 }

@@ -23,13 +23,6 @@ struct Run {
   std::string out;  // stdout and stderr
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 int lines_in(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
 // A temporary HOME with XDG_CONFIG_HOME under it and a valid config; the manager is off unless `env` says else.
@@ -58,7 +51,7 @@ struct ServiceHome {
     write_file(bin + "/systemctl", "#!/bin/sh\necho \"$*\" >> '" + dir + "/systemctl.log'\n" + body);
     ::chmod((bin + "/systemctl").c_str(), 0755);
   }
-  std::string systemctl_log() const { return read_all(dir + "/systemctl.log"); }
+  std::string systemctl_log() const { return read_text_file(dir + "/systemctl.log"); }
 };
 
 Run run_llmux(const std::vector<std::string>& args, const std::vector<std::string>& env) {
@@ -140,7 +133,7 @@ TEST(ServiceInstall, WritesNotifyUnitForThisBinaryAndConfig) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("wrote ~/.config/systemd/user/llmux.service"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("not started (--no-start)"), std::string::npos) << r.out;
-  std::string unit = read_all(h.unit);
+  std::string unit = read_text_file(h.unit);
   EXPECT_NE(unit.find("\nExecStart=" + binary() + " serve --config \"" + h.config + "\"\n"), std::string::npos)
       << unit;
   for (const char* line : {"Type=notify", "NotifyAccess=main", "KillMode=mixed", "Restart=on-failure",
@@ -172,7 +165,7 @@ TEST(ServiceInstall, UnitPassesSystemdAnalyzeVerify) {
     GTEST_SKIP() << "systemd-analyze cannot run its user manager in this container: " << out;
   EXPECT_EQ(WEXITSTATUS(*st), 0) << out;
   // Unknown keys and bad values are only warnings for systemd: any output is a finding.
-  EXPECT_EQ(out, "") << "systemd-analyze verify " << h.unit << ":\n" << out << "\n" << read_all(h.unit);
+  EXPECT_EQ(out, "") << "systemd-analyze verify " << h.unit << ":\n" << out << "\n" << read_text_file(h.unit);
 }
 
 TEST(ServiceLifecycle, StatusThenUninstallThenUninstallAgain) {
@@ -334,7 +327,7 @@ TEST(ServiceManager, DefaultStartsTheInstalledServiceThenPreloads) {
       eventually([this] { return ::kill(pid, 0) != 0; }, 10s);
     }
   } stop{served};
-  EXPECT_EQ(r.code, 0) << r.out << read_all(h.dir + "/serve.log");
+  EXPECT_EQ(r.code, 0) << r.out << read_text_file(h.dir + "/serve.log");
   EXPECT_NE(r.out.find("started the service"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("a ready"), std::string::npos) << r.out;
   EXPECT_NE(h.systemctl_log().find("--user start llmux.service"), std::string::npos) << h.systemctl_log();

@@ -13,13 +13,6 @@ using namespace llmux::test;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // SIGKILLs an engine's process group when the test ends, however it ends: it may have outlived its llmux.
 struct GroupGuard {
   pid_t pgid;
@@ -44,12 +37,12 @@ TEST(StaleEngines, EngineOfAKilledLlmuxIsReapedAtTheNextStartNotWhileItsOwnerRun
   const pid_t engine = std::stoi(r.header("x-fake-pid"));
   GroupGuard guard{engine};
   const std::string pid_field = "\"pid\": " + std::to_string(engine);
-  ASSERT_NE(read_text(file).find(pid_field), std::string::npos) << read_text(file);
+  ASSERT_NE(read_text_file(file).find(pid_field), std::string::npos) << read_text_file(file);
 
   {  // Another llmux starting while the engine's owner runs leaves the engine and its record alone.
     Llmux bystander(yaml, env);
     EXPECT_TRUE(pid_alive(engine));
-    EXPECT_NE(read_text(file).find(pid_field), std::string::npos) << read_text(file);
+    EXPECT_NE(read_text_file(file).find(pid_field), std::string::npos) << read_text_file(file);
     EXPECT_EQ(bystander.log().find("stale engine"), std::string::npos) << bystander.log();
   }
 
@@ -62,7 +55,7 @@ TEST(StaleEngines, EngineOfAKilledLlmuxIsReapedAtTheNextStartNotWhileItsOwnerRun
   EXPECT_TRUE(eventually([&] { return !pid_alive(engine) && find_pids_with_arg(tag).empty(); }, 3s));
   const std::string id = std::to_string(engine);
   EXPECT_TRUE(second.logged("[a] reaped stale engine pid " + id + " (pgid " + id + ")")) << second.log();
-  EXPECT_EQ(read_text(file).find(pid_field), std::string::npos) << read_text(file);
+  EXPECT_EQ(read_text_file(file).find(pid_field), std::string::npos) << read_text_file(file);
   EXPECT_EQ(second.log_count("reaped stale engine"), 1u);
 }
 
@@ -74,8 +67,8 @@ TEST(StaleEngines, AnEngineStoppedByItsLlmuxLeavesNoRecord) {
   auto r = l.chat("a");
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string pid_field = "\"pid\": " + r.header("x-fake-pid");
-  EXPECT_NE(read_text(file).find(pid_field), std::string::npos) << read_text(file);
+  EXPECT_NE(read_text_file(file).find(pid_field), std::string::npos) << read_text_file(file);
   ASSERT_EQ(http_post(l.port(), "/models/unload", R"({"model":"a"})").status, 200);
-  EXPECT_TRUE(eventually([&] { return read_text(file).find(pid_field) == std::string::npos; }, 5s))
-      << read_text(file);
+  EXPECT_TRUE(eventually([&] { return read_text_file(file).find(pid_field) == std::string::npos; }, 5s))
+      << read_text_file(file);
 }

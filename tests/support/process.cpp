@@ -322,4 +322,9 @@ void write_file(const std::string& path, const std::string& text) {
   if (!f) fail("write_file: write " + path);
 }
 
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 }  // namespace llmux::test

@@ -65,5 +65,6 @@ bool pid_alive(pid_t pid);  // exists and is not a zombie
 uint16_t pick_free_port();  // binds 127.0.0.1:0, reads the port, closes
 std::string make_temp_dir();  // a fresh directory under /tmp
 void write_file(const std::string& path, const std::string& text);  // throws std::runtime_error
+std::string read_text_file(const std::string& path);                 // the whole file; "" when it cannot be read
 
 }  // namespace llmux::test
