@@ -263,10 +263,21 @@ Scheduler::Plan Scheduler::plan() const {
     if (busy(a) != busy(b)) return !busy(a);
     return a->last_used < b->last_used;
   });
+  std::vector<const Worker*> victims;
   for (const Worker* v : order) {
     remaining.erase(std::find(remaining.begin(), remaining.end(), v));
-    p.victims.push_back(v->model);
-    if (room_for(p.candidate, remaining)) return p;
+    victims.push_back(v);
+    if (!room_for(p.candidate, remaining)) continue;
+    // As few as make room: keep back any victim the candidate fits beside after all (a rule such as "one member
+    // of a swap group at a time" is met by evicting one particular worker, not the least recently used ones
+    // before it). The last chosen (the most recently used, or busy) are kept first.
+    for (size_t i = victims.size() - 1; i-- > 0;) {
+      remaining.push_back(victims[i]);
+      if (room_for(p.candidate, remaining)) victims.erase(victims.begin() + static_cast<std::ptrdiff_t>(i));
+      else remaining.pop_back();
+    }
+    for (const Worker* w : victims) p.victims.push_back(w->model);
+    return p;
   }
   p.victims.clear();
   p.blocked = true;

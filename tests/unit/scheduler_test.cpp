@@ -716,3 +716,42 @@ TEST_F(ResidencyTest, RandomTrafficNeverExceedsTheBudgetAndServesEveryRequest) {
   EXPECT_GT(r.swaps(), 10u);
   EXPECT_LE(r.resident(), 2u);
 }
+
+// A rule that is not about size (llama-swap's swap group: a and b never together) is met by evicting the one
+// worker in the way, not every less recently used one before it.
+TEST_F(ResidencyTest, OnlyTheWorkerInTheWayIsEvictedWhenARuleBesidesMemoryDecides) {
+  budget = 100;
+  auto o = options(0);
+  o.fits = [](const std::string& m, const std::vector<std::string>& staying) {
+    for (const auto& r : staying)
+      if ((m == "a" && r == "b") || (m == "b" && r == "a")) return false;
+    return true;
+  };
+  s.set_options(o);
+  make_ready("c", 1);  // the least recently used
+  make_ready("d", 2);
+  make_ready("a", 3);
+  s.submit(4, "b");
+  EXPECT_EQ(fx.take(), (Calls{"busy a", "stop a swap"})) << "c and d stay: b only conflicts with a";
+  s.worker_stopped("a");
+  EXPECT_EQ(fx.take(), (Calls{"start b"}));
+  s.worker_ready("b");
+  EXPECT_EQ(fx.take(), (Calls{"grant 4"}));
+  EXPECT_EQ(residents(), (Names{"c", "d", "b"}));
+}
+
+// With memory, no more than make room: going down the LRU order, a small idle resident (a) alone does not make room
+// and the next one (c, large) does; then a is not needed after all and stays.
+TEST_F(ResidencyTest, AVictimThatTurnsOutNotNeededStays) {
+  budget = 14;
+  s.set_options(options(0));
+  make_ready("a", 1);  // 4, the least recently used
+  make_ready("c", 2);  // 6
+  make_ready("b", 3);  // 4: 14 in all
+  size["e"] = 6;
+  s.submit(4, "e");
+  EXPECT_EQ(fx.take(), (Calls{"busy c", "stop c swap"})) << "evicting c alone makes room: a stays";
+  s.worker_stopped("c");
+  EXPECT_EQ(fx.take(), (Calls{"start e"}));
+  EXPECT_EQ(residents(), (Names{"a", "b", "e"}));
+}
