@@ -8,6 +8,7 @@
 //   grouped+minRes      the same with minResidency on every model
 // Per policy: swaps (from /status), requests per swap, throughput, p50/p90/p99/max of the client's whole request
 // time (sent → response complete) and failures; then ratios against fifo. No goal: it prints the comparison.
+// This is the `rotate` workload (the default); `--workload agent` runs the agent-CLI one (bench/thrash_agent.hpp).
 // Exit 0 when it ran, 1 when it could not run.
 #include <algorithm>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "bench/bench_support.hpp"
+#include "bench/thrash_agent.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -181,19 +183,31 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (const auto w = std::find(args.begin(), args.end(), "--workload"); w != args.end() && w + 1 != args.end()) {
+    const std::string workload = *(w + 1);
+    args.erase(w, w + 2);
+    if (workload == "agent") return run_agent_workload(args);
+    if (workload != "rotate") {
+      std::cerr << "thrash_bench: --workload: expected rotate or agent, got '" << workload << "'\n";
+      return 1;
+    }
+  }
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto next = [&] { return args[++i].c_str(); };
+    const std::string a = args[i];
     if (a == "--quick") o.requests = 4;
-    else if (a == "--clients" && i + 1 < argc) o.clients = std::max(1, std::min(32, std::atoi(argv[++i])));
-    else if (a == "--requests" && i + 1 < argc) o.requests = std::max(1, std::min(100, std::atoi(argv[++i])));
-    else if (a == "--burst" && i + 1 < argc) o.burst = std::max(1, std::min(100, std::atoi(argv[++i])));
-    else if (a == "--min-residency-ms" && i + 1 < argc)
-      o.min_residency_ms = std::max(1, std::min(10000, std::atoi(argv[++i])));
-    else if (a == "--seed" && i + 1 < argc) o.seed = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+    else if (a == "--clients" && i + 1 < args.size()) o.clients = std::max(1, std::min(32, std::atoi(next())));
+    else if (a == "--requests" && i + 1 < args.size()) o.requests = std::max(1, std::min(100, std::atoi(next())));
+    else if (a == "--burst" && i + 1 < args.size()) o.burst = std::max(1, std::min(100, std::atoi(next())));
+    else if (a == "--min-residency-ms" && i + 1 < args.size())
+      o.min_residency_ms = std::max(1, std::min(10000, std::atoi(next())));
+    else if (a == "--seed" && i + 1 < args.size()) o.seed = static_cast<unsigned>(std::strtoul(next(), nullptr, 10));
     else {
-      std::cerr << "usage: thrash_bench [--clients N] [--requests N] [--burst N] [--min-residency-ms N] [--seed N] "
-                   "[--quick]\n";
+      std::cerr << "usage: thrash_bench [--workload rotate] [--clients N] [--requests N] [--burst N]\n"
+                   "                    [--min-residency-ms N] [--seed N] [--quick]\n"
+                   "       thrash_bench --workload agent [--sessions N] [--turns N] [--repeat N] [--seed N]\n";
       return 1;
     }
   }
