@@ -107,6 +107,7 @@ struct ModelConfig {
   QueueConfig queue;                         // queue
   int priority = 0;                          // priority: higher is loaded first when several models wait
   Duration min_residency{0};                 // minResidency: serve the queue at least this long before eviction
+  bool pinned = false;                       // pin: never evicted for another model nor by its idle TTL
 
   // The `model` value the engine should receive.
   const std::string& forwarded_name() const { return use_model_name.empty() ? id : use_model_name; }
@@ -206,6 +207,7 @@ struct Config {
                                                 // false = not listed; true = listed like their model (llama-swap)
   std::vector<ModelGroup> groups;    // llama-swap groups (checked, not acted on yet)
   std::vector<std::string> preload;  // llama-swap hooks.on_startup.preload: model ids (checked, not acted on yet)
+  size_t max_resident = 1;           // maxResident: workers resident at once (0: as many as the memory budget admits)
   std::map<std::string, std::string> aliases;  // alias → model id (all models' aliases)
   std::vector<std::string> warnings; // "file:line: key: unknown key, ignored" etc.
 

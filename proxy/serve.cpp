@@ -161,6 +161,7 @@ int serve(const ServeOptions& opts) {
   // Watch before announcing: an edit made right after "listening" must not be missed.
   d.reloader = std::make_unique<Reloader>(d.io, *d.coordinator, d.info);
   d.reloader->start();
+  d.coordinator->preload();  // `preload:` models that fit; requests may come meanwhile
   spdlog::info("llmux {} listening on http://{} ({} models, config {})", LLMUX_VERSION, d.info.listen,
                d.config->models.size(), d.config->path);
   // systemd Type=notify: `systemctl start` returns (and dependent units start) once requests can be accepted.

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/config_diff.hpp"
 #include "common/seconds.hpp"
+#include "proxy/policy/footprint_fit.hpp"
 #include "worker/process.hpp"
 
 namespace llmux {
@@ -24,15 +27,10 @@ std::string join_lines(const std::vector<std::string>& lines) {
 Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_ptr<const Config> config,
                          std::shared_ptr<Secrets> secrets)
     : io_(io),
+      reaper_(reaper),
       config_(std::move(config)),
       secrets_(std::move(secrets)),
-      supervisor_(io, reaper),
       scheduler_(*this, scheduler_options()),
-      ttl_timer_(io.get_executor(),
-                 [this] {
-                   spdlog::info("[{}] idle for its ttl", scheduler_.model());
-                   scheduler_.idle_expired(scheduler_.model());
-                 }),
       wake_timer_(io),
       memory_(
           io, [this](Pressure p) { on_pressure(p); },
@@ -41,15 +39,44 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
   memory_.configure(*config_);
   eviction_.configure(config_->memory);
   use_secrets_of(*config_);
-  supervisor_.on_unexpected_exit([this](const std::string& model, int) {
-    memory_.worker_stopped();
-    wake_stop_waiters();
-    scheduler_.worker_stopped(model);
+}
+
+Coordinator::Resident& Coordinator::resident(const std::string& model) {
+  auto& slot = residents_[model];
+  if (slot) return *slot;
+  slot = std::make_unique<Resident>(io_, reaper_, [this, model] {
+    spdlog::info("[{}] idle for its ttl", model);
+    scheduler_.idle_expired(model);
   });
-  supervisor_.on_line([](const std::string& model, std::string_view line) {
+  Supervisor& sup = slot->supervisor;
+  sup.set_redactor(secrets_->redactor());
+  if (ledger_ != nullptr) sup.record_in(ledger_);
+  sup.on_unexpected_exit([this](const std::string& m, int) { on_gone(m); });
+  sup.on_line([](const std::string& m, std::string_view line) {
     auto engine = spdlog::get("engine");  // serve() sets it up; tests of the coordinator alone may not
-    (engine ? engine : spdlog::default_logger())->info("[{}] {}", model, line);
+    (engine ? engine : spdlog::default_logger())->info("[{}] {}", m, line);
   });
+  return *slot;
+}
+
+Coordinator::Resident* Coordinator::find_resident(const std::string& model) {
+  auto it = residents_.find(model);
+  return it == residents_.end() ? nullptr : it->second.get();
+}
+
+const Coordinator::Resident* Coordinator::find_resident(const std::string& model) const {
+  auto it = residents_.find(model);
+  return it == residents_.end() ? nullptr : it->second.get();
+}
+
+void Coordinator::record_engines_in(EngineLedger& ledger) {
+  ledger_ = &ledger;
+  for (auto& [model, r] : residents_) r->supervisor.record_in(&ledger);
+}
+
+bool Coordinator::ready_for(const std::string& model) const {
+  const Resident* r = find_resident(model);
+  return r != nullptr && r->supervisor.state() == WorkerState::ready;
 }
 
 std::shared_ptr<Ticket> Coordinator::make_ticket(const ModelConfig& model) {
@@ -70,10 +97,23 @@ SchedulerOptions Coordinator::scheduler_options() const {
       p.queue_max = static_cast<size_t>(std::max(0, m->queue.max));
       p.priority = m->priority;
       p.min_residency = m->min_residency;
+      p.pinned = m->pinned;
     }
     return p;
   };
+  o.max_resident = config_->max_resident;
+  o.fits = [this](const std::string& model, const std::vector<std::string>& staying) {
+    return fits_beside(model, staying);
+  };
   return o;
+}
+
+// Co-residency: the memory budget (estimates, or measured figures when larger) and the groups' rules.
+bool Coordinator::fits_beside(const std::string& model, const std::vector<std::string>& staying) const {
+  if (staying.empty()) return true;  // alone, admission at the spawn decides (and says what is short)
+  const ModelConfig* m = config_->find_model(model);
+  if (m == nullptr) return true;  // removed from the config while queued: its start fails at once
+  return memory_.fits_beside(*m, staying);
 }
 
 net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
@@ -82,7 +122,7 @@ net::awaitable<Admission> Coordinator::acquire(std::shared_ptr<Ticket> t) {
 }
 
 std::optional<Admission> Coordinator::begin_acquire(const std::shared_ptr<Ticket>& t) {
-  if (scheduler_.model() != t->model) {  // a model that can never fit must not unload the resident one first
+  if (scheduler_.phase(t->model) == WorkerPhase::none) {  // a model that can never fit must not evict others first
     if (const ModelConfig* m = config_->find_model(t->model); m && !memory_.fits_budget(memory_.footprint(*m))) {
       Admission refused;
       refused.error = *memory_.budget_refusal(*m);
@@ -121,8 +161,10 @@ Admission Coordinator::admission(Ticket& t) {
   tickets_.erase(t.id);
   Admission a;
   const auto done = SchedClock::now();
-  if (!t.was_ready_ && loading_model_ == t.model) {  // a load of this model happened (or was joined) meanwhile
-    auto load_begin = std::max(t.enqueued_, load_requested_at_);
+  const Resident* r = find_resident(t.model);
+  if (!t.was_ready_ && r != nullptr && r->load_requested_at != SchedClock::time_point{}) {
+    // a load of this model happened (or was joined) meanwhile
+    auto load_begin = std::max(t.enqueued_, r->load_requested_at);
     a.queue_wait = std::chrono::duration_cast<Duration>(load_begin - t.enqueued_);
     a.load_wait = std::chrono::duration_cast<Duration>(done - load_begin);
   } else {
@@ -130,7 +172,7 @@ Admission Coordinator::admission(Ticket& t) {
   }
   switch (t.state) {
     case Ticket::State::granted:
-      a.lease = Lease{t.id, worker_address()};
+      a.lease = Lease{t.id, worker_address(t.model)};
       break;
     case Ticket::State::abandoned:
       a.abandoned = true;
@@ -146,15 +188,20 @@ Admission Coordinator::admission(Ticket& t) {
 std::optional<Lease> Coordinator::try_grant(const std::string& model) {
   const RequestId id = next_id_++;
   if (!scheduler_.try_grant(id, model)) return std::nullopt;
-  eviction_.served();
-  return Lease{id, worker_address()};
+  eviction_.served(model);
+  return Lease{id, worker_address(model)};
 }
 
-const std::shared_ptr<const WorkerAddress>& Coordinator::worker_address() {
-  const WorkerInfo& info = supervisor_.info();
-  if (!address_ || address_->generation != info.generation)
-    address_ = std::make_shared<const WorkerAddress>(WorkerAddress{info.model, info.endpoint, info.generation});
-  return address_;
+// The address leases of `model` carry: made once per spawn; its generation is unique over all workers (pooled
+// engine connections are kept per generation).
+const std::shared_ptr<const WorkerAddress>& Coordinator::worker_address(const std::string& model) {
+  Resident& r = resident(model);
+  const WorkerInfo& info = r.supervisor.info();
+  if (!r.address || r.address_of != info.generation) {
+    r.address = std::make_shared<const WorkerAddress>(WorkerAddress{info.model, info.endpoint, ++next_generation_});
+    r.address_of = info.generation;
+  }
+  return r.address;
 }
 
 void Coordinator::abandon(Ticket& t) {
@@ -166,13 +213,35 @@ void Coordinator::abandon(Ticket& t) {
 
 void Coordinator::release(const Lease& lease) { scheduler_.finished(lease.id); }
 
-net::awaitable<void> Coordinator::unload() {
-  if (scheduler_.phase() == WorkerPhase::none) co_return;
-  auto waiter = add_stop_waiter();
-  scheduler_.retire_all();
-  error_code ec;
-  co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+// The spawns (model, supervisor generation) of `model`'s worker, or of every worker ("").
+std::vector<std::pair<std::string, uint64_t>> Coordinator::spawns(const std::string& model) const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [id, r] : residents_) {
+    if (!model.empty() && id != model) continue;
+    if (r->supervisor.state() != WorkerState::stopped) out.emplace_back(id, r->supervisor.info().generation);
+  }
+  return out;
 }
+
+// Is any of these spawns still running (a later spawn of the same model is another one)?
+bool Coordinator::running(const std::vector<std::pair<std::string, uint64_t>>& spawns) const {
+  for (const auto& [model, generation] : spawns) {
+    const Resident* r = find_resident(model);
+    if (r && r->supervisor.state() != WorkerState::stopped && r->supervisor.info().generation == generation)
+      return true;
+  }
+  return false;
+}
+
+net::awaitable<void> Coordinator::wait_gone(std::vector<std::pair<std::string, uint64_t>> spawns) {
+  while (running(spawns)) {
+    auto waiter = add_stop_waiter();
+    error_code ec;
+    co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+}
+
+net::awaitable<void> Coordinator::unload() { co_await unload("", false); }
 
 net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& model) {
   auto ticket = make_ticket(model);
@@ -182,23 +251,35 @@ net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& mod
   co_return std::nullopt;
 }
 
-net::awaitable<void> Coordinator::unload(bool force) {
-  if (force && supervisor_.state() != WorkerState::stopped) {
-    metrics_.eviction("manual", supervisor_.info().model);
-    history_.last_stop_reason = "manual";
+net::awaitable<void> Coordinator::unload(const std::string& model, bool force) {
+  auto gone = spawns(model);
+  if (gone.empty()) co_return;
+  for (const auto& [id, generation] : gone) {
+    if (force) {
+      metrics_.eviction("manual", id);
+      history_.last_stop_reason = "manual";
+      resident(id).supervisor.stop([this, id] { on_stopped(id); });
+    } else {
+      scheduler_.retire(id, StopReason::unload);
+    }
   }
-  if (force) co_await stop_worker_now();
-  else co_await unload();
+  co_await wait_gone(std::move(gone));
 }
 
 void Coordinator::begin_shutdown() { scheduler_.shutdown(); }
 
 net::awaitable<void> Coordinator::stop_worker_now() {
-  if (supervisor_.state() == WorkerState::stopped) co_return;
-  auto waiter = add_stop_waiter();
-  supervisor_.stop([this] { on_stopped(); });
-  error_code ec;
-  co_await waiter->async_wait(net::redirect_error(net::use_awaitable, ec));
+  auto gone = spawns("");
+  for (const auto& [id, generation] : gone) resident(id).supervisor.stop([this, id] { on_stopped(id); });
+  co_await wait_gone(std::move(gone));
+}
+
+void Coordinator::preload() {
+  for (const auto& model : config_->preload) {
+    if (scheduler_.phase(model) != WorkerPhase::none) continue;
+    spdlog::info("[{}] preloading", model);
+    scheduler_.preload(model);
+  }
 }
 
 void Coordinator::apply_config(std::shared_ptr<const Config> next) {
@@ -207,25 +288,29 @@ void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   scheduler_.set_options(scheduler_options());
   memory_.configure(*config_);
   eviction_.configure(config_->memory);
-  const std::string& resident = scheduler_.model();
-  if (resident.empty()) return;
-  const ModelConfig* now = config_->find_model(resident);
-  const ModelConfig* before = previous->find_model(resident);
-  if (now == nullptr) {
-    spdlog::info("model {} was removed from the config: unloading it once its requests finish", resident);
-    scheduler_.retire_all(StopReason::reload);
-  } else if (before != nullptr && needs_engine_restart(*before, *now)) {
-    spdlog::info("model {} changed: restarting it once its requests finish", resident);
-    scheduler_.retire_all(StopReason::reload);
-  } else if (scheduler_.idle(resident)) {
-    arm_ttl();  // the ttl may have changed
+  for (const WorkerView& w : scheduler_.workers()) {
+    const ModelConfig* now = config_->find_model(w.model);
+    const ModelConfig* before = previous->find_model(w.model);
+    if (now == nullptr) {
+      spdlog::info("model {} was removed from the config: unloading it once its requests finish", w.model);
+      scheduler_.retire(w.model, StopReason::reload);
+    } else if (before != nullptr && needs_engine_restart(*before, *now)) {
+      spdlog::info("model {} changed: restarting it once its requests finish", w.model);
+      scheduler_.retire(w.model, StopReason::reload);
+    } else if (scheduler_.idle(w.model)) {
+      arm_ttl(w.model);  // the ttl may have changed
+    }
+  }
+  for (const auto& model : config_->preload) {  // newly listed for preload: started now if they fit
+    if (std::find(previous->preload.begin(), previous->preload.end(), model) != previous->preload.end()) continue;
+    if (scheduler_.phase(model) == WorkerPhase::none) scheduler_.preload(model);
   }
 }
 
 // The previous config's secrets stay: its engine may still be running (and printing them) until it is retired.
 void Coordinator::use_secrets_of(const Config& config) {
   secrets_->add(config.secrets);  // the reloader may have added them already (before logging the diff)
-  supervisor_.set_redactor(secrets_->redactor());
+  for (auto& [model, r] : residents_) r->supervisor.set_redactor(secrets_->redactor());
 }
 
 void Coordinator::start_worker(const std::string& model) {
@@ -235,8 +320,7 @@ void Coordinator::start_worker(const std::string& model) {
     net::post(io_, [this, model, f] { on_started(model, &f); });
     return;
   }
-  loading_model_ = model;
-  load_requested_at_ = SchedClock::now();
+  resident(model).load_requested_at = SchedClock::now();
   net::co_spawn(io_, admit_and_start(model), [](std::exception_ptr e) {
     if (e) spdlog::error("start sequence ended by an exception");
   });
@@ -246,7 +330,7 @@ void Coordinator::start_worker(const std::string& model) {
 net::awaitable<void> Coordinator::admit_and_start(std::string model) {
   const ModelConfig* mc = config_->find_model(model);
   auto refusal = co_await memory_.admit(*mc);
-  if (scheduler_.phase() != WorkerPhase::starting || scheduler_.model() != model) co_return;  // shut down meanwhile
+  if (scheduler_.phase(model) != WorkerPhase::starting) co_return;  // shut down meanwhile
   mc = config_->find_model(model);
   if (refusal || mc == nullptr) {
     StartFailure f{refusal ? refusal->message : "model '" + model + "' is no longer configured", {}};
@@ -256,7 +340,8 @@ net::awaitable<void> Coordinator::admit_and_start(std::string model) {
     co_return;
   }
   spdlog::info("[{}] loading model", model);
-  supervisor_.start(*mc, config_->timeouts, [this, model](const StartFailure* f) { on_started(model, f); });
+  resident(model).supervisor.start(*mc, config_->timeouts,
+                                   [this, model](const StartFailure* f) { on_started(model, f); });
 }
 
 // A worker above its memory ceiling: EvictionPolicy retires it (after in-flight requests) and may plan one restart.
@@ -266,30 +351,28 @@ void Coordinator::on_over_ceiling(const std::string& model) {
                  model);
 }
 
-void Coordinator::on_pressure(Pressure level) {
-  eviction_.pressure(level, scheduler_.phase(), scheduler_.in_flight());
-}
+void Coordinator::on_pressure(Pressure level) { eviction_.pressure(level, scheduler_.workers()); }
 
-void Coordinator::evict(StopReason why) {
+void Coordinator::evict(const std::string& model, StopReason why) {
   if (why == StopReason::pressure)
-    spdlog::warn("memory pressure {}: evicting idle model {}", to_string(memory_.last_pressure()), scheduler_.model());
-  scheduler_.retire_all(why);
+    spdlog::warn("memory pressure {}: evicting idle model {}", to_string(memory_.last_pressure()), model);
+  scheduler_.retire(model, why);
 }
 
 void Coordinator::restart(const std::string& model) { scheduler_.preload(model); }
 
 void Coordinator::on_started(const std::string& model, const StartFailure* failure) {
   if (failure == nullptr) {
-    double load = seconds(supervisor_.info().load_time);
+    const WorkerInfo& info = resident(model).supervisor.info();
+    double load = seconds(info.load_time);
     metrics_.load(model, load, true);
     history_.last_load_seconds = load;
-    if (swap_started_at_)
-      history_.last_swap_seconds = seconds_between(*swap_started_at_, SchedClock::now());
+    if (swap_started_at_) history_.last_swap_seconds = seconds_between(*swap_started_at_, SchedClock::now());
     swap_started_at_.reset();
     scheduler_.worker_ready(model);  // first: the requests that waited for this load are served even if it is over
-                                // its ceiling from the start (else it would be evicted and reloaded forever)
+                                     // its ceiling from the start (else it would be evicted and reloaded forever)
     if (const ModelConfig* mc = config_->find_model(model))
-      memory_.worker_started(supervisor_.info().pid, *mc, scheduler_.in_flight() > 0);
+      memory_.worker_started(model, info.pid, *mc, !scheduler_.idle(model));
     return;
   }
   wake_stop_waiters();  // an unload waiting for this worker has nothing left to wait for
@@ -302,20 +385,27 @@ void Coordinator::on_started(const std::string& model, const StartFailure* failu
 void Coordinator::stop_worker(const std::string& model, StopReason why) {
   spdlog::info("[{}] unloading ({})", model, to_string(why));
   std::string reason = why == StopReason::unload ? "manual" : to_string(why);
-  metrics_.eviction(reason, scheduler_.model());
+  metrics_.eviction(reason, model);
   history_.last_stop_reason = reason;
   if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
-  supervisor_.stop([this] { on_stopped(); });
+  resident(model).supervisor.stop([this, model] { on_stopped(model); });
 }
 
-void Coordinator::on_stopped() {
-  memory_.worker_stopped();
-  history_.idle_since.reset();
-  history_.ttl_expires.reset();
-  ttl_timer_.clear();
+// The worker's process is gone (stopped by us or on its own): its memory, TTL and scheduler entry go with it.
+void Coordinator::on_gone(const std::string& model) {
+  memory_.worker_stopped(model);
+  if (Resident* r = find_resident(model)) {
+    r->idle_since.reset();
+    r->ttl_expires.reset();
+    r->ttl.clear();
+  }
   wake_stop_waiters();
-  scheduler_.worker_stopped(scheduler_.model());
-  eviction_.worker_stopped();
+  scheduler_.worker_stopped(model);
+}
+
+void Coordinator::on_stopped(const std::string& model) {
+  on_gone(model);
+  eviction_.worker_stopped(model);
 }
 
 // An event that wake_stop_waiters() fires once the worker has stopped (or its start failed).
@@ -330,9 +420,9 @@ void Coordinator::wake_stop_waiters() {
 }
 
 void Coordinator::grant(RequestId id) {
-  eviction_.served();
   auto it = tickets_.find(id);
   if (it == tickets_.end()) return;
+  eviction_.served(it->second->model);
   it->second->state = Ticket::State::granted;
   it->second->wake_.cancel();
 }
@@ -356,9 +446,7 @@ void Coordinator::deny(RequestId id, const std::string& model, DenyReason why) {
       t.error = start_error(model);
       break;
     case DenyReason::no_room:
-      t.error = ApiError{507, "server_error", "insufficient_memory",
-                         "model '" + model + "' does not fit in memory beside the pinned models; unpin one or "
-                         "raise memory.budget"};
+      t.error = no_room_error(model);
       break;
   }
   t.wake_.cancel();
@@ -385,30 +473,44 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-void Coordinator::worker_idle(const std::string&) {
-  memory_.set_busy(false);
-  history_.idle_since = SchedClock::now();
-  arm_ttl();
+// The 507 for a model that cannot start even with every evictable worker gone: pinned ones fill the room.
+ApiError Coordinator::no_room_error(const std::string& model) const {
+  std::string pinned;
+  for (const WorkerView& w : scheduler_.workers()) {
+    if (!w.pinned) continue;
+    pinned += (pinned.empty() ? "" : ", ") + w.model;
+  }
+  return insufficient_memory("model '" + model + "' does not fit beside the pinned models (" +
+                             (pinned.empty() ? std::string("none") : pinned) +
+                             ") within memory.budget and maxResident; unpin one, or raise memory.budget or maxResident");
+}
+
+void Coordinator::worker_idle(const std::string& model) {
+  memory_.set_busy(model, false);
+  resident(model).idle_since = SchedClock::now();
+  arm_ttl(model);
   // Pressure that arrived while it was busy evicts it now. Posted: effects never re-enter the scheduler.
   if (eviction_.evicts(memory_.pressure())) net::post(io_, [this] { on_pressure(memory_.pressure()); });
 }
 
-void Coordinator::arm_ttl() {
-  history_.ttl_expires.reset();
-  ttl_timer_.clear();
-  const ModelConfig* mc = config_->find_model(scheduler_.model());
-  Duration ttl = mc ? mc->ttl : Duration(0);
+void Coordinator::arm_ttl(const std::string& model) {
+  Resident& r = resident(model);
+  r.ttl_expires.reset();
+  r.ttl.clear();
+  const ModelConfig* mc = config_->find_model(model);
+  Duration ttl = mc && !mc->pinned ? mc->ttl : Duration(0);
   if (ttl.count() <= 0) return;
   const auto due = LazyTimer::Clock::now() + ttl;
-  history_.ttl_expires = due;
-  ttl_timer_.set_quiet(due);
+  r.ttl_expires = due;
+  r.ttl.set_quiet(due);
 }
 
-void Coordinator::worker_busy(const std::string&) {
-  memory_.set_busy(true);
-  history_.idle_since.reset();
-  history_.ttl_expires.reset();
-  ttl_timer_.clear();  // the pending wait, if any, lapses when it fires
+void Coordinator::worker_busy(const std::string& model) {
+  memory_.set_busy(model, true);
+  Resident& r = resident(model);
+  r.idle_since.reset();
+  r.ttl_expires.reset();
+  r.ttl.clear();  // the pending wait, if any, lapses when it fires
 }
 
 }  // namespace llmux

@@ -1,10 +1,13 @@
-// Coordinator: the glue between client sessions, the Scheduler (pure policy) and the Supervisor (the engine
-// process). Sessions call acquire() to wait for their model's worker and release() when done; the Coordinator
-// turns scheduler effects into supervisor calls and wake-ups, and supervisor events into scheduler events.
-// Single executor; no locks. acquire() never throws for expected outcomes (denied, abandoned): see Admission.
+// Coordinator: the glue between client sessions, the Scheduler (pure policy) and one Supervisor per resident worker
+// (the engine processes). Sessions call acquire() to wait for their model's worker and release() when done; the
+// Coordinator turns scheduler effects into supervisor calls and wake-ups, and supervisor events into scheduler
+// events. Co-residency: up to maxResident workers at once while their memory fits memory.budget (MemoryGovernor::
+// fits_beside) and llama-swap's groups allow it (proxy/policy/residency_rules); each has its own idle TTL, memory
+// meter and history. Single executor; no locks. acquire() never throws for expected outcomes: see Admission.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,12 +49,10 @@ struct Admission {
   Duration load_wait{0};       // waiting for this model's engine to start
 };
 
-// Facts about the worker's recent life for /status and /metrics.
+// The daemon's recent history for /status and /metrics (every worker's).
 struct WorkerHistory {
-  std::optional<SchedClock::time_point> idle_since;   // ready with nothing in flight since then
-  std::optional<SchedClock::time_point> ttl_expires;  // when the idle TTL unloads it
-  std::optional<double> last_load_seconds;            // spawn → ready of the last successful start
-  std::optional<double> last_swap_seconds;            // swap decided → next model ready
+  std::optional<double> last_load_seconds;  // spawn → ready of the last successful start
+  std::optional<double> last_swap_seconds;  // swap decided → next model ready
   std::string last_stop_reason;
 };
 
@@ -96,27 +97,31 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   void abandon(Ticket& ticket);
   void release(const Lease& lease);
 
-  // Unload the resident worker after it drains; completes when it has stopped (or at once if none).
+  // Unloads every resident worker after it drains; completes when they have stopped (or at once if none).
   net::awaitable<void> unload();
-  // Loads a model as a request would (queued, swapped in after the resident drains) and returns once it is
-  // ready; nullopt on success, else the error a request would have got.
+  // Loads a model as a request would (queued, started beside the residents or after an eviction) and returns once
+  // it is ready; nullopt on success, else the error a request would have got.
   net::awaitable<std::optional<ApiError>> load(const ModelConfig& model);
-  // Stops the resident worker now (force) or after it drains; completes when it has stopped.
-  net::awaitable<void> unload(bool force);
-  // Refuse new requests, deny queued ones; the worker stops once drained.
+  // Stops `model`'s worker ("" = every worker) now (force: in-flight requests are cut) or after it drains;
+  // completes when it has stopped.
+  net::awaitable<void> unload(const std::string& model, bool force);
+  // Refuse new requests, deny queued ones; the workers stop once drained.
   void begin_shutdown();
-  // Stop the worker now (in-flight requests are cut); completes when the process group is gone.
+  // Stop every worker now (in-flight requests are cut); completes when their process groups are gone.
   net::awaitable<void> stop_worker_now();
+  // Starts the config's `preload` models that fit without evicting anything (at startup and for models a reload
+  // adds to the list).
+  void preload();
 
-  // Switches to a new config for every request from now on. The resident worker keeps serving unless its model was
-  // removed or its engine definition changed: then it is retired (stopped once its in-flight requests finish) and
-  // the next request starts the new definition. Idle TTL re-arms with the new value.
+  // Switches to a new config for every request from now on. Each resident worker keeps serving unless its model
+  // was removed or its engine definition changed: then it is retired (stopped once its in-flight requests finish)
+  // and the next request starts the new definition. Idle TTLs re-arm with the new values.
   void apply_config(std::shared_ptr<const Config> next);
 
   // The daemon's state as plain values, for the admin answers; its worker part, for loading feedback. Built in
   // proxy/daemon/snapshot.cpp: nothing else reads the supervisor, the scheduler or the memory governor.
   DaemonSnapshot snapshot(const DaemonInfo& d) const;
-  WorkerSnapshot worker_snapshot() const;
+  WorkerSnapshot worker_snapshot(const std::string& model) const;  // state none when it has no worker
   size_t in_flight() const { return scheduler_.in_flight(); }  // requests being served now
   // What-if (GET /fit, `llmux fit`): the model's footprint with engine flags appended, and the memory free now.
   Footprint footprint(const ModelConfig& m, const std::vector<std::string>& extra_args) const {
@@ -127,16 +132,28 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   std::optional<ApiError> over_concurrency_limit(const ModelConfig& m) const { return concurrency_refusal(scheduler_, m); }
 
   // Records every engine it spawns in `ledger` (the state file; it outlives the coordinator).
-  void record_engines_in(EngineLedger& ledger) { supervisor_.record_in(&ledger); }
+  void record_engines_in(EngineLedger& ledger);
   const std::shared_ptr<const Config>& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
   const Metrics& metrics() const { return metrics_; }
   // Is `model` resident and ready (a request for it would be granted without waiting for a load)?
-  bool ready_for(const std::string& model) const {
-    return supervisor_.state() == WorkerState::ready && supervisor_.info().model == model;
-  }
+  bool ready_for(const std::string& model) const;
 
  private:
+  // One model's worker: its engine process and recent life. Made at the model's first start and kept for later
+  // starts of the same model (its supervisor's and TTL's handlers may still be due after a stop).
+  struct Resident {
+    Resident(net::io_context& io, ChildReaper& reaper, std::function<void()> on_ttl)
+        : supervisor(io, reaper), ttl(io.get_executor(), std::move(on_ttl)) {}
+    Supervisor supervisor;
+    LazyTimer ttl;  // the idle TTL: moved on every request, fires rarely
+    std::optional<SchedClock::time_point> idle_since;   // ready with nothing in flight since then
+    std::optional<SchedClock::time_point> ttl_expires;  // when the idle TTL unloads it
+    std::shared_ptr<const WorkerAddress> address;       // of its current spawn (made on first grant)
+    uint64_t address_of = 0;                            // the supervisor generation `address` is for
+    SchedClock::time_point load_requested_at{};         // when its last start was decided
+  };
+
   void start_worker(const std::string& model) override;
   void stop_worker(const std::string& model, StopReason why) override;
   void grant(RequestId id) override;
@@ -145,32 +162,42 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   void worker_busy(const std::string& model) override;
   void wake_at(SchedClock::time_point t) override;
   SchedulerOptions scheduler_options() const;
+  bool fits_beside(const std::string& model, const std::vector<std::string>& staying) const;
 
+  Resident& resident(const std::string& model);  // made on first use
+  Resident* find_resident(const std::string& model);
+  const Resident* find_resident(const std::string& model) const;
   void on_started(const std::string& model, const StartFailure* failure);
   net::awaitable<void> admit_and_start(std::string model);
   void on_pressure(Pressure level);
   void on_over_ceiling(const std::string& model);
-  void evict(StopReason why) override;
+  void evict(const std::string& model, StopReason why) override;
   void restart(const std::string& model) override;
-  void arm_ttl();
-  void on_stopped();
+  void arm_ttl(const std::string& model);
+  void on_gone(const std::string& model);
+  void on_stopped(const std::string& model);
+  bool running(const std::vector<std::pair<std::string, uint64_t>>& spawns) const;
+  std::vector<std::pair<std::string, uint64_t>> spawns(const std::string& model) const;
+  net::awaitable<void> wait_gone(std::vector<std::pair<std::string, uint64_t>> spawns);
   std::shared_ptr<net::steady_timer> add_stop_waiter();
   void wake_stop_waiters();
   ApiError start_error(const std::string& model) const;
+  ApiError no_room_error(const std::string& model) const;
   Admission admission(Ticket& t);
-  const std::shared_ptr<const WorkerAddress>& worker_address();
+  const std::shared_ptr<const WorkerAddress>& worker_address(const std::string& model);
 
   void use_secrets_of(const Config& config);
 
   net::io_context& io_;
+  ChildReaper& reaper_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<Secrets> secrets_;
-  Supervisor supervisor_;
+  EngineLedger* ledger_ = nullptr;
+  std::map<std::string, std::unique_ptr<Resident>> residents_;  // by model
   Scheduler scheduler_;
   std::unordered_map<RequestId, std::shared_ptr<Ticket>> tickets_;
-  std::shared_ptr<const WorkerAddress> address_;  // of the worker's current spawn (made on first grant)
   RequestId next_id_ = 1;
-  LazyTimer ttl_timer_;  // the idle TTL: moved on every request, fires rarely
+  uint64_t next_generation_ = 0;  // of WorkerAddress: unique over every worker's spawns
   net::steady_timer wake_timer_;
 
   std::vector<std::shared_ptr<net::steady_timer>> stop_waiters_;
@@ -179,8 +206,6 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   EvictionPolicy eviction_;  // what pressure and ceilings evict, and the one restart after a ceiling
   Metrics metrics_;
   WorkerHistory history_;
-  std::string loading_model_;                   // the model whose start was last requested
-  SchedClock::time_point load_requested_at_{};  // and when
   std::optional<SchedClock::time_point> swap_started_at_;
 };
 

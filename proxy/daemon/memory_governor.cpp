@@ -1,5 +1,7 @@
 #include "proxy/daemon/memory_governor.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "common/engine_estimate.hpp"
@@ -24,15 +26,14 @@ MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)
       pressure_(io, std::move(on_pressure)),
       on_over_(std::move(on_over)),
       gpu_(gpu ? std::move(gpu) : make_gpu_probe()),
-      ledger_(ledger_directory(ledger_dir)),
-      meter_(io, *gpu_, [this](const MemorySample& s) { on_sample(s); }) {
+      ledger_(ledger_directory(ledger_dir)) {
   if (auto free = discrete_gpu_free(*gpu_)) env_ = EstimateEnv{static_cast<int>(Accelerator::discrete), free->total};
 }
 
 void MemoryGovernor::configure(const Config& config) {
   cfg_ = config.memory;
   pressure_.configure(cfg_);
-  meter_.configure(cfg_.sample_interval, cfg_.idle_sample_interval);
+  for (auto& [model, w] : workers_) w.meter->configure(cfg_.sample_interval, cfg_.idle_sample_interval);
   std::map<std::string, std::pair<ModelConfig, Footprint>> next;
   for (const auto& m : config.models) {
     auto old = estimates_.find(m.id);
@@ -112,58 +113,100 @@ net::awaitable<std::optional<ApiError>> MemoryGovernor::admit(const ModelConfig&
   }
 }
 
-void MemoryGovernor::worker_started(pid_t pgid, const ModelConfig& m, bool busy) {
+bool MemoryGovernor::fits_beside(const ModelConfig& m, const std::vector<std::string>& staying) const {
+  std::vector<MemoryShare> shares;
+  shares.reserve(staying.size());
+  for (const auto& id : staying) {
+    MemoryShare share;
+    auto w = workers_.find(id);
+    if (w != workers_.end() && w->second.memory) {  // resident: its estimate, or more if it measured more
+      const WorkerMemory& mem = *w->second.memory;
+      share = {std::max(mem.estimate.host(), mem.rss.value_or(0)), std::max(mem.estimate.gpu_part(), mem.gpu.value_or(0))};
+    } else if (auto e = estimates_.find(id); e != estimates_.end()) {  // starting: not measured yet
+      const Footprint f = footprint(e->second.first);
+      share = {f.host(), f.gpu_part()};
+    }
+    shares.push_back(share);
+  }
+  std::optional<uint64_t> gpu_total;
+  if (auto g = discrete_gpu_free(*gpu_)) gpu_total = g->total;
+  return llmux::fits_beside(footprint(m), shares, cfg_, read_system_memory(), gpu_total);
+}
+
+std::optional<WorkerMemory> MemoryGovernor::worker(const std::string& model) const {
+  auto it = workers_.find(model);
+  return it == workers_.end() ? std::nullopt : it->second.memory;
+}
+
+bool MemoryGovernor::any_resident() const {
+  for (const auto& [model, w] : workers_)
+    if (w.memory) return true;
+  return false;
+}
+
+void MemoryGovernor::worker_started(const std::string& model, pid_t pgid, const ModelConfig& m, bool busy) {
+  Metered& w = workers_[model];
+  if (!w.meter) {
+    w.meter = std::make_unique<WorkerMeter>(io_, *gpu_, [this, model](const MemorySample& s) { on_sample(model, s); });
+    w.meter->configure(cfg_.sample_interval, cfg_.idle_sample_interval);
+  }
   Footprint f = footprint(m);
-  worker_ = WorkerMemory{f, ceiling_for(m, f), std::nullopt, std::nullopt, 0, 0};
-  worker_model_ = m.id;
-  worker_key_ = FootprintLedger::key(m.id, m.argv);
-  const auto learned = ledger_.find(worker_key_);
-  learned_rss_ = learned ? learned->host_peak : 0;
-  learned_gpu_ = learned ? learned->gpu_peak : 0;
-  reported_over_ = false;
+  w.memory = WorkerMemory{f, ceiling_for(m, f), std::nullopt, std::nullopt, 0, 0};
+  w.key = FootprintLedger::key(m.id, m.argv);
+  const auto learned = ledger_.find(w.key);
+  w.learned_rss = learned ? learned->host_peak : 0;
+  w.learned_gpu = learned ? learned->gpu_peak : 0;
+  w.reported_over = false;
   pressure_.set_active(true);
-  meter_.start(pgid, busy);
+  w.meter->start(pgid, busy);
 }
 
-void MemoryGovernor::set_busy(bool busy) {
-  meter_.set_busy(busy);
-  if (!busy && worker_) learn();  // a short request may have seen no sample of its own: its peak counts now
+void MemoryGovernor::set_busy(const std::string& model, bool busy) {
+  auto it = workers_.find(model);
+  if (it == workers_.end() || !it->second.memory) return;
+  it->second.meter->set_busy(busy);
+  if (!busy) learn(model, it->second);  // a short request may have seen no sample of its own: its peak counts now
 }
 
-void MemoryGovernor::worker_stopped() {
-  if (worker_) learn();
-  worker_.reset();
-  meter_.stop();
-  pressure_.set_active(false);
+void MemoryGovernor::worker_stopped(const std::string& model) {
+  auto it = workers_.find(model);
+  if (it == workers_.end() || !it->second.memory) return;
+  learn(model, it->second);
+  it->second.memory.reset();
+  it->second.meter->stop();
+  pressure_.set_active(any_resident());
 }
 
 // Records the worker's peaks once it has served a request and they grew past what the ledger holds.
-void MemoryGovernor::learn() {
-  if (!meter_.served()) return;
-  const uint64_t rss = meter_.peak_rss(), gpu = meter_.peak_gpu();
-  const bool grew = static_cast<double>(rss) > static_cast<double>(learned_rss_) * kLearnStep ||
-                    static_cast<double>(gpu) > static_cast<double>(learned_gpu_) * kLearnStep;
+void MemoryGovernor::learn(const std::string& model, Metered& w) {
+  if (!w.meter->served()) return;
+  const uint64_t rss = w.meter->peak_rss(), gpu = w.meter->peak_gpu();
+  const bool grew = static_cast<double>(rss) > static_cast<double>(w.learned_rss) * kLearnStep ||
+                    static_cast<double>(gpu) > static_cast<double>(w.learned_gpu) * kLearnStep;
   if (!grew || rss == 0) return;
-  if (ledger_.record(worker_key_, rss, gpu)) {
-    spdlog::info("[{}] learned footprint: peak {} of system memory{}", worker_model_, format_bytes(rss),
+  if (ledger_.record(w.key, rss, gpu)) {
+    spdlog::info("[{}] learned footprint: peak {} of system memory{}", model, format_bytes(rss),
                  gpu > 0 ? ", " + format_bytes(gpu) + " of GPU memory" : "");
   }
-  learned_rss_ = std::max(learned_rss_, rss);
-  learned_gpu_ = std::max(learned_gpu_, gpu);
+  w.learned_rss = std::max(w.learned_rss, rss);
+  w.learned_gpu = std::max(w.learned_gpu, gpu);
 }
 
-void MemoryGovernor::on_sample(const MemorySample& s) {
-  if (!worker_) return;
-  worker_->rss = s.rss;
-  worker_->gpu = s.gpu;
-  worker_->peak_rss = meter_.peak_rss();
-  worker_->peak_gpu = meter_.peak_gpu();
-  learn();
-  if (worker_->rss && worker_->ceiling && *worker_->rss > *worker_->ceiling && !reported_over_) {
-    reported_over_ = true;
-    spdlog::warn("[{}] uses {} of memory, above its ceiling of {}", worker_model_, format_bytes(*worker_->rss),
-                 format_bytes(*worker_->ceiling));
-    on_over_(worker_model_, *worker_->rss, *worker_->ceiling);
+void MemoryGovernor::on_sample(const std::string& model, const MemorySample& s) {
+  auto it = workers_.find(model);
+  if (it == workers_.end() || !it->second.memory) return;
+  Metered& w = it->second;
+  WorkerMemory& mem = *w.memory;
+  mem.rss = s.rss;
+  mem.gpu = s.gpu;
+  mem.peak_rss = w.meter->peak_rss();
+  mem.peak_gpu = w.meter->peak_gpu();
+  learn(model, w);
+  if (mem.rss && mem.ceiling && *mem.rss > *mem.ceiling && !w.reported_over) {
+    w.reported_over = true;
+    spdlog::warn("[{}] uses {} of memory, above its ceiling of {}", model, format_bytes(*mem.rss),
+                 format_bytes(*mem.ceiling));
+    on_over_(model, *mem.rss, *mem.ceiling);
   }
 }
 

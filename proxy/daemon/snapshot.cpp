@@ -23,12 +23,14 @@ WorkerPhase phase_of(WorkerState s) {
 
 }  // namespace
 
-WorkerSnapshot Coordinator::worker_snapshot() const {
-  const WorkerInfo& info = supervisor_.info();
+WorkerSnapshot Coordinator::worker_snapshot(const std::string& model) const {
   WorkerSnapshot w;
+  const Resident* r = find_resident(model);
+  if (r == nullptr) return w;
+  const WorkerInfo& info = r->supervisor.info();
   w.state = phase_of(info.state);
   w.model = info.model;
-  w.last_line = std::string(supervisor_.log().last());
+  w.last_line = std::string(r->supervisor.log().last());
   w.pid = info.pid;
   w.endpoint = info.endpoint;
   w.started_at = info.started_at;
@@ -40,14 +42,32 @@ DaemonSnapshot Coordinator::snapshot(const DaemonInfo& d) const {
   DaemonSnapshot s;
   s.now = std::chrono::system_clock::now();
   s.config = config_;
-  s.worker = worker_snapshot();
-  s.worker_memory = memory_.worker();
+  const auto now = SchedClock::now();
+  for (const WorkerView& v : scheduler_.workers()) {
+    ResidentSnapshot r;
+    r.worker = worker_snapshot(v.model);
+    if (r.worker.state == WorkerPhase::none) continue;  // decided, not spawned yet (memory admission)
+    r.memory = memory_.worker(v.model);
+    r.in_flight = v.in_flight;
+    r.queued = v.queued;
+    r.pinned = v.pinned;
+    if (v.last_used != SchedClock::time_point{}) r.last_used_seconds = seconds_between(v.last_used, now);
+    if (const Resident* res = find_resident(v.model)) {
+      if (res->idle_since && v.in_flight == 0) r.idle_seconds = seconds_between(*res->idle_since, now);
+      if (res->ttl_expires) r.ttl_remaining_seconds = std::max(0.0, seconds_between(now, *res->ttl_expires));
+    }
+    s.workers.push_back(std::move(r));
+  }
+  s.max_resident = config_->max_resident;
+  if (!s.workers.empty()) {  // the first resident, in the single-worker fields (until the views read `workers`)
+    s.worker = s.workers.front().worker;
+    s.worker_memory = s.workers.front().memory;
+    s.idle_seconds = s.workers.front().idle_seconds;
+    s.ttl_remaining_seconds = s.workers.front().ttl_remaining_seconds;
+  }
   s.queued = scheduler_.queued();
   s.in_flight = scheduler_.in_flight();
   s.swaps = scheduler_.swaps();
-  const auto now = SchedClock::now();
-  if (history_.idle_since) s.idle_seconds = seconds_between(*history_.idle_since, now);
-  if (history_.ttl_expires) s.ttl_remaining_seconds = std::max(0.0, seconds_between(now, *history_.ttl_expires));
   s.last_load_seconds = history_.last_load_seconds;
   s.last_swap_seconds = history_.last_swap_seconds;
   s.last_stop_reason = history_.last_stop_reason;

@@ -8,9 +8,13 @@ bool EvictionPolicy::evicts(Pressure level) const {
   return level == Pressure::critical || (level == Pressure::warning && evict_at_ == PressureLevel::warning);
 }
 
-void EvictionPolicy::pressure(Pressure level, WorkerPhase phase, size_t in_flight) {
-  if (!evicts(level) || phase != WorkerPhase::ready || in_flight > 0) return;
-  fx_.evict(StopReason::pressure);
+void EvictionPolicy::pressure(Pressure level, const std::vector<WorkerView>& workers) {
+  if (!evicts(level)) return;
+  for (const WorkerView& w : workers) {
+    if (w.phase != WorkerPhase::ready || w.in_flight > 0 || w.queued > 0) continue;
+    if (w.pinned && level != Pressure::critical) continue;
+    fx_.evict(w.model, StopReason::pressure);
+  }
 }
 
 CeilingOutcome EvictionPolicy::over_ceiling(const std::string& model) {
@@ -24,12 +28,14 @@ CeilingOutcome EvictionPolicy::over_ceiling(const std::string& model) {
       out = CeilingOutcome::evict_repeated;
     }
   }
-  fx_.evict(StopReason::ceiling);
+  fx_.evict(model, StopReason::ceiling);
   return out;
 }
 
-void EvictionPolicy::worker_stopped() {
-  if (auto model = std::exchange(restart_after_stop_, {}); !model.empty()) fx_.restart(model);
+void EvictionPolicy::worker_stopped(const std::string& model) {
+  if (model.empty() || model != restart_after_stop_) return;
+  restart_after_stop_.clear();
+  fx_.restart(model);
 }
 
 }  // namespace llmux

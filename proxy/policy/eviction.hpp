@@ -1,5 +1,6 @@
-// Eviction: when memory makes llmux stop the resident engine, as pure decisions driven by events. Pressure at
-// memory.pressure.evictAt (or critical) evicts a ready worker with nothing in flight; a worker above its memory
+// Eviction: when memory makes llmux stop resident engines, as pure decisions driven by events. Pressure at
+// memory.pressure.evictAt (or critical) evicts every ready worker with nothing in flight or queued (a pinned one only
+// at critical: the desktop comes first); a worker above its memory
 // ceiling is retired once its in-flight requests finish and, with onCeiling: restart, started again once: an
 // engine that is above its ceiling again before serving a request is only evicted (no restart storm). Acts
 // through EvictionEffects (the coordinator: scheduler calls); no I/O, no clock, never throws.
@@ -7,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "common/config.hpp"
 #include "common/sysmem.hpp"
@@ -17,7 +19,8 @@ namespace llmux {
 class EvictionEffects {
  public:
   virtual ~EvictionEffects() = default;
-  virtual void evict(StopReason why) = 0;               // retire the resident worker (after its in-flight requests)
+  // Retire `model`'s worker (after its in-flight requests).
+  virtual void evict(const std::string& model, StopReason why) = 0;
   virtual void restart(const std::string& model) = 0;  // start `model` again (its worker has stopped)
 };
 
@@ -37,10 +40,14 @@ class EvictionPolicy {
   bool evicts(Pressure level) const;  // does pressure at `level` evict an idle worker?
 
   // Events.
-  void pressure(Pressure level, WorkerPhase phase, size_t in_flight);  // a level reported (or seen once idle)
-  CeilingOutcome over_ceiling(const std::string& model);                // the resident crossed its ceiling
-  void served() { ceiling_restarted_.clear(); }  // it served a request: a later ceiling may restart it again
-  void worker_stopped();                         // a planned restart happens now
+  // A level reported (or seen once a worker went idle), with the resident workers.
+  void pressure(Pressure level, const std::vector<WorkerView>& workers);
+  CeilingOutcome over_ceiling(const std::string& model);  // a resident crossed its ceiling
+  // `model` served a request: a later ceiling may restart it again.
+  void served(const std::string& model) {
+    if (model == ceiling_restarted_) ceiling_restarted_.clear();
+  }
+  void worker_stopped(const std::string& model);  // a planned restart of it happens now
 
  private:
   EvictionEffects& fx_;

@@ -71,6 +71,17 @@ bool fits_budget(const Footprint& f, const MemoryConfig& cfg, const std::optiona
   return !mem || f.host() <= cfg.budget.resolve(mem->total);
 }
 
+bool fits_beside(const Footprint& f, const std::vector<MemoryShare>& staying, const MemoryConfig& cfg,
+                 const std::optional<SystemMemory>& mem, std::optional<uint64_t> gpu_total) {
+  uint64_t host = f.host(), gpu = f.gpu_part();
+  for (const MemoryShare& s : staying) {
+    host += s.host;
+    gpu += s.gpu;
+  }
+  if (mem && host > cfg.budget.resolve(mem->total)) return false;
+  return gpu == 0 || !gpu_total || gpu + cfg.gpu_reserve <= *gpu_total;
+}
+
 ApiError insufficient_memory(std::string message) {
   return ApiError{507, "server_error", "insufficient_memory", std::move(message)};
 }

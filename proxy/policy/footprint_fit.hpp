@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config.hpp"
 #include "common/errors.hpp"
@@ -34,6 +35,18 @@ std::string describe_footprint(const Footprint& f);
 // Whether the system-memory part fits memory.budget (not counting what is free right now); true when the platform
 // cannot tell (`mem` nullopt): nothing is refused blind.
 bool fits_budget(const Footprint& f, const MemoryConfig& cfg, const std::optional<SystemMemory>& mem);
+
+// What a resident worker holds, or is expected to: system memory and discrete-GPU memory.
+struct MemoryShare {
+  uint64_t host = 0, gpu = 0;
+};
+
+// Co-residency: whether `f` fits beside the workers that stay resident (`staying`): the system-memory parts
+// together within memory.budget, the GPU parts together within the GPU's total (`gpu_total`, nullopt: no discrete
+// GPU known) minus memory.gpuReserve. What is free right now is check_fit's, at the spawn. True where the platform
+// cannot tell.
+bool fits_beside(const Footprint& f, const std::vector<MemoryShare>& staying, const MemoryConfig& cfg,
+                 const std::optional<SystemMemory>& mem, std::optional<uint64_t> gpu_total);
 
 // The 507 of a refusal (`message` from budget_refusal_text or check_fit), and the 503 for a load asked while system
 // memory pressure is critical.

@@ -68,11 +68,29 @@ struct StartFailureSnapshot {
   std::vector<std::string> last_lines;
 };
 
+// One resident worker: its engine process, memory and recent life.
+struct ResidentSnapshot {
+  WorkerSnapshot worker;                        // the engine process (state never none here)
+  std::optional<WorkerMemory> memory;           // estimate, ceiling, last sample
+  size_t in_flight = 0, queued = 0;             // its requests being served / waiting for it
+  bool pinned = false;
+  std::optional<double> idle_seconds;           // ready with nothing in flight for this long
+  std::optional<double> ttl_remaining_seconds;  // until the idle TTL unloads it
+  std::optional<double> last_used_seconds;      // since its last request began or ended (the LRU key)
+};
+
 struct DaemonSnapshot {
   std::chrono::system_clock::time_point now;
   std::shared_ptr<const Config> config;
   WorkerSnapshot worker;
   std::optional<WorkerMemory> worker_memory;
+  std::vector<ResidentSnapshot> workers;  // in start order
+  size_t max_resident = 1;                // 0: bounded by memory
+  const ResidentSnapshot* find(const std::string& model) const {
+    for (const auto& w : workers)
+      if (w.worker.model == model) return &w;
+    return nullptr;
+  }
   size_t queued = 0, in_flight = 0;
   uint64_t swaps = 0;
   std::optional<double> idle_seconds;           // ready with nothing in flight for this long

@@ -101,7 +101,7 @@ net::awaitable<Admission> RequestAdmission::with_feedback(std::shared_ptr<Ticket
     if (!early_.started()) ok = co_await early_.begin(req_.version(), req_.keep_alive());
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
-    std::string event = feedback_event(c_.worker_snapshot(), f, seconds_since(started), t->id, created);
+    std::string event = feedback_event(c_.worker_snapshot(f.model), f, seconds_since(started), t->id, created);
     if (ok) ok = co_await early_.send(event);
     if (!ok) {  // the client is gone: stop waiting; a load it triggered goes on
       writing = false;

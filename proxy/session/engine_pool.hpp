@@ -1,6 +1,9 @@
-// EnginePool: idle keep-alive connections to the resident engine, valid only for one worker generation (a new
-// spawn empties it), 64 at most. A pooled connection comes with its (empty) read buffer, whose capacity is reused: no
-// allocation per request. io_context thread only; never throws.
+// EnginePool: idle keep-alive connections to resident engines, one pool per worker generation (a spawn), 64
+// connections at most in each. Several workers may be resident at once (co-residency): their pools live side by
+// side; the pools of at most 8 generations are kept, the least recently used going first (an engine that stopped
+// leaves its pool behind until then; its connections are closed by the engine and fail over like any stale one).
+// A pooled connection comes with its (empty) read buffer, whose capacity is reused: no allocation per request.
+// io_context thread only; never throws.
 #pragma once
 
 #include <cstdint>
@@ -20,31 +23,62 @@ class EnginePool {
   explicit EnginePool(net::io_context& io) : executor_(io.get_executor()) {}
   const net::io_context::executor_type& executor() const { return executor_; }
   std::optional<EngineSocket> take(uint64_t generation, beast::flat_buffer& buffer) {
-    if (generation != generation_) {
-      idle_.clear();
-      generation_ = generation;
-    }
-    if (idle_.empty()) return std::nullopt;
-    std::optional<EngineSocket> s(std::move(idle_.back().socket));
-    buffer = std::move(idle_.back().buffer);
-    idle_.pop_back();
+    Pool* p = find(generation);
+    if (p == nullptr || p->idle.empty()) return std::nullopt;
+    p->used = ++clock_;
+    std::optional<EngineSocket> s(std::move(p->idle.back().socket));
+    buffer = std::move(p->idle.back().buffer);
+    p->idle.pop_back();
     return s;
   }
   void give(uint64_t generation, EngineSocket s, beast::flat_buffer buffer) {  // kept when it fits
-    if (generation != generation_ || idle_.size() >= kMaxPooled) return;
-    idle_.push_back(Idle{std::move(s), std::move(buffer)});
+    Pool* p = find(generation);
+    if (p == nullptr) p = add(generation);
+    p->used = ++clock_;
+    if (p->idle.size() >= kMaxPooled) return;
+    p->idle.push_back(Idle{std::move(s), std::move(buffer)});
   }
-  size_t idle() const { return idle_.size(); }
+  size_t idle() const {
+    size_t n = 0;
+    for (const auto& p : pools_) n += p.idle.size();
+    return n;
+  }
+  size_t idle(uint64_t generation) const {
+    for (const auto& p : pools_)
+      if (p.generation == generation) return p.idle.size();
+    return 0;
+  }
 
  private:
   static constexpr size_t kMaxPooled = 64;
-  net::io_context::executor_type executor_;
+  static constexpr size_t kMaxPools = 8;
   struct Idle {
     EngineSocket socket;
     beast::flat_buffer buffer;
   };
-  uint64_t generation_ = 0;
-  std::vector<Idle> idle_;
+  struct Pool {
+    uint64_t generation = 0;
+    uint64_t used = 0;  // when last taken from or given to (the pool's LRU key)
+    std::vector<Idle> idle;
+  };
+  Pool* find(uint64_t generation) {
+    for (auto& p : pools_)
+      if (p.generation == generation) return &p;
+    return nullptr;
+  }
+  Pool* add(uint64_t generation) {
+    if (pools_.size() >= kMaxPools) {
+      auto lru = pools_.begin();
+      for (auto it = pools_.begin(); it != pools_.end(); ++it)
+        if (it->used < lru->used) lru = it;
+      pools_.erase(lru);
+    }
+    pools_.push_back(Pool{generation, 0, {}});
+    return &pools_.back();
+  }
+  net::io_context::executor_type executor_;
+  uint64_t clock_ = 0;
+  std::vector<Pool> pools_;
 };
 
 }  // namespace llmux

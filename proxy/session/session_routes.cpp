@@ -109,11 +109,15 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
     if (error) co_return error_reply(*error);
     co_return json_reply(nlohmann::json{{"model", m->id}, {"state", "ready"}, {"seconds", seconds_since(started)}}.dump());
   }
-  const WorkerSnapshot w = c.worker_snapshot();
-  if (w.state == WorkerPhase::none || (m != nullptr && m->id != w.model))
-    co_return json_reply(nlohmann::json{{"unloaded", nullptr}, {"reason", "not loaded"}}.dump());
-  co_await c.unload(j.value("force", false));
-  co_return json_reply(nlohmann::json{{"unloaded", w.model}}.dump());
+  // Without a model, every resident worker; `unloaded` names the first of them (older clients read one name),
+  // `models` every one.
+  std::vector<std::string> models;
+  for (const ResidentSnapshot& r : c.snapshot(srv_.info).workers)
+    if (m == nullptr || r.worker.model == m->id) models.push_back(r.worker.model);
+  if (models.empty())
+    co_return json_reply(nlohmann::json{{"unloaded", nullptr}, {"models", models}, {"reason", "not loaded"}}.dump());
+  co_await c.unload(m != nullptr ? m->id : std::string(), j.value("force", false));
+  co_return json_reply(nlohmann::json{{"unloaded", models.front()}, {"models", models}}.dump());
 }
 
 const ModelConfig* Session::wants_load_stream(Route route, const Request& req) const {

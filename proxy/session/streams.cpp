@@ -48,7 +48,7 @@ net::awaitable<bool> serve_load_progress(ClientWriter writer, const Request& req
   std::string id = m.id;
   bool ok = co_await w.begin(req.version(), req.keep_alive());
   while (!out->has_value()) {
-    std::string event = load_progress_event(c.worker_snapshot(), id, seconds_since(started));
+    std::string event = load_progress_event(c.worker_snapshot(id), id, seconds_since(started));
     if (ok) ok = co_await w.send(event);  // a client that left does not cancel the load
     if (out->has_value()) break;          // finished during the write: its wake found nobody waiting
     error_code ec;

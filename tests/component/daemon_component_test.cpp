@@ -161,17 +161,17 @@ TEST(MemoryGovernor, RefusesOverBudgetAndUnderCriticalPressureAndReportsACeiling
   EXPECT_EQ((*verdict)->code, "insufficient_memory");  // over the budget: refused for good, at once
 
   // This process's own group is far above a 4 KiB ceiling: reported once, however often it is sampled.
-  g.worker_started(getpgrp(), small, true);  // busy: sampled every 100 ms
-  ASSERT_TRUE(g.worker());
-  EXPECT_EQ(g.worker()->ceiling, 4096u);
+  g.worker_started("small", getpgrp(), small, true);  // busy: sampled every 100 ms
+  ASSERT_TRUE(g.worker("small"));
+  EXPECT_EQ(g.worker("small")->ceiling, 4096u);
   EXPECT_EQ(over, 1);
   io.restart();
   io.run_for(450ms);
-  ASSERT_TRUE(g.worker()->rss);
-  EXPECT_GT(*g.worker()->rss, 4096u);
+  ASSERT_TRUE(g.worker("small")->rss);
+  EXPECT_GT(*g.worker("small")->rss, 4096u);
   EXPECT_EQ(over, 1);
-  g.worker_stopped();
-  EXPECT_FALSE(g.worker());
+  g.worker_stopped("small");
+  EXPECT_FALSE(g.worker("small"));
 }
 
 // --- Coordinator ---
@@ -213,14 +213,14 @@ TEST(Coordinator, GrantsAfterAStartThenAtTheFastDoor) {
     Admission a = co_await d.c->acquire(ticket);
     EXPECT_TRUE(a.lease);
     EXPECT_GT(a.load_wait, Duration(0));
-    EXPECT_EQ(d.c->worker_snapshot().state, WorkerPhase::ready);
+    EXPECT_EQ(d.c->worker_snapshot("a").state, WorkerPhase::ready);
     EXPECT_TRUE(d.c->ready_for("a"));
     auto fast = d.c->try_grant("a");  // resident, ready, room (maxConcurrency unset), nobody waiting
     EXPECT_TRUE(fast);
     if (fast) d.c->release(*fast);
     if (a.lease) d.c->release(*a.lease);
   });
-  EXPECT_EQ(d.c->worker_snapshot().state, WorkerPhase::none);
+  EXPECT_EQ(d.c->worker_snapshot("a").state, WorkerPhase::none);
 }
 
 TEST(Coordinator, AFailedStartDeniesWithTheEnginesWords) {
@@ -248,11 +248,11 @@ TEST(Coordinator, AClientThatLeavesWhileWaitingAbandonsItsTicket) {
     // The start it triggered goes on (another request may want it); the test waits for it before stopping it.
     auto ex = co_await net::this_coro::executor;
     net::steady_timer wait(ex);
-    for (int i = 0; i < 500 && d.c->worker_snapshot().state != WorkerPhase::ready; ++i) {
+    for (int i = 0; i < 500 && d.c->worker_snapshot("a").state != WorkerPhase::ready; ++i) {
       wait.expires_after(10ms);
       co_await wait.async_wait(net::use_awaitable);
     }
-    EXPECT_EQ(d.c->worker_snapshot().state, WorkerPhase::ready);
+    EXPECT_EQ(d.c->worker_snapshot("a").state, WorkerPhase::ready);
   });
 }
 

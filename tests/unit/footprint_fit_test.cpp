@@ -265,3 +265,28 @@ TEST(FootprintConfig, NewMemoryKeysAndTheirErrors) {
 
 }  // namespace
 }  // namespace llmux
+
+namespace llmux {
+
+// Co-residency: residents' shares add up against the budget and the GPU's total; nothing is refused blind.
+TEST(FitsBeside, ResidentsAddUpAgainstTheBudgetAndTheGpu) {
+  MemoryConfig cfg;
+  cfg.budget = MemoryAmount{0.5, 0};  // of 16 kGiB: 8 kGiB
+  cfg.gpu_reserve = 1 * kGiB;
+  const SystemMemory mem{16 * kGiB, 10 * kGiB};
+  Footprint f;
+  f.weights = 3 * kGiB;
+  EXPECT_TRUE(fits_beside(f, {}, cfg, mem, std::nullopt));
+  EXPECT_TRUE(fits_beside(f, {{3 * kGiB, 0}, {2 * kGiB, 0}}, cfg, mem, std::nullopt));     // 8 kGiB: exactly
+  EXPECT_FALSE(fits_beside(f, {{3 * kGiB, 0}, {2 * kGiB + 1, 0}}, cfg, mem, std::nullopt));  // a byte over
+  EXPECT_TRUE(fits_beside(f, {{30 * kGiB, 0}}, cfg, std::nullopt, std::nullopt)) << "the platform cannot tell";
+
+  Footprint g;  // 6 kGiB, of which 5 kGiB on the GPU
+  g.weights = 6 * kGiB;
+  g.gpu = 5 * kGiB;
+  EXPECT_TRUE(fits_beside(g, {{1 * kGiB, 10 * kGiB}}, cfg, mem, 16 * kGiB));   // 15 + 1 reserve = 16
+  EXPECT_FALSE(fits_beside(g, {{1 * kGiB, 11 * kGiB}}, cfg, mem, 16 * kGiB));  // 16 + 1 > 16
+  EXPECT_TRUE(fits_beside(g, {{1 * kGiB, 11 * kGiB}}, cfg, mem, std::nullopt)) << "no discrete GPU known";
+}
+
+}  // namespace llmux
