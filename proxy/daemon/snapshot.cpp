@@ -40,14 +40,22 @@ DaemonSnapshot Coordinator::snapshot(const DaemonInfo& d) const {
   DaemonSnapshot s;
   s.now = std::chrono::system_clock::now();
   s.config = config_;
-  s.worker = worker_snapshot();
-  s.worker_memory = memory_.worker();
   s.queued = scheduler_.queued();
   s.in_flight = scheduler_.in_flight();
   s.swaps = scheduler_.swaps();
   const auto now = SchedClock::now();
-  if (history_.idle_since) s.idle_seconds = seconds_between(*history_.idle_since, now);
-  if (history_.ttl_expires) s.ttl_remaining_seconds = std::max(0.0, seconds_between(now, *history_.ttl_expires));
+  if (ResidentSnapshot r{worker_snapshot(), memory_.worker()}; r.worker.state != WorkerPhase::none) {
+    r.in_flight = s.in_flight;  // one supervisor: every request in flight is its
+    r.queued = scheduler_.queued_for(r.worker.model);
+    for (const WorkerView& v : scheduler_.workers()) {
+      if (v.model != r.worker.model) continue;
+      r.pinned = v.pinned;
+      if (v.last_used != SchedClock::time_point{}) r.last_used_seconds = seconds_between(v.last_used, now);
+    }
+    if (history_.idle_since) r.idle_seconds = seconds_between(*history_.idle_since, now);
+    if (history_.ttl_expires) r.ttl_remaining_seconds = std::max(0.0, seconds_between(now, *history_.ttl_expires));
+    s.workers.push_back(std::move(r));
+  }
   s.last_load_seconds = history_.last_load_seconds;
   s.last_swap_seconds = history_.last_swap_seconds;
   s.last_stop_reason = history_.last_stop_reason;
