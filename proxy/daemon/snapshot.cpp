@@ -59,12 +59,6 @@ DaemonSnapshot Coordinator::snapshot(const DaemonInfo& d) const {
     s.workers.push_back(std::move(r));
   }
   s.max_resident = config_->max_resident;
-  if (!s.workers.empty()) {  // the first resident, in the single-worker fields (until the views read `workers`)
-    s.worker = s.workers.front().worker;
-    s.worker_memory = s.workers.front().memory;
-    s.idle_seconds = s.workers.front().idle_seconds;
-    s.ttl_remaining_seconds = s.workers.front().ttl_remaining_seconds;
-  }
   s.queued = scheduler_.queued();
   s.in_flight = scheduler_.in_flight();
   s.swaps = scheduler_.swaps();

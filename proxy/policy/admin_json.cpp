@@ -21,8 +21,8 @@ const char* state_name(WorkerPhase p) { return p == WorkerPhase::none ? "stopped
 
 // The state of one configured model as a client sees it.
 std::string model_state(const DaemonSnapshot& s, const std::string& id) {
-  if (s.worker.state == WorkerPhase::none || s.worker.model != id) return "stopped";
-  return state_name(s.worker.state);
+  const ResidentSnapshot* r = s.find(id);
+  return r != nullptr ? state_name(r->worker.state) : "stopped";
 }
 
 json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
@@ -40,19 +40,35 @@ json limits_json(const ModelConfig& m) {
           {"ttlSeconds", seconds(m.ttl)}};
 }
 
-json worker_json(const DaemonSnapshot& s) {
-  const WorkerSnapshot& w = s.worker;
-  if (w.state == WorkerPhase::none) return nullptr;
+json memory_json(const WorkerMemory& mem) {
+  json j = {{"rssBytes", mem.rss ? json(*mem.rss) : json(nullptr)},
+            {"estimateBytes", mem.estimate.total()},
+            {"ceilingBytes", mem.ceiling ? json(*mem.ceiling) : json(nullptr)},
+            {"gpuBytes", mem.gpu ? json(*mem.gpu) : json(nullptr)},
+            {"peakRssBytes", mem.peak_rss},
+            {"peakGpuBytes", mem.peak_gpu},
+            {"weightsSource", mem.estimate.weights_source},
+            {"footprint", footprint_json(mem.estimate)}};
+  if (mem.rss) j["rss"] = format_bytes(*mem.rss);
+  return j;
+}
+
+// One resident worker in /status.
+json worker_json(const DaemonSnapshot& s, const ResidentSnapshot& r) {
+  const WorkerSnapshot& w = r.worker;
   json j = {{"model", w.model},
             {"state", state_name(w.state)},
             {"pid", w.pid},
             {"port", w.endpoint.port},
             {"startedAt", iso8601(w.started_at)},
-            {"inFlight", s.in_flight}};
+            {"inFlight", r.in_flight},
+            {"queued", r.queued},
+            {"pinned", r.pinned}};
   if (w.state != WorkerPhase::starting) j["loadSeconds"] = w.load_seconds;
   j["uptimeSeconds"] = seconds_between(w.started_at, s.now);
-  j["idleSeconds"] = s.idle_seconds && s.in_flight == 0 ? json(*s.idle_seconds) : json(nullptr);
-  j["ttlRemainingSeconds"] = opt(s.ttl_remaining_seconds);
+  j["idleSeconds"] = r.idle_seconds && r.in_flight == 0 ? json(*r.idle_seconds) : json(nullptr);
+  j["ttlRemainingSeconds"] = opt(r.ttl_remaining_seconds);
+  j["lastUsedSeconds"] = opt(r.last_used_seconds);
   if (w.state == WorkerPhase::starting && !w.last_line.empty()) j["lastLine"] = w.last_line;
   if (const ModelConfig* m = s.config->find_model(w.model)) {
     j["limits"] = limits_json(*m);
@@ -61,22 +77,25 @@ json worker_json(const DaemonSnapshot& s) {
       j["remoteError"] = w.last_line.find("remote upstream") != std::string::npos ? json(w.last_line) : json(nullptr);
     }
   }
-  if (const auto& mem = s.worker_memory) {
-    j["memory"] = {{"rssBytes", mem->rss ? json(*mem->rss) : json(nullptr)},
-                   {"estimateBytes", mem->estimate.total()},
-                   {"ceilingBytes", mem->ceiling ? json(*mem->ceiling) : json(nullptr)},
-                   {"gpuBytes", mem->gpu ? json(*mem->gpu) : json(nullptr)},
-                   {"peakRssBytes", mem->peak_rss},
-                   {"peakGpuBytes", mem->peak_gpu},
-                   {"weightsSource", mem->estimate.weights_source},
-                   {"footprint", footprint_json(mem->estimate)}};
-    if (mem->rss) j["memory"]["rss"] = format_bytes(*mem->rss);
-  }
+  if (r.memory) j["memory"] = memory_json(*r.memory);
   return j;
 }
 
+// What the residents hold together: measured samples (a worker not sampled yet counts 0) and estimates.
+json resident_memory_json(const DaemonSnapshot& s) {
+  uint64_t rss = 0, gpu = 0, estimate = 0;
+  for (const ResidentSnapshot& r : s.workers) {
+    if (!r.memory) continue;
+    rss += r.memory->rss.value_or(0);
+    gpu += r.memory->gpu.value_or(0);
+    estimate += r.memory->estimate.total();
+  }
+  return {{"workers", s.workers.size()}, {"rssBytes", rss}, {"gpuBytes", gpu}, {"estimateBytes", estimate}};
+}
+
 json system_json(const DaemonSnapshot& s) {
-  json j = {{"pressure", s.pressure}, {"pressureSource", s.pressure_source}};
+  json j = {{"pressure", s.pressure}, {"pressureSource", s.pressure_source}, {"maxResident", s.max_resident},
+            {"residentMemory", resident_memory_json(s)}};
   if (s.memory) {
     const auto& m = s.config->memory;
     j["totalBytes"] = s.memory->total;
@@ -104,14 +123,17 @@ std::string metrics_text(const DaemonSnapshot& s, const Metrics& m) {
   MetricsGauges g;
   g.queue_depth = s.queued;
   g.in_flight = s.in_flight;
-  if (s.worker.state != WorkerPhase::none) {
-    g.worker_model = s.worker.model;
-    g.worker_state = state_name(s.worker.state);
-    if (const auto& mem = s.worker_memory) {
-      g.worker_rss = mem->rss;
-      g.worker_estimate = mem->estimate.total();
-      g.worker_gpu = mem->gpu;
+  for (const ResidentSnapshot& r : s.workers) {
+    WorkerGauges w;
+    w.model = r.worker.model;
+    w.state = state_name(r.worker.state);
+    w.in_flight = r.in_flight;
+    if (const auto& mem = r.memory) {
+      w.rss = mem->rss;
+      w.estimate = mem->estimate.total();
+      w.gpu = mem->gpu;
     }
+    g.workers.push_back(std::move(w));
   }
   g.uptime_seconds = seconds_between(s.started_at, s.now);
   return m.render(g);
@@ -147,12 +169,15 @@ std::string config_json(const DaemonSnapshot& s) {
 
 std::string status_json(const DaemonSnapshot& s) {
   const Config& cfg = *s.config;
+  json workers = json::array();
+  for (const ResidentSnapshot& r : s.workers) workers.push_back(worker_json(s, r));
   json j = {{"version", LLMUX_VERSION},
             {"pid", s.pid},
             {"listen", s.listen},
             {"startedAt", iso8601(s.started_at)},
             {"uptimeSeconds", seconds_between(s.started_at, s.now)},
-            {"worker", worker_json(s)},
+            {"workers", workers},
+            {"worker", workers.empty() ? json(nullptr) : workers.front()},  // the first resident, for older clients
             {"queue", {{"length", s.queued}}},
             {"inFlight", s.in_flight},
             {"swaps", s.swaps},
@@ -221,16 +246,22 @@ std::optional<std::string> model_json(const DaemonSnapshot& s, const std::string
   return dump(model_entry(s, *m, name));
 }
 
+// llama-swap's /running: one entry per resident (llama-swap lists its running processes the same way), in start
+// order; pid, inFlight and memory are llmux's additions (its clients ignore fields they do not know).
 std::string running_json(const DaemonSnapshot& s) {
-  const WorkerSnapshot& w = s.worker;
   json running = json::array();
-  if (w.state != WorkerPhase::none) {
+  for (const ResidentSnapshot& res : s.workers) {
+    const WorkerSnapshot& w = res.worker;
     json r = {{"model", w.model}, {"state", state_name(w.state)}, {"pid", w.pid},
-              {"proxy", "http://" + w.endpoint.host_header()}};
+              {"proxy", "http://" + w.endpoint.host_header()}, {"inFlight", res.in_flight}};
     if (const ModelConfig* m = s.config->find_model(w.model)) {
       r["ttl"] = std::chrono::duration_cast<std::chrono::seconds>(m->ttl).count();
       if (!m->name.empty()) r["name"] = m->name;
       if (!m->description.empty()) r["description"] = m->description;
+    }
+    if (res.memory) {
+      r["memory"] = {{"rssBytes", res.memory->rss ? json(*res.memory->rss) : json(nullptr)},
+                     {"estimateBytes", res.memory->estimate.total()}};
     }
     running.push_back(r);
   }

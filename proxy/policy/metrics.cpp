@@ -43,6 +43,32 @@ Histogram& hist(std::map<std::string, Histogram>& m, const std::string& key, con
   return it->second;
 }
 
+// Each family's HELP and TYPE once, then one sample per resident worker that has the value.
+void render_workers(std::string& out, const std::vector<WorkerGauges>& workers) {
+  header(out, "llmux_resident_workers", "gauge", "Workers resident now (starting, ready or stopping).");
+  sample(out, "llmux_resident_workers", "", std::to_string(workers.size()));
+  header(out, "llmux_worker_state", "gauge", "1 for each resident worker's model and state.");
+  for (const WorkerGauges& w : workers)
+    sample(out, "llmux_worker_state", model_label(w.model) + ",state=\"" + w.state + "\"", "1");
+  header(out, "llmux_worker_in_flight", "gauge", "Requests being served by each resident worker.");
+  for (const WorkerGauges& w : workers)
+    sample(out, "llmux_worker_in_flight", model_label(w.model), std::to_string(w.in_flight));
+  struct Bytes {
+    const char* name;
+    const char* help;
+    std::optional<uint64_t> WorkerGauges::*value;
+  };
+  static const Bytes kBytes[3] = {
+      {"llmux_worker_resident_bytes", "Measured resident memory of each worker's process tree.", &WorkerGauges::rss},
+      {"llmux_worker_gpu_bytes", "Measured GPU memory of each worker's processes (NVML).", &WorkerGauges::gpu},
+      {"llmux_worker_estimate_bytes", "Estimated footprint of each resident worker's model.", &WorkerGauges::estimate}};
+  for (const Bytes& b : kBytes) {
+    header(out, b.name, "gauge", b.help);
+    for (const WorkerGauges& w : workers)
+      if (const auto& v = w.*b.value) sample(out, b.name, model_label(w.model), std::to_string(*v));
+  }
+}
+
 }  // namespace
 
 void Histogram::observe(double v) {
@@ -183,20 +209,9 @@ std::string Metrics::render(const MetricsGauges& g) const {
   for (const auto& [r, v] : evictions_) sample(out, "llmux_evictions_total", "reason=\"" + r + "\"", std::to_string(v));
   header(out, "llmux_queue_depth", "gauge", "Requests waiting for a worker.");
   sample(out, "llmux_queue_depth", "", std::to_string(g.queue_depth));
-  header(out, "llmux_in_flight", "gauge", "Requests being served by the worker.");
+  header(out, "llmux_in_flight", "gauge", "Requests being served, over every worker.");
   sample(out, "llmux_in_flight", "", std::to_string(g.in_flight));
-  header(out, "llmux_worker_state", "gauge", "1 for the resident worker's model and state.");
-  if (!g.worker_model.empty())
-    sample(out, "llmux_worker_state", model_label(g.worker_model) + ",state=\"" + g.worker_state + "\"", "1");
-  header(out, "llmux_worker_resident_bytes", "gauge", "Measured resident memory of the worker's process tree.");
-  if (!g.worker_model.empty() && g.worker_rss)
-    sample(out, "llmux_worker_resident_bytes", model_label(g.worker_model), std::to_string(*g.worker_rss));
-  header(out, "llmux_worker_gpu_bytes", "gauge", "Measured GPU memory of the worker's processes (NVML).");
-  if (!g.worker_model.empty() && g.worker_gpu)
-    sample(out, "llmux_worker_gpu_bytes", model_label(g.worker_model), std::to_string(*g.worker_gpu));
-  header(out, "llmux_worker_estimate_bytes", "gauge", "Estimated footprint of the resident worker's model.");
-  if (!g.worker_model.empty() && g.worker_estimate)
-    sample(out, "llmux_worker_estimate_bytes", model_label(g.worker_model), std::to_string(*g.worker_estimate));
+  render_workers(out, g.workers);
   header(out, "llmux_uptime_seconds", "gauge", "Seconds since llmux started.");
   sample(out, "llmux_uptime_seconds", "", number(g.uptime_seconds));
   return out;

@@ -1,6 +1,6 @@
 // Metrics: llmux's counters and histograms, rendered in the Prometheus text exposition format (GET /metrics).
 // Pure and single-threaded (the io_context's thread): the coordinator and sessions record events, render() adds
-// the gauges read at scrape time (queue depth, worker state and memory).
+// the gauges read at scrape time (queue depth, every resident worker's state and memory).
 #pragma once
 
 #include <cstdint>
@@ -29,14 +29,20 @@ class Histogram {
   double sum_ = 0;
 };
 
+// One resident worker's gauges (each sample is labelled with its model).
+struct WorkerGauges {
+  std::string model;
+  std::string state;  // starting/ready/stopping
+  size_t in_flight = 0;
+  std::optional<uint64_t> rss;
+  std::optional<uint64_t> estimate;
+  std::optional<uint64_t> gpu;  // GPU memory of the worker's processes, where measurable
+};
+
 struct MetricsGauges {
   size_t queue_depth = 0;
   size_t in_flight = 0;
-  std::string worker_model;   // "" = none resident
-  std::string worker_state;   // starting/ready/stopping
-  std::optional<uint64_t> worker_rss;
-  std::optional<uint64_t> worker_estimate;
-  std::optional<uint64_t> worker_gpu;  // GPU memory of the worker's processes, where measurable
+  std::vector<WorkerGauges> workers;  // every resident, in start order
   double uptime_seconds = 0;
 };
 

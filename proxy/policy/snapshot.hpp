@@ -1,4 +1,4 @@
-// DaemonSnapshot: the daemon's state at one moment, as plain values: the resident worker, the queue, recent
+// DaemonSnapshot: the daemon's state at one moment, as plain values: every resident worker, the queue, recent
 // history, memory, and what the daemon knows of itself. daemon_snapshot() (proxy/daemon/snapshot.cpp) builds it,
 // the one place that reads the supervisor, the scheduler and the memory governor for others; the admin answers
 // (admin_json.hpp) and the loading feedback (load_feedback.hpp) are pure functions of it, unit-tested without a
@@ -35,7 +35,7 @@ struct ConfigState {
   std::vector<std::string> pending_restart;             // changed keys that need an llmux restart
 };
 
-// The resident worker's memory: its estimate, ceiling and last sample.
+// A resident worker's memory: its estimate, ceiling and last sample.
 struct WorkerMemory {
   Footprint estimate;
   std::optional<uint64_t> ceiling;
@@ -82,19 +82,10 @@ struct ResidentSnapshot {
 struct DaemonSnapshot {
   std::chrono::system_clock::time_point now;
   std::shared_ptr<const Config> config;
-  WorkerSnapshot worker;
-  std::optional<WorkerMemory> worker_memory;
   std::vector<ResidentSnapshot> workers;  // in start order
   size_t max_resident = 1;                // 0: bounded by memory
-  const ResidentSnapshot* find(const std::string& model) const {
-    for (const auto& w : workers)
-      if (w.worker.model == model) return &w;
-    return nullptr;
-  }
-  size_t queued = 0, in_flight = 0;
+  size_t queued = 0, in_flight = 0;       // over every worker
   uint64_t swaps = 0;
-  std::optional<double> idle_seconds;           // ready with nothing in flight for this long
-  std::optional<double> ttl_remaining_seconds;  // until the idle TTL unloads it
   std::optional<double> last_load_seconds, last_swap_seconds;
   std::string last_stop_reason;
   std::optional<StartFailureSnapshot> last_start_failure;
@@ -108,6 +99,13 @@ struct DaemonSnapshot {
   std::chrono::system_clock::time_point started_at;
   ConfigState config_state;
   std::shared_ptr<const Redactor> redactor;  // never null
+
+  // The resident worker of `model` (a model id, not an alias); nullptr when it has none.
+  const ResidentSnapshot* find(const std::string& model) const {
+    for (const ResidentSnapshot& r : workers)
+      if (r.worker.model == model) return &r;
+    return nullptr;
+  }
 };
 
 }  // namespace llmux

@@ -2,6 +2,8 @@
 // failure when the daemon cannot be reached.
 #include <sys/wait.h>
 
+#include <regex>
+
 #include "tests/integration/harness.hpp"
 
 using namespace llmux::test;
@@ -18,7 +20,7 @@ TEST(Cli, LoadStatusModelsUnload) {
           "    weights: 2GiB\n  b:\n    cmd: " + fake_cmd(tb) + "\n");
   auto none = cli(l, {"status"});
   EXPECT_EQ(none.code, 0) << none.out;
-  EXPECT_NE(none.out.find("none resident"), std::string::npos) << none.out;
+  EXPECT_NE(none.out.find("\nresident   none (at most 1)\n"), std::string::npos) << none.out;
 
   auto load = cli(l, {"load", "fast"});
   EXPECT_EQ(load.code, 0) << load.out;
@@ -28,10 +30,13 @@ TEST(Cli, LoadStatusModelsUnload) {
 
   auto status = cli(l, {"status"});
   EXPECT_EQ(status.code, 0);
-  EXPECT_NE(status.out.find("model      a (ready)"), std::string::npos) << status.out;
-  EXPECT_NE(status.out.find("2.5 GiB estimated"), std::string::npos) << status.out;
-  EXPECT_NE(status.out.find("\nuptime     "), std::string::npos) << status.out;
-  EXPECT_NE(status.out.find(", idle "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\nresident   1 (at most 1): "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(" measured, 2.5 GiB estimated\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\n  MODEL  STATE  PID "), std::string::npos) << status.out;
+  // a's row: ready, pid, port, nothing in flight or queued, its memory (measured, estimated, ceiling), its load
+  // time, idle, no TTL.
+  const std::regex row(R"(\n  a +ready +\d+ +\d+ +0 +0 +(-|[\d.]+ \w+) +2\.5 GiB +(-|[\d.]+ \w+) +[\d.]+s +[\d.]+s +-\n)");
+  EXPECT_TRUE(std::regex_search(status.out, row)) << status.out;
   EXPECT_NE(status.out.find("\nloads      1, last took "), std::string::npos) << status.out;
   auto status_json = nlohmann::json::parse(cli(l, {"status", "--json"}).out);
   EXPECT_EQ(status_json["worker"]["model"], "a");

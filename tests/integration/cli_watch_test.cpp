@@ -27,9 +27,9 @@ int exit_code(Process& p) {
 TEST(CliWatch, PlainBlocksIntoAPipeFollowTheDaemonUntilCtrlC) {
   Llmux l("models:\n  a:\n    cmd: " + fake_cmd(unique_tag("watch")) + "\n");
   Process w({LLMUX_BIN, "status", "--watch", "--interval", "0.2", "--url", url_of(l)});
-  ASSERT_TRUE(w.wait_for_output("model      none resident", 5s)) << w.output();
+  ASSERT_TRUE(w.wait_for_output("\nresident   none (at most 1)\n", 5s)) << w.output();
   ASSERT_EQ(http_post(l.port(), "/models/load", R"({"model":"a"})").status, 200);
-  ASSERT_TRUE(w.wait_for_output("model      a (ready)", 5s)) << w.output();
+  ASSERT_TRUE(w.wait_for_output("\n  a      ready ", 5s)) << w.output();  // a's row in the residents' table
   ASSERT_EQ(http_post(l.port(), "/v1/chat/completions", R"({"model":"a","messages":[{"role":"user","content":"hi"}]})")
                 .status,
             200);

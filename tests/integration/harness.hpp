@@ -100,7 +100,7 @@ class Llmux {
   }
 
   nlohmann::json status() { return http_get(port_, "/status").json(); }
-  // The resident worker's JSON from /status (null when none).
+  // The first resident worker's JSON from /status (null when none).
   nlohmann::json worker() { return status()["worker"]; }
 
   HttpResponse chat(const std::string& model, const std::string& extra_json = "",

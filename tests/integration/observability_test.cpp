@@ -60,7 +60,21 @@ TEST(Observability, MetricsCountRequestsSwapsAndLoadsAndPassPromtool) {
   EXPECT_EQ(metric_line(m, R"(llmux_load_duration_seconds_count{model="b"})"), "1");
   EXPECT_EQ(metric_line(m, R"(llmux_request_duration_seconds_count{model="a"})"), "2");
   EXPECT_EQ(metric_line(m, R"(llmux_worker_state{model="b",state="ready"})"), "1");
+  EXPECT_EQ(metric_line(m, R"(llmux_worker_in_flight{model="b"})"), "0");
+  EXPECT_EQ(metric_line(m, "llmux_resident_workers"), "1");
   EXPECT_EQ(metric_line(m, "llmux_queue_depth"), "0");
+  // The same resident in /status (`workers`, and `worker` for older clients) and /running.
+  const auto status = l.status();
+  const auto& workers = status["workers"];
+  ASSERT_EQ(workers.size(), 1u) << status;
+  EXPECT_EQ(workers[0]["model"], "b");
+  EXPECT_EQ(workers[0]["pinned"], false);
+  EXPECT_EQ(workers[0], status["worker"]);
+  EXPECT_EQ(status["system"]["residentMemory"]["workers"], 1);
+  const auto running = http_get(l.port(), "/running").json()["running"];
+  ASSERT_EQ(running.size(), 1u) << running;
+  EXPECT_EQ(running[0]["model"], "b");
+  EXPECT_EQ(running[0]["pid"], workers[0]["pid"]);
 
   if (std::system("command -v promtool >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "promtool not installed (Debian package prometheus): metrics text not checked by a parser";

@@ -1,8 +1,9 @@
 // The dashboard (/ui) in a real headless Chromium, driven through the DevTools protocol (tests/support/browser):
 // it renders, a model loaded with its button shows as ready, a request shows with its TTFT and tok/s, the log
-// follows, and its unload button unloads the model; with API keys it asks for one and then works. Screenshots go
-// to <build>/test-artifacts/ui/. Skipped, with a message, where no Chromium is installed (scripts/install-deps.sh
-// --test installs Debian's `chromium`). Also, without a browser: /ui's headers and access rules, /activity.
+// follows, and its unload button unloads the model; every resident is shown (two, pinned and busy); with API keys
+// it asks for one and then works. Screenshots go to <build>/test-artifacts/ui/. Skipped, with a message, where no
+// Chromium is installed (scripts/install-deps.sh --test installs Debian's `chromium`). Also, without a browser:
+// /ui's headers and access rules, /activity.
 #include "tests/integration/harness.hpp"
 #include "tests/support/browser.hpp"
 
@@ -42,9 +43,11 @@ TEST(UiBrowser, LoadShowAndUnloadAModel) {
   b.screenshot(s, kArtifacts + "/1-idle.png");
 
   b.eval(s, "document.querySelector('.load-btn[data-model=\"a\"]').click()");
-  ASSERT_TRUE(b.wait_for(s, "document.getElementById('worker-model').textContent === 'a' && "
-                            "document.getElementById('worker-state').textContent === 'ready'", 10s))
+  ASSERT_TRUE(b.wait_for(s, "document.querySelector('#workers .worker[data-model=\"a\"] .worker-state')?.textContent "
+                            "=== 'ready'", 10s))
       << page_text(b, s, "body");
+  EXPECT_TRUE(b.eval(s, "document.getElementById('worker-none').classList.contains('hidden')"));
+  EXPECT_EQ(page_text(b, s, "#resident-count"), "(1 of at most 1)");
   auto status = nlohmann::json::parse(http_get(l.port(), "/status").body);
   EXPECT_EQ(status["worker"]["model"], "a");
   EXPECT_EQ(status["worker"]["state"], "ready");
@@ -64,8 +67,9 @@ TEST(UiBrowser, LoadShowAndUnloadAModel) {
       << page_text(b, s, "#logs");
   b.screenshot(s, kArtifacts + "/2-loaded.png");
 
-  b.eval(s, "document.getElementById('unload').click()");
-  ASSERT_TRUE(b.wait_for(s, "document.getElementById('worker').classList.contains('hidden') && "
+  b.eval(s, "document.querySelector('#workers .unload-btn[data-model=\"a\"]').click()");
+  ASSERT_TRUE(b.wait_for(s, "document.querySelectorAll('#workers .worker').length === 0 && "
+                            "!document.getElementById('worker-none').classList.contains('hidden') && "
                             "document.getElementById('events').textContent.includes('unloaded a (manual)')", 10s))
       << page_text(b, s, "body");
   EXPECT_TRUE(nlohmann::json::parse(http_get(l.port(), "/status").body)["worker"].is_null());
@@ -73,6 +77,52 @@ TEST(UiBrowser, LoadShowAndUnloadAModel) {
   b.screenshot(s, kArtifacts + "/3-unloaded.png");
   for (const char* f : {"/1-idle.png", "/2-loaded.png", "/3-unloaded.png"})
     EXPECT_GT(fs::file_size(kArtifacts + f), 10000u) << f;
+}
+
+// Two residents, pinned and busy, with their memory: today's coordinator keeps one, so the page's /status answer is
+// the daemon's own with a second resident written into it (in the page's fetch, before app.js reads it).
+TEST(UiBrowser, ShowsEveryResident) {
+  REQUIRE_BROWSER(chromium);
+  Llmux l(models_yaml(unique_tag("uiw")));
+  Browser b(*chromium, make_temp_dir() + "/profile");
+  const std::string s = b.open("http://127.0.0.1:" + std::to_string(l.port()) + "/ui");
+  ASSERT_TRUE(b.wait_for(s, "document.querySelectorAll('#models tbody tr').length === 2", 10s));
+  b.eval(s, R"(
+    const realFetch = window.fetch;
+    const resident = (model, state, extra) => Object.assign({model, state, pid: 4242, port: 5001,
+      startedAt: new Date().toISOString(), inFlight: 0, queued: 0, pinned: false, loadSeconds: 1.5,
+      uptimeSeconds: 30, idleSeconds: 4, ttlRemainingSeconds: 56, lastUsedSeconds: 4,
+      memory: {rssBytes: 512 * 1048576, estimateBytes: 1073741824}}, extra);
+    window.fetch = async (path, options) => {
+      const res = await realFetch(path, options);
+      if (path !== '/status' || !res.ok) return res;
+      const st = await res.json();
+      st.workers = [resident('a', 'ready', {}),
+                    resident('b', 'starting', {pid: 4343, port: 5002, inFlight: 2, queued: 1, pinned: true,
+                      idleSeconds: null, ttlRemainingSeconds: null, lastLine: 'loading weights',
+                      memory: {rssBytes: 256 * 1048576, estimateBytes: 2147483648}})];
+      st.worker = st.workers[0];
+      st.system.maxResident = 0;
+      return new Response(JSON.stringify(st), {status: 200, headers: {'Content-Type': 'application/json'}});
+    };
+    true)");
+  ASSERT_TRUE(b.wait_for(s, "document.querySelectorAll('#workers .worker').length === 2", 10s)) << page_text(b, s, "body");
+  const std::string a = page_text(b, s, "#workers .worker[data-model=\"a\"]");
+  const std::string w = page_text(b, s, "#workers .worker[data-model=\"b\"]");
+  EXPECT_NE(a.find("ready"), std::string::npos) << a;
+  EXPECT_NE(a.find("unloads in56.0 s"), std::string::npos) << a;
+  EXPECT_NE(a.find("512.0 MiB of ~1.0 GiB estimated"), std::string::npos) << a;
+  EXPECT_NE(w.find("starting"), std::string::npos) << w;
+  EXPECT_NE(w.find("pinned"), std::string::npos) << w;
+  EXPECT_NE(w.find("unloads innever (pinned)"), std::string::npos) << w;
+  EXPECT_NE(w.find("in flight2"), std::string::npos) << w;
+  EXPECT_NE(w.find("idlebusy"), std::string::npos) << w;
+  EXPECT_NE(w.find("256.0 MiB of ~2.0 GiB estimated"), std::string::npos) << w;
+  EXPECT_NE(w.find("loading weights"), std::string::npos) << w;
+  EXPECT_EQ(page_text(b, s, "#resident-count"), "(2, bounded by memory)");
+  EXPECT_NE(page_text(b, s, "#gauge-legend").find("engines 768.0 MiB (2 resident)"), std::string::npos)
+      << page_text(b, s, "#gauge-legend");
+  b.screenshot(s, kArtifacts + "/5-two-residents.png");
 }
 
 TEST(UiBrowser, AsksForTheKeyThenUsesIt) {

@@ -4,73 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
-#include "config_test_support.hpp"
+#include "daemon_snapshot_support.hpp"
 #include "proxy/policy/load_feedback.hpp"
 
 using namespace llmux;
-
-namespace {
-
-Footprint footprint_of(uint64_t weights, uint64_t kv, uint64_t overhead, const char* weights_source) {
-  Footprint f;
-  f.weights = weights;
-  f.kv = kv;
-  f.overhead = overhead;
-  f.weights_source = weights_source;
-  return f;
-}
-
-}  // namespace
-
+using namespace llmux::snapshot_test;
 using nlohmann::json;
-
-namespace {
-
-constexpr uint64_t GiB = 1ull << 30;
-
-DaemonSnapshot snapshot() {
-  DaemonSnapshot s;
-  s.now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'100));
-  s.started_at = s.now - std::chrono::seconds(100);
-  s.config = config_test::load(config_test::lines({
-      "models:",
-      "  a:",
-      "    cmd: llama-server --port ${PORT} -m a.gguf",
-      "    aliases: [alpha]",
-      "    ttl: 60s",
-      "  b:",
-      "    cmd: llama-server --port ${PORT} -m b.gguf",
-  }));
-  s.worker.state = WorkerPhase::ready;
-  s.worker.model = "a";
-  s.worker.pid = 4242;
-  s.worker.endpoint = EngineEndpoint{"127.0.0.1", 5001, ""};
-  s.worker.started_at = s.now - std::chrono::seconds(30);
-  s.worker.load_seconds = 2.5;
-  s.worker.last_line = "Loading safetensors checkpoint shards:  45% Completed";
-  s.worker_memory = WorkerMemory{footprint_of(1 * GiB, 0, 0, "weights: 1 GiB"), 2 * GiB, 512ull << 20, std::nullopt, 0, 0};
-  s.in_flight = 0;
-  s.queued = 3;
-  s.swaps = 7;
-  s.idle_seconds = 4;
-  s.ttl_remaining_seconds = 56;
-  s.last_stop_reason = "swap";
-  s.pressure = "normal";
-  s.pressure_source = "file";
-  s.memory = SystemMemory{16 * GiB, 8 * GiB};
-  s.footprints["a"] = footprint_of(1 * GiB, 0, 0, "weights: 1 GiB");
-  s.footprints["b"] = footprint_of(20 * GiB, 0, 0, "weights: 20 GiB");  // above the 0.8 x 16 GiB budget
-  s.pid = 99;
-  s.listen = "127.0.0.1:8484";
-  s.config_state.path = "/etc/llmux.yaml";
-  s.config_state.text = "key: s3cr3t-value\n";
-  s.redactor = std::make_shared<const Redactor>(std::vector<std::string>{"s3cr3t-value"});
-  return s;
-}
-
-}  // namespace
 
 TEST(AdminJson, StatusTellsTheWorkerQueueHistoryAndSystem) {
   DaemonSnapshot s = snapshot();
@@ -99,15 +44,18 @@ TEST(AdminJson, StatusTellsTheWorkerQueueHistoryAndSystem) {
   EXPECT_EQ(j["lastStartFailure"]["reason"], "exited with status 1 ([redacted])");  // redacted on the way out
   EXPECT_EQ(j["config"]["path"], s.config->path);
 
-  s.in_flight = 2;  // busy: not idle, whatever the history says
-  s.worker.state = WorkerPhase::starting;
+  s.workers[0].in_flight = 2;  // busy: not idle, whatever the history says
+  s.workers[0].worker.state = WorkerPhase::starting;
   const json busy = json::parse(status_json(s))["worker"];
   EXPECT_TRUE(busy["idleSeconds"].is_null());
   EXPECT_FALSE(busy.contains("loadSeconds"));
-  EXPECT_EQ(busy["lastLine"], s.worker.last_line);
+  EXPECT_EQ(busy["lastLine"], s.workers[0].worker.last_line);
 
-  s.worker.state = WorkerPhase::none;
-  EXPECT_TRUE(json::parse(status_json(s))["worker"].is_null());
+  s.workers.clear();
+  const json none = json::parse(status_json(s));
+  EXPECT_TRUE(none["worker"].is_null());
+  EXPECT_EQ(none["workers"], json::array());
+  EXPECT_EQ(none["system"]["residentMemory"]["rssBytes"], 0);
 }
 
 TEST(AdminJson, ModelsRunningConfigAndMetrics) {
@@ -135,9 +83,131 @@ TEST(AdminJson, ModelsRunningConfigAndMetrics) {
   const std::string text = metrics_text(s, m);
   EXPECT_NE(text.find("llmux_queue_depth 3"), std::string::npos) << text;
 
-  s.worker.state = WorkerPhase::none;
+  s.workers.clear();
   EXPECT_EQ(json::parse(running_json(s))["running"].size(), 0u);
   EXPECT_EQ(json::parse(models_json(s))["data"][0]["state"], "stopped");
+}
+
+TEST(AdminJson, StatusListsEveryResidentWithItsMemory) {
+  const DaemonSnapshot s = two_residents();
+  const json j = json::parse(status_json(s));
+  ASSERT_EQ(j["workers"].size(), 2u);
+  const json& a = j["workers"][0];  // start order
+  const json& b = j["workers"][1];
+  EXPECT_EQ(j["worker"], a) << "older clients read the first resident as `worker`";
+  EXPECT_EQ(a["model"], "a");
+  EXPECT_EQ(a["state"], "ready");
+  EXPECT_EQ(a["queued"], 3);
+  EXPECT_EQ(a["pinned"], false);
+  EXPECT_DOUBLE_EQ(a["idleSeconds"].get<double>(), 4);
+  EXPECT_DOUBLE_EQ(a["ttlRemainingSeconds"].get<double>(), 56);
+  EXPECT_DOUBLE_EQ(a["lastUsedSeconds"].get<double>(), 4);
+  EXPECT_EQ(a["memory"]["rssBytes"], 512ull << 20);
+  EXPECT_EQ(a["memory"]["estimateBytes"], 1 * GiB);
+  EXPECT_EQ(b["model"], "b");
+  EXPECT_EQ(b["state"], "starting");
+  EXPECT_EQ(b["pid"], 4343);
+  EXPECT_EQ(b["port"], 5002);
+  EXPECT_EQ(b["inFlight"], 2);
+  EXPECT_EQ(b["queued"], 0);
+  EXPECT_EQ(b["pinned"], true);
+  EXPECT_TRUE(b["idleSeconds"].is_null()) << "requests in flight: not idle";
+  EXPECT_TRUE(b["ttlRemainingSeconds"].is_null());
+  EXPECT_DOUBLE_EQ(b["lastUsedSeconds"].get<double>(), 0.5);
+  EXPECT_FALSE(b.contains("loadSeconds"));
+  EXPECT_EQ(b["memory"]["rssBytes"], 256ull << 20);
+  EXPECT_EQ(b["memory"]["gpuBytes"], 1 * GiB);
+  EXPECT_TRUE(b["memory"]["ceilingBytes"].is_null());
+  EXPECT_EQ(j["inFlight"], 2);
+  const json& sys = j["system"];
+  EXPECT_EQ(sys["maxResident"], 0);
+  EXPECT_EQ(sys["residentMemory"]["workers"], 2);
+  EXPECT_EQ(sys["residentMemory"]["rssBytes"], (512ull << 20) + (256ull << 20));
+  EXPECT_EQ(sys["residentMemory"]["estimateBytes"], 3 * GiB);
+  EXPECT_EQ(sys["residentMemory"]["gpuBytes"], 1 * GiB);
+}
+
+TEST(AdminJson, ModelsAndRunningShowEveryResident) {
+  const DaemonSnapshot s = two_residents();
+  ASSERT_NE(s.find("b"), nullptr);
+  EXPECT_EQ(s.find("b")->worker.pid, 4343);
+  EXPECT_EQ(s.find("alpha"), nullptr) << "find takes model ids, not aliases";
+  const json models = json::parse(models_json(s));
+  EXPECT_EQ(models["data"][0]["state"], "ready");
+  EXPECT_EQ(models["data"][1]["state"], "ready");  // alpha, a's alias
+  EXPECT_EQ(models["data"][2]["state"], "starting");
+  EXPECT_EQ(json::parse(*model_json(s, "b"))["state"], "starting");
+
+  const json running = json::parse(running_json(s))["running"];
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_EQ(running[0]["model"], "a");
+  EXPECT_EQ(running[0]["state"], "ready");
+  EXPECT_EQ(running[0]["proxy"], "http://127.0.0.1:5001");
+  EXPECT_EQ(running[0]["ttl"], 60);
+  EXPECT_EQ(running[0]["memory"]["rssBytes"], 512ull << 20);
+  EXPECT_EQ(running[1]["model"], "b");
+  EXPECT_EQ(running[1]["state"], "starting");
+  EXPECT_EQ(running[1]["proxy"], "http://127.0.0.1:5002");
+  EXPECT_EQ(running[1]["ttl"], 0);
+  EXPECT_EQ(running[1]["inFlight"], 2);
+  EXPECT_EQ(running[1]["memory"]["estimateBytes"], 2 * GiB);
+}
+
+namespace {
+
+// Prometheus text format: every sample's family declared once (one HELP, one TYPE, before its samples), and the
+// samples of one family together.
+void expect_valid_exposition(const std::string& text) {
+  std::map<std::string, int> help, type;
+  std::set<std::string> done;  // families whose samples ended
+  std::string current;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# HELP ", 0) == 0) { ++help[line.substr(7, line.find(' ', 7) - 7)]; continue; }
+    if (line.rfind("# TYPE ", 0) == 0) { ++type[line.substr(7, line.find(' ', 7) - 7)]; continue; }
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    for (const char* suffix : {"_bucket", "_sum", "_count"})
+      if (!type.count(name) && name.size() > strlen(suffix) && name.ends_with(suffix))
+        name.resize(name.size() - strlen(suffix));
+    EXPECT_EQ(type.count(name), 1u) << "no TYPE before " << line;
+    if (name != current) {
+      EXPECT_EQ(done.count(name), 0u) << name << "'s samples are split";
+      if (!current.empty()) done.insert(current);
+      current = name;
+    }
+  }
+  for (const auto& [name, n] : help) EXPECT_EQ(n, 1) << "HELP " << name;
+  for (const auto& [name, n] : type) EXPECT_EQ(n, 1) << "TYPE " << name;
+}
+
+}  // namespace
+
+TEST(AdminJson, MetricsLabelEveryResidentsGauges) {
+  const DaemonSnapshot s = two_residents();
+  Metrics m;
+  m.request("a", 200, 0.1, 0.05);
+  const std::string text = metrics_text(s, m);
+  expect_valid_exposition(text);
+  for (const char* line : {"llmux_resident_workers 2\n",
+                           "llmux_worker_state{model=\"a\",state=\"ready\"} 1\n",
+                           "llmux_worker_state{model=\"b\",state=\"starting\"} 1\n",
+                           "llmux_worker_in_flight{model=\"a\"} 0\n",
+                           "llmux_worker_in_flight{model=\"b\"} 2\n",
+                           "llmux_worker_resident_bytes{model=\"a\"} 536870912\n",
+                           "llmux_worker_resident_bytes{model=\"b\"} 268435456\n",
+                           "llmux_worker_estimate_bytes{model=\"a\"} 1073741824\n",
+                           "llmux_worker_estimate_bytes{model=\"b\"} 2147483648\n",
+                           "llmux_worker_gpu_bytes{model=\"b\"} 1073741824\n",
+                           "llmux_in_flight 2\n"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  EXPECT_EQ(text.find("llmux_worker_gpu_bytes{model=\"a\"}"), std::string::npos) << "a's GPU is not measured";
+
+  DaemonSnapshot none = two_residents();
+  none.workers.clear();
+  const std::string empty = metrics_text(none, m);
+  expect_valid_exposition(empty);
+  EXPECT_NE(empty.find("llmux_resident_workers 0\n"), std::string::npos);
+  EXPECT_EQ(empty.find("llmux_worker_state{"), std::string::npos);
 }
 
 TEST(LoadFeedback, WordsFollowTheWorkerState) {

@@ -160,9 +160,7 @@ TEST(Metrics, RendersCountersHistogramsAndGauges) {
   m.eviction("ttl");
   MetricsGauges g;
   g.queue_depth = 3;
-  g.worker_model = "llama";
-  g.worker_state = "ready";
-  g.worker_rss = 1234;
+  g.workers.push_back(WorkerGauges{"llama", "ready", 0, 1234, std::nullopt, std::nullopt});
   std::string text = m.render(g);
   EXPECT_NE(text.find("llmux_requests_total{model=\"qwen \\\"q4\\\"\",status=\"200\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("llmux_requests_total{model=\"llama\",status=\"503\"} 1\n"), std::string::npos);

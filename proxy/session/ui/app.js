@@ -67,25 +67,47 @@ function banner(text) {
 
 function showKeyForm(show) { $('key-form').classList.toggle('hidden', !show); }
 
-function renderWorker(st) {
-  const w = st.worker;
-  $('worker-none').classList.toggle('hidden', !!w);
-  $('worker').classList.toggle('hidden', !w);
-  if (w) {
-    $('worker-model').textContent = w.model;
-    $('worker-state').textContent = w.state;
-    $('worker-state').className = 'state ' + w.state;
-    $('unload').dataset.model = w.model;
-    const facts = [['pid', w.pid], ['port', w.port], ['in flight', w.inFlight], ['queued', st.queue.length],
-      ['loaded in', secs(w.loadSeconds)], ['up', secs(w.uptimeSeconds)],
-      ['idle', w.idleSeconds === null ? 'busy' : secs(w.idleSeconds)],
-      ['unloads in', w.ttlRemainingSeconds === null ? '–' : secs(w.ttlRemainingSeconds)]];
-    if (w.memory) facts.push(['memory', bytes(w.memory.rssBytes) + ' of ~' + bytes(w.memory.estimateBytes) + ' estimated']);
-    const dl = $('worker-facts');
-    dl.replaceChildren();
-    for (const [k, v] of facts) { dl.append(el('dt', k), el('dd', v)); }
-    $('worker-line').textContent = w.lastLine || '';
-  }
+// Every resident engine, in start order: `workers` (an llmux from before co-residency has only `worker`).
+function residents(st) {
+  if (Array.isArray(st.workers)) return st.workers;
+  return st.worker ? [st.worker] : [];
+}
+
+function workerFacts(w, st) {
+  const facts = [['pid', w.pid], ['port', w.port], ['in flight', w.inFlight],
+    ['queued', w.queued === undefined ? st.queue.length : w.queued],
+    ['loaded in', secs(w.loadSeconds)], ['up', secs(w.uptimeSeconds)],
+    ['idle', w.idleSeconds === null ? 'busy' : secs(w.idleSeconds)],
+    ['unloads in', w.pinned ? 'never (pinned)' : w.ttlRemainingSeconds === null ? '–' : secs(w.ttlRemainingSeconds)]];
+  if (w.lastUsedSeconds !== undefined && w.lastUsedSeconds !== null) facts.push(['last used', secs(w.lastUsedSeconds) + ' ago']);
+  if (w.memory) facts.push(['memory', bytes(w.memory.rssBytes) + ' of ~' + bytes(w.memory.estimateBytes) + ' estimated']);
+  return facts;
+}
+
+// One resident: its model, state, pin, unload button, facts and (while it starts) the engine's last line.
+function workerBlock(w, st) {
+  const div = el('div', null, 'worker');
+  div.dataset.model = w.model;
+  const head = el('div', null, 'worker-head');
+  head.append(el('strong', w.model, 'worker-model'), el('span', w.state, 'state worker-state ' + w.state));
+  if (w.pinned) head.append(el('span', 'pinned', 'pin'));
+  const unload = el('button', 'unload', 'unload-btn');
+  unload.type = 'button';
+  unload.dataset.model = w.model;
+  head.append(unload);
+  const dl = el('dl', null, 'worker-facts');
+  for (const [k, v] of workerFacts(w, st)) dl.append(el('dt', k), el('dd', v));
+  div.append(head, dl, el('div', w.lastLine || '', 'worker-line muted'));
+  return div;
+}
+
+function renderWorkers(st) {
+  const list = residents(st);
+  $('worker-none').classList.toggle('hidden', list.length > 0);
+  $('workers').replaceChildren(...list.map((w) => workerBlock(w, st)));
+  const max = st.system ? st.system.maxResident : undefined;
+  $('resident-count').textContent = max === undefined ? '' :
+    '(' + list.length + (max === 0 ? ', bounded by memory)' : ' of at most ' + max + ')');
   const f = st.lastStartFailure;
   $('failure').classList.toggle('hidden', !f);
   if (f) $('failure').textContent = 'last failed start: ' + f.model + ': ' + f.reason;
@@ -100,12 +122,14 @@ function renderMemory(st) {
   if (!s.totalBytes) { $('gauge-legend').textContent = 'system memory unknown'; return; }
   const total = s.totalBytes;
   const used = total - s.availableBytes;
-  const engine = st.worker && st.worker.memory ? (st.worker.memory.rssBytes || st.worker.memory.estimateBytes) : 0;
+  const list = residents(st);
+  let engine = 0;  // every resident's measured memory, or its estimate before the first sample
+  for (const w of list) if (w.memory) engine += w.memory.rssBytes || w.memory.estimateBytes;
   const pct = (n) => Math.max(0, Math.min(100, 100 * n / total)) + '%';
   $('gauge-used').style.width = pct(used);
   $('gauge-engine').style.width = pct(engine);
   $('gauge-budget').style.left = pct(s.budgetBytes);
-  $('gauge-legend').textContent = 'in use ' + bytes(used) + ' of ' + bytes(total) + ' · engine ' + bytes(engine) +
+  $('gauge-legend').textContent = 'in use ' + bytes(used) + ' of ' + bytes(total) + ' · engines ' + bytes(engine) + ' (' + list.length + ' resident)' +
     ' · budget ' + bytes(s.budgetBytes) + ' (red mark) · reserve ' + bytes(s.reserveBytes);
 }
 
@@ -170,7 +194,7 @@ async function refresh() {
     const [st, models, activity] = await Promise.all([getJson('/status'), getJson('/v1/models'), getJson('/activity')]);
     $('daemon').textContent = 'llmux ' + st.version + ' · ' + st.listen + ' · up ' + secs(st.uptimeSeconds) +
       (st.config.error ? ' · config edit refused: ' + st.config.error.message : '');
-    renderWorker(st);
+    renderWorkers(st);
     renderMemory(st);
     renderModels(models);
     renderActivity(activity);
@@ -242,7 +266,10 @@ function start() {
     const b = ev.target.closest('.load-btn');
     if (b) post('/models/load', { model: b.dataset.model }, b);
   });
-  $('unload').addEventListener('click', (ev) => post('/models/unload', { model: ev.target.dataset.model }, ev.target));
+  $('workers').addEventListener('click', (ev) => {
+    const b = ev.target.closest('.unload-btn');
+    if (b) post('/models/unload', { model: b.dataset.model }, b);
+  });
   $('key-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(KEY, $('key').value);
