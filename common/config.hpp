@@ -107,7 +107,8 @@ struct ModelConfig {
   QueueConfig queue;                         // queue
   int priority = 0;                          // priority: higher is loaded first when several models wait
   Duration min_residency{0};                 // minResidency: serve the queue at least this long before eviction
-  bool pinned = false;                       // pin: never evicted for another model nor by its idle TTL
+  bool pinned = false;                       // pin: once loaded, never evicted for another model nor stopped by
+                                             // the idle TTL (unload, reload, a ceiling and critical pressure still stop it)
 
   // The `model` value the engine should receive.
   const std::string& forwarded_name() const { return use_model_name.empty() ? id : use_model_name; }
@@ -177,8 +178,11 @@ struct AccessConfig {
   bool operator==(const AccessConfig&) const = default;
 };
 
-// llama-swap's routing groups (`groups`, `routing.router.settings.groups`), read and checked; not acted on until
-// several engines can be resident (docs/configuration.md).
+// llama-swap's routing groups (`groups`, `routing.router.settings.groups`): which models may be resident together
+// (proxy/policy/residency_rules.hpp; the differences from llama-swap are in docs/configuration.md). `swap`: one
+// member resident at a time; `exclusive`: loading a member evicts every other group's models but persistent
+// groups'; `persistent`: its members are not evicted by other groups' exclusivity. Models in no group form
+// llama-swap's implicit group (swap and exclusive) when any group is configured.
 struct ModelGroup {
   std::string id;
   bool swap = true, exclusive = true, persistent = false;
@@ -205,9 +209,12 @@ struct Config {
   std::vector<ModelConfig> models;   // in file order
   std::optional<bool> include_aliases_in_list;  // includeAliasesInList: unset = aliases listed with alias_of;
                                                 // false = not listed; true = listed like their model (llama-swap)
-  std::vector<ModelGroup> groups;    // llama-swap groups (checked, not acted on yet)
-  std::vector<std::string> preload;  // llama-swap hooks.on_startup.preload: model ids (checked, not acted on yet)
-  size_t max_resident = 1;           // maxResident: workers resident at once (0: as many as the memory budget admits)
+  size_t max_resident = 1;           // maxResident: engines resident at once; 0 = as many as the memory budget
+                                     // admits. Unset: 1, or 0 when `groups` are configured (llama-swap runs
+                                     // several groups at once)
+  std::vector<ModelGroup> groups;    // llama-swap groups, in file order (members: model ids)
+  std::vector<std::string> preload;  // models started at startup: `preload` then llama-swap's
+                                     // hooks.on_startup.preload; model ids, no repeats, in that order
   std::map<std::string, std::string> aliases;  // alias → model id (all models' aliases)
   std::vector<std::string> warnings; // "file:line: key: unknown key, ignored" etc.
 

@@ -30,11 +30,27 @@ std::vector<std::string> live_changes(const ModelConfig& a, const ModelConfig& b
   if (a.params != b.params) f.push_back("params");
   if (a.max_concurrency != b.max_concurrency || a.queue != b.queue) f.push_back("maxConcurrency/queue");
   if (a.priority != b.priority || a.min_residency != b.min_residency) f.push_back("priority/minResidency");
+  if (a.pinned != b.pinned) f.push_back(b.pinned ? "pinned" : "unpinned");
   if (a.kv_reservation != b.kv_reservation || a.memory_utilization != b.memory_utilization ||
       a.weights_bytes != b.weights_bytes || a.weights_path != b.weights_path || a.overhead != b.overhead ||
       a.max_memory != b.max_memory)
     f.push_back("memory estimate");
   return f;
+}
+
+std::string resident_count(size_t n) { return n == 0 ? "0 (as many as memory admits)" : std::to_string(n); }
+
+// Co-residency settings: none restarts an engine.
+void diff_residency(const Config& a, const Config& b, ConfigDiff& d) {
+  if (a.max_resident != b.max_resident)
+    d.lines.push_back("~ maxResident: " + resident_count(a.max_resident) + " -> " + resident_count(b.max_resident));
+  if (a.groups != b.groups) {
+    std::vector<std::string> names;
+    for (const ModelGroup& g : b.groups) names.push_back(g.id);
+    d.lines.push_back("~ groups changed: now " + (names.empty() ? std::string("none") : join(names)));
+  }
+  if (a.preload != b.preload)
+    d.lines.push_back("~ preload: [" + join(a.preload) + "] -> [" + join(b.preload) + "]");
 }
 
 void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
@@ -60,6 +76,7 @@ void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {
                       std::to_string(b.max_connections));
   if (!(a.memory == b.memory) || a.max_swaps_waited != b.max_swaps_waited || a.naive_fifo != b.naive_fifo)
     d.lines.push_back("~ memory / scheduling settings changed");
+  diff_residency(a, b, d);
 }
 
 }  // namespace

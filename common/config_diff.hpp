@@ -1,7 +1,8 @@
 // What a config reload changes, and which changes need what. Pure.
 // A model's engine restarts only when something the running process was started with changed (cmd, env, proxy);
-// aliases, ttl, names, useModelName, timeouts and limits apply to the next request without a restart. `listen`
-// cannot change live: it is reported as needing a restart of llmux.
+// aliases, ttl, names, useModelName, timeouts, limits and `pin` apply to the next request without a restart, and so
+// do maxResident, groups and preload (no engine restarts). `listen` cannot change live: it is reported as needing a
+// restart of llmux.
 #pragma once
 
 #include <string>

@@ -31,7 +31,7 @@ constexpr std::string_view kTopKeys[] = {
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
     "priority",           "minResidency",       "scheduling",         "sendLoadingState",   "logRequests",
     "apiKeys",            "adminKeys",          "allowedHosts",       "cors",               "allowUnauthenticated",
-    "maxConnections",
+    "maxConnections",     "maxResident",        "preload",
     // llama-swap's, read by config_swap.cpp (or below: unloadTimeout)
     "includeAliasesInList", "unloadTimeout",      "groups",             "matrix",             "routing",
     "hooks",              "peers",
@@ -243,6 +243,7 @@ void fill(const YAML::Node& root, const std::string& file, const EnvLookup& env,
   read_access(r, fields, defaults, config);
   config_detail::read_models(r, *models, defaults, config);
   config_detail::read_swap_top(r, fields, defaults, config);
+  config_detail::read_residency(r, fields, config);
   if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, config);
 }
 

@@ -19,7 +19,7 @@ constexpr std::string_view kModelKeys[] = {
     "kvReservation",     "memoryUtilization", "weights",           "overhead",          "maxMemory",
     "maxTokens",         "params",            "maxConcurrency",    "queue",             "priority",
     "minResidency",      "filters",           "concurrencyLimit",  "sendLoadingState",  "unloadTimeout",
-    "metadata",          "healthCheckTimeout", "remote",
+    "metadata",          "healthCheckTimeout", "remote",            "pin",
 };
 constexpr std::string_view kPortMacro = "${PORT}";
 const std::set<std::string> kSpawnTimeMacros = {"PORT", "PID"};
@@ -229,6 +229,7 @@ class ModelReader {
   void read_labels(ModelConfig& mc) const {
     if (const Entry* e = find("useModelName")) mc.use_model_name = expanded(*e);
     if (const Entry* e = find("unlisted")) mc.unlisted = r_.boolean(*e);
+    if (const Entry* e = find("pin")) mc.pinned = r_.boolean(*e);
     if (const Entry* e = find("sendLoadingState")) mc.send_loading_state = r_.boolean(*e);
     if (const Entry* e = find("name")) mc.name = r_.string(*e);
     if (const Entry* e = find("description")) mc.description = r_.string(*e);

@@ -129,12 +129,18 @@ extern const std::span<const KeyNote> kSwapTopNotes;
 // Per-model ones.
 extern const std::span<const KeyNote> kSwapModelNotes;
 // Top-level llama-swap keys whose meaning llmux keeps: includeAliasesInList, unloadTimeout (as the models'
-// stopGrace), groups / routing (checked; priority honoured), hooks (checked), peers (checked). Reads `fields`
+// stopGrace), groups / routing (priority honoured), hooks (preload), peers. Reads `fields`
 // (the top-level map's known and noted entries) after the models are read.
 void read_swap_top(Reader& r, const std::map<std::string, Entry>& fields, const ModelDefaults& defaults,
                    Config& config);
 // llama-swap's `filters.setParamsByID` (keys expanded with `expand`; each becomes an alias unless it is the id).
 void read_params_by_id(Reader& r, const Entry& e, const ScalarExpander& expand, ParamRules& rules);
+
+// --- Co-residency (config_residency.cpp) ---
+
+// `maxResident` (its default depends on `groups`), `preload` joined by the hooks' preload already in
+// config.preload, and the pins checked against both and against the groups. After read_swap_top.
+void read_residency(Reader& r, const std::map<std::string, Entry>& fields, Config& config);
 
 // --- Remote models (config_remote.cpp) ---
 

@@ -1,7 +1,7 @@
 // llama-swap's keys that llmux does not spell the same way: what each one does here, or why it is only checked
 // (docs/configuration.md has the whole table). Every key of llama-swap's schema is either honoured, or read and
-// warned about with its reason; none is "unknown". Groups, the matrix and preload wait for co-residency (#13):
-// they are read and checked in full now, so a config that is wrong for llama-swap is wrong here too.
+// warned about with its reason; none is "unknown". Groups and hooks.on_startup.preload are honoured (the group
+// rule is proxy/policy/residency_rules.hpp); the matrix is read and checked in full but not evaluated.
 #include <algorithm>
 
 #include "common/config_reader.hpp"
@@ -45,8 +45,9 @@ constexpr std::string_view kHookKeys[] = {"on_startup"};
 constexpr std::string_view kStartupKeys[] = {"preload"};
 constexpr std::string_view kPeerKeys[] = {"proxy", "apiKey", "models", "filters", "timeouts"};
 
-const std::string kOneAtATime =
-    "llmux keeps one engine resident (co-residency is not built yet); members are still served, one at a time";
+const std::string kNoMatrix =
+    "llama-swap's matrix: llmux does not evaluate swap sets; models are resident together as maxResident (default "
+    "1) and the memory budget allow (use groups for rules on which models share the machine)";
 
 const Entry* find(const Fields& fields, const char* name) {
   const auto it = fields.find(name);
@@ -156,10 +157,9 @@ void read_routing(Reader& r, const Fields& top, Config& c) {
   }
   if (legacy_groups != nullptr && legacy_matrix != nullptr) r.fail(*legacy_matrix, "set groups or matrix, not both");
   if (legacy_matrix != nullptr) read_matrix(r, *legacy_matrix);
-  if (matrix != nullptr && (groups == nullptr || matrix == legacy_matrix)) r.warn(*matrix, kOneAtATime);
+  if (matrix != nullptr && (groups == nullptr || matrix == legacy_matrix)) r.warn(*matrix, kNoMatrix);
   if (groups == nullptr) return;
   c.groups = read_groups(r, *groups, c);
-  if (!c.groups.empty()) r.warn(*groups, "llama-swap's groups: " + kOneAtATime);
 }
 
 void read_hooks(Reader& r, const Entry& e, Config& c) {
@@ -176,10 +176,6 @@ void read_hooks(Reader& r, const Entry& e, Config& c) {
       continue;
     }
     if (std::find(c.preload.begin(), c.preload.end(), m->id) == c.preload.end()) c.preload.push_back(m->id);
-  }
-  if (!c.preload.empty()) {
-    r.warn(*preload, "llama-swap's hooks.on_startup.preload: not acted on: llmux starts a model at its first "
-                     "request (preloading waits for co-residency); POST /models/load does it by hand");
   }
 }
 

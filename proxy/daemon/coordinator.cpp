@@ -29,6 +29,7 @@ Coordinator::Coordinator(net::io_context& io, ChildReaper& reaper, std::shared_p
     : io_(io),
       reaper_(reaper),
       config_(std::move(config)),
+      rules_(*config_),
       secrets_(std::move(secrets)),
       scheduler_(*this, scheduler_options()),
       wake_timer_(io),
@@ -111,6 +112,7 @@ SchedulerOptions Coordinator::scheduler_options() const {
 // Co-residency: the memory budget (estimates, or measured figures when larger) and the groups' rules.
 bool Coordinator::fits_beside(const std::string& model, const std::vector<std::string>& staying) const {
   if (staying.empty()) return true;  // alone, admission at the spawn decides (and says what is short)
+  if (!rules_.may_coreside(model, staying)) return false;
   const ModelConfig* m = config_->find_model(model);
   if (m == nullptr) return true;  // removed from the config while queued: its start fails at once
   return memory_.fits_beside(*m, staying);
@@ -284,6 +286,7 @@ void Coordinator::preload() {
 
 void Coordinator::apply_config(std::shared_ptr<const Config> next) {
   auto previous = std::exchange(config_, std::move(next));
+  rules_ = ResidencyRules(*config_);
   use_secrets_of(*config_);
   scheduler_.set_options(scheduler_options());
   memory_.configure(*config_);

@@ -21,6 +21,7 @@
 #include "proxy/daemon/lazy_timer.hpp"
 #include "proxy/daemon/memory_governor.hpp"
 #include "proxy/policy/eviction.hpp"
+#include "proxy/policy/residency_rules.hpp"
 #include "proxy/policy/metrics.hpp"
 #include "proxy/policy/concurrency_limit.hpp"
 #include "proxy/policy/scheduler.hpp"
@@ -191,6 +192,7 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   net::io_context& io_;
   ChildReaper& reaper_;
   std::shared_ptr<const Config> config_;
+  ResidencyRules rules_;  // llama-swap groups: who may be resident together
   std::shared_ptr<Secrets> secrets_;
   EngineLedger* ledger_ = nullptr;
   std::map<std::string, std::unique_ptr<Resident>> residents_;  // by model

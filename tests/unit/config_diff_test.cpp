@@ -90,3 +90,22 @@ TEST(ConfigDiff, SchedulingKeyIsParsedAndDiffed) {
     EXPECT_STREQ(e.what(), "c.yaml:10: scheduling: expected grouped or fifo, got 'random'");
   }
 }
+
+// Co-residency settings apply live: the diff names them and no engine restarts.
+TEST(ConfigDiff, ResidencyKeysApplyWithoutARestart) {
+  const std::string next = "maxResident: 2\npreload: [chat, b]\ngroups:\n  g: {swap: false, members: [a, b]}\n" +
+                           replace(kBase, "    ttl: 60\n", "    ttl: 60\n    pin: true\n");
+  auto d = diff_configs(*cfg(kBase), *cfg(next));
+  EXPECT_TRUE(d.restarted.empty());
+  EXPECT_EQ(d.updated, std::vector<std::string>{"a"});
+  EXPECT_EQ(d.lines, (std::vector<std::string>{"~ maxResident: 1 -> 2", "~ groups changed: now g",
+                                               "~ preload: [] -> [a b]", "~ model a: pinned (no restart)"}));
+  d = diff_configs(*cfg(next), *cfg(kBase));
+  EXPECT_TRUE(d.restarted.empty());
+  EXPECT_EQ(d.lines, (std::vector<std::string>{"~ maxResident: 2 -> 1", "~ groups changed: now none",
+                                               "~ preload: [a b] -> []", "~ model a: unpinned (no restart)"}));
+  const auto before = cfg(kBase), after = cfg(next);
+  EXPECT_FALSE(needs_engine_restart(*before->find_model("a"), *after->find_model("a")));
+  d = diff_configs(*cfg("maxResident: 0\n" + kBase), *cfg(kBase));
+  EXPECT_EQ(d.lines, std::vector<std::string>{"~ maxResident: 0 (as many as memory admits) -> 1"});
+}

@@ -422,12 +422,12 @@ TEST(LoadConfig, LlamaSwapConfigLoadsWithWarningsOnly) {
   EXPECT_EQ(c->available_names(), "docker-llama, gpt-4o-mini, qwen");
   EXPECT_EQ(c->include_aliases_in_list, false);
   EXPECT_EQ(c->preload, Words{"qwen"});
-  ASSERT_EQ(c->warnings.size(), 5u) << ::testing::PrintToString(c->warnings);
+  ASSERT_EQ(c->groups.size(), 1u);  // groups and preload are honoured: no warning
+  EXPECT_EQ(c->max_resident, 0u);
+  ASSERT_EQ(c->warnings.size(), 3u) << ::testing::PrintToString(c->warnings);
   EXPECT_TRUE(c->warnings[0].starts_with("t.yaml:3: logTimeFormat: llama-swap's logTimeFormat: "));
   EXPECT_TRUE(c->warnings[1].starts_with("t.yaml:4: metricsMaxInMemory: llama-swap's metricsMaxInMemory: "));
   EXPECT_TRUE(c->warnings[2].starts_with("t.yaml:5: startPort: llama-swap's startPort: "));
-  EXPECT_TRUE(c->warnings[3].starts_with("t.yaml:16: groups: llama-swap's groups: llmux keeps one engine"));
-  EXPECT_TRUE(c->warnings[4].starts_with("t.yaml:22: hooks.on_startup.preload: llama-swap's hooks"));
 }
 
 }  // namespace
