@@ -243,7 +243,10 @@ net::awaitable<void> Coordinator::wait_gone(std::vector<std::pair<std::string, u
   }
 }
 
-net::awaitable<void> Coordinator::unload() { co_await unload("", false); }
+net::awaitable<void> Coordinator::unload() {
+  const std::string every;  // GCC 12: no temporaries in a co_await statement
+  co_await unload(every, false);
+}
 
 net::awaitable<std::optional<ApiError>> Coordinator::load(const ModelConfig& model) {
   auto ticket = make_ticket(model);

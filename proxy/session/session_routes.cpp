@@ -112,11 +112,14 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
   // Without a model, every resident worker; `unloaded` names the first of them (older clients read one name),
   // `models` every one.
   std::vector<std::string> models;
-  for (const ResidentSnapshot& r : c.snapshot(srv_.info).workers)
+  const DaemonSnapshot snap = c.snapshot(srv_.info);  // held: the loop reads a member of it
+  for (const ResidentSnapshot& r : snap.workers)
     if (m == nullptr || r.worker.model == m->id) models.push_back(r.worker.model);
   if (models.empty())
     co_return json_reply(nlohmann::json{{"unloaded", nullptr}, {"models", models}, {"reason", "not loaded"}}.dump());
-  co_await c.unload(m != nullptr ? m->id : std::string(), j.value("force", false));
+  const std::string which = m != nullptr ? m->id : std::string();  // GCC 12: no temporaries in a co_await statement
+  const bool force = j.value("force", false);
+  co_await c.unload(which, force);
   co_return json_reply(nlohmann::json{{"unloaded", models.front()}, {"models", models}}.dump());
 }
 

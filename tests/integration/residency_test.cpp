@@ -19,7 +19,8 @@ std::string models(const std::vector<std::pair<std::string, std::string>>& m, co
 // The models of /status `workers`, in start order.
 std::vector<std::string> residents(Llmux& l) {
   std::vector<std::string> out;
-  for (const auto& w : l.status()["workers"]) out.push_back(w["model"].get<std::string>());
+  const nlohmann::json status = l.status();  // held: a range-for over a member of a temporary would dangle
+  for (const auto& w : status["workers"]) out.push_back(w["model"].get<std::string>());
   return out;
 }
 
@@ -51,7 +52,7 @@ TEST(Residency, TwoModelsStayResidentAndAThirdEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(residents(l), (Names{"a", "c"}));
   auto status = l.status();
   ASSERT_EQ(status["workers"].size(), 2u);
-  EXPECT_EQ(status["maxResident"], 2);
+  EXPECT_EQ(status["system"]["maxResident"], 2);
 }
 
 TEST(Residency, InFlightStreamsAreNeverCutToMakeRoom) {
