@@ -209,6 +209,8 @@ struct Config {
   std::vector<ModelConfig> models;   // in file order
   std::optional<bool> include_aliases_in_list;  // includeAliasesInList: unset = aliases listed with alias_of;
                                                 // false = not listed; true = listed like their model (llama-swap)
+  bool return_to_default = false;    // returnToDefault: once a model's idle TTL unloads it, load defaultModel
+                                     // again if it is not resident (it fits without evicting anything)
   size_t max_resident = 1;           // maxResident: engines resident at once; 0 = as many as the memory budget
                                      // admits. Unset: 1, or 0 when `groups` are configured (llama-swap runs
                                      // several groups at once)

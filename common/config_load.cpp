@@ -31,7 +31,7 @@ constexpr std::string_view kTopKeys[] = {
     "maxMemory",          "maxTokens",          "params",             "maxConcurrency",     "queue",
     "priority",           "minResidency",       "scheduling",         "sendLoadingState",   "logRequests",
     "apiKeys",            "adminKeys",          "allowedHosts",       "cors",               "allowUnauthenticated",
-    "maxConnections",     "maxResident",        "preload",
+    "maxConnections",     "maxResident",        "preload",            "returnToDefault",
     // llama-swap's, read by config_swap.cpp (or below: unloadTimeout)
     "includeAliasesInList", "unloadTimeout",      "groups",             "matrix",             "routing",
     "hooks",              "peers",
@@ -245,6 +245,11 @@ void fill(const YAML::Node& root, const std::string& file, const EnvLookup& env,
   config_detail::read_swap_top(r, fields, defaults, config);
   config_detail::read_residency(r, fields, config);
   if (const Entry* e = find(fields, "defaultModel")) read_default_model(r, *e, config);
+  if (const Entry* e = find(fields, "returnToDefault")) {
+    config.return_to_default = r.boolean(*e);
+    if (config.return_to_default && config.default_model.empty())
+      r.fail(*e, "needs defaultModel: the model to return to once the others have gone idle");
+  }
 }
 
 // An error or warning may quote a value that came from a secret (e.g. "proxy: expected an http:// URL, got '...'"

@@ -394,7 +394,9 @@ void Coordinator::stop_worker(const std::string& model, StopReason why) {
   metrics_.eviction(reason, model);
   history_.last_stop_reason = reason;
   if (why == StopReason::swap) swap_started_at_ = SchedClock::now();
-  resident(model).supervisor.stop([this, model] { on_stopped(model); });
+  Resident& r = resident(model);
+  r.stopping_for = why;
+  r.supervisor.stop([this, model] { on_stopped(model); });
 }
 
 // The worker's process is gone (stopped by us or on its own): its memory, TTL and scheduler entry go with it.
@@ -410,8 +412,20 @@ void Coordinator::on_gone(const std::string& model) {
 }
 
 void Coordinator::on_stopped(const std::string& model) {
+  const auto why = std::exchange(resident(model).stopping_for, std::nullopt);
   on_gone(model);
   eviction_.worker_stopped(model);
+  if (why == StopReason::ttl) return_to_default(model);
+}
+
+// returnToDefault: a model's idle TTL unloaded it; the default model comes back if it is not resident and fits
+// without evicting anything (Scheduler::preload), unless requests wait (they decide what loads next).
+void Coordinator::return_to_default(const std::string& stopped) {
+  if (!config_->return_to_default || scheduler_.shutting_down() || scheduler_.queued() > 0) return;
+  const ModelConfig* d = config_->resolve(config_->default_model);
+  if (d == nullptr || d->id == stopped || scheduler_.phase(d->id) != WorkerPhase::none) return;
+  spdlog::info("[{}] returning to the default model ({} went idle)", d->id, stopped);
+  scheduler_.preload(d->id);
 }
 
 // An event that wake_stop_waiters() fires once the worker has stopped (or its start failed).
@@ -479,15 +493,21 @@ ApiError Coordinator::start_error(const std::string& model) const {
   return server_error(502, msg, "engine_start_failed");
 }
 
-// The 507 for a model that cannot start even with every evictable worker gone: pinned ones fill the room.
+// The 507 for a model that cannot start even with every evictable worker gone: pinned ones fill the room, or a
+// group rule keeps it apart from one of them.
 ApiError Coordinator::no_room_error(const std::string& model) const {
-  std::string pinned;
-  for (const WorkerView& w : scheduler_.workers()) {
-    if (!w.pinned) continue;
-    pinned += (pinned.empty() ? "" : ", ") + w.model;
+  std::vector<std::string> pinned;
+  for (const WorkerView& w : scheduler_.workers())
+    if (w.pinned) pinned.push_back(w.model);
+  std::string names;
+  for (const auto& p : pinned) names += (names.empty() ? "" : ", ") + p;
+  if (auto apart = rules_.conflicts(model, pinned); !apart.empty()) {
+    return ApiError{409, "invalid_request_error", "group_conflict",
+                    "model '" + model + "' cannot be resident beside the pinned model '" + apart.front() +
+                        "' (llama-swap groups: swap or exclusive); unpin it or change the groups"};
   }
   return insufficient_memory("model '" + model + "' does not fit beside the pinned models (" +
-                             (pinned.empty() ? std::string("none") : pinned) +
+                             (names.empty() ? std::string("none") : names) +
                              ") within memory.budget and maxResident; unpin one, or raise memory.budget or maxResident");
 }
 

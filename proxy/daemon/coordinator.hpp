@@ -153,6 +153,7 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
     std::shared_ptr<const WorkerAddress> address;       // of its current spawn (made on first grant)
     uint64_t address_of = 0;                            // the supervisor generation `address` is for
     SchedClock::time_point load_requested_at{};         // when its last start was decided
+    std::optional<StopReason> stopping_for;             // why its worker is being stopped (by the scheduler)
   };
 
   void start_worker(const std::string& model) override;
@@ -177,6 +178,7 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   void arm_ttl(const std::string& model);
   void on_gone(const std::string& model);
   void on_stopped(const std::string& model);
+  void return_to_default(const std::string& stopped);
   bool running(const std::vector<std::pair<std::string, uint64_t>>& spawns) const;
   std::vector<std::pair<std::string, uint64_t>> spawns(const std::string& model) const;
   net::awaitable<void> wait_gone(std::vector<std::pair<std::string, uint64_t>> spawns);

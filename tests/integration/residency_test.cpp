@@ -177,3 +177,45 @@ TEST(Residency, UnloadOfOneModelLeavesTheOthers) {
   EXPECT_EQ(all.json()["models"], nlohmann::json::array({"b"}));
   EXPECT_TRUE(find_pids_with_arg(tb).empty());
 }
+
+// returnToDefault: once another model's idle TTL unloads it, the default model is loaded again by itself.
+TEST(Residency, ReturnToDefaultLoadsTheDefaultModelAfterAnotherGoesIdle) {
+  auto ta = unique_tag("defA"), tb = unique_tag("defB");
+  Llmux l("defaultModel: a\nreturnToDefault: true\nmodels:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 1") +
+          "\n  b:\n    cmd: " + fake_cmd(tb, "--token-ms 1") + "\n    ttl: 1\n");
+  ASSERT_EQ(l.chat("b").status, 200);
+  EXPECT_TRUE(find_pids_with_arg(ta).empty()) << "nothing loads a before b has gone idle";
+  ASSERT_TRUE(eventually([&] { return residents(l) == Names{"a"} && l.worker()["state"] == "ready"; }, 5s))
+      << l.status().dump();
+  EXPECT_TRUE(find_pids_with_arg(tb).empty());
+  EXPECT_TRUE(l.logged("returning to the default model (b went idle)"));
+}
+
+// A model that cannot start beside the pinned ones is refused at once, saying why, and the pin stays.
+TEST(Residency, AModelThatCannotFitBesideThePinsIsRefusedAtOnce) {
+  auto ta = unique_tag("fullA"), tb = unique_tag("fullB");
+  Llmux l("maxResident: 1\nmodels:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 1") + "\n    pin: true\n  b:\n    cmd: " +
+          fake_cmd(tb, "--token-ms 1") + "\n");
+  ASSERT_EQ(l.chat("a").status, 200);
+  auto r = l.chat("b");
+  EXPECT_EQ(r.status, 507) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"], "insufficient_memory");
+  EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("pinned models (a)"), std::string::npos) << r.body;
+  EXPECT_TRUE(find_pids_with_arg(tb).empty()) << "never spawned";
+  EXPECT_EQ(find_pids_with_arg(ta).size(), 1u);
+}
+
+// llama-swap groups: a swap group holds one member at a time while a persistent group's model stays.
+TEST(Residency, GroupsSwapTheirMembersAndLeaveAPersistentGroupAlone) {
+  auto ta = unique_tag("grA"), tb = unique_tag("grB"), tp = unique_tag("grP");
+  Llmux l("groups:\n  pair:\n    swap: true\n    exclusive: true\n    members: [a, b]\n  keep:\n    persistent: true\n"
+          "    swap: false\n    exclusive: false\n    members: [p]\nmodels:\n  a:\n    cmd: " +
+          fake_cmd(ta, "--token-ms 1") + "\n  b:\n    cmd: " + fake_cmd(tb, "--token-ms 1") + "\n  p:\n    cmd: " +
+          fake_cmd(tp, "--token-ms 1") + "\n");
+  ASSERT_EQ(l.chat("p").status, 200);
+  ASSERT_EQ(l.chat("a").status, 200);
+  EXPECT_EQ(residents(l), (Names{"p", "a"})) << "a exclusive group spares a persistent one";
+  ASSERT_EQ(l.chat("b").status, 200);
+  EXPECT_TRUE(find_pids_with_arg(ta).empty()) << "a and b swap";
+  EXPECT_EQ(residents(l), (Names{"p", "b"}));
+}

@@ -69,6 +69,9 @@ TEST(Residency, Errors) {
       {three("", "    pin: sometimes\n"), "t.yaml:7: models.b.pin: expected true or false"},
       {three("preload: [zz]\n"), "t.yaml:1: preload: 'zz' is not a model id or alias; available: a, alpha, b, c"},
       {three("preload: a\n"), "t.yaml:1: preload: expected a list of strings"},
+      {three("returnToDefault: true\n"),
+       "t.yaml:1: returnToDefault: needs defaultModel: the model to return to once the others have gone idle"},
+      {three("defaultModel: a\nreturnToDefault: yes please\n"), "t.yaml:2: returnToDefault: expected true or false"},
       // Pins beyond maxResident: at the pin that is one too many.
       {"models:\n  a:\n    cmd: x --port ${PORT}\n    pin: true\n  b:\n    cmd: y --port ${PORT}\n" + pin,
        "t.yaml:7: models.b.pin: 2 models are pinned (a, b) but maxResident is 1 (its default): set maxResident to 2 "
