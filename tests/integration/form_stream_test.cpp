@@ -127,6 +127,20 @@ TEST(FormStream, StreamedBodyOverMaxRequestBodyIs413) {
   EXPECT_EQ(post_form(l, form(model_part("w"), file_part(1000))).status, 200);  // llmux and the engine serve on
 }
 
+// Chunked framing that goes bad after the model field: 400, the engine's connection closed, nothing left held.
+TEST(FormStream, MalformedChunkedBodyWhileStreamingIs400) {
+  const auto tag = unique_tag("formbad");
+  Llmux l("models:\n  w:\n    cmd: " + fake_cmd(tag) + "\n");
+  Headers h = kFormType;
+  h.emplace_back("Transfer-Encoding", "chunked");
+  const std::string good = chunked(model_part("w") + file_part(300000), 65536);
+  const std::string bad = good.substr(0, good.size() - 5) + "zz\r\nnot a chunk\r\n0\r\n\r\n";  // last chunk cut
+  const HttpResponse r = post_form(l, bad, h);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"], "invalid_request_body");
+  EXPECT_TRUE(eventually([&] { return l.worker()["inFlight"] == 0; }, std::chrono::seconds(10)));
+}
+
 TEST(FormStream, ClientLeavingMidBodyReleasesTheEngine) {
   const auto tag = unique_tag("formgone");
   Llmux l("models:\n  w:\n    cmd: " + fake_cmd(tag) + "\n");
