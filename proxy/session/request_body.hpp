@@ -30,6 +30,8 @@ class ClientBody {
   // engine_failed sets `engine_ec`. Once the body is whole, `watch` starts: the client's disconnect is noticed
   // again while the engine answers.
   net::awaitable<Status> pump(EngineSocket& engine, Duration write_timeout, ClientWatch& watch, error_code& engine_ec);
+  // The rest of the body is due by `due` (after admission: the wait for a load is not the client's time).
+  void rebound(Deadline::Clock::time_point due) { due_ = due; }
   bool chunked() const { return chunked_; }
   bool done() const { return framing_.done(); }
   uint64_t seen() const { return seen_; }          // decoded body bytes read so far

@@ -3,6 +3,8 @@
 // streamed from the client to the engine (request_body.hpp), so that llmux's memory does not grow with an upload.
 // A form whose model field comes after its file part is held until the field (at most maxRequestBody: 413 beyond);
 // a form without the field is read whole and goes to the default model, as a small form does (server.cpp).
+// timeouts.bodyRead bounds the part held before admission, and again the rest streamed after it (a model load in
+// between is not the client's time).
 #include <spdlog/spdlog.h>
 
 #include "common/seconds.hpp"
@@ -80,6 +82,7 @@ net::awaitable<bool> Session::form_inference(Request& req) {
   watch.disarm();
   if (watch.pending()) co_await watch.stop();
   take_watch_bytes();
+  body.rebound(Deadline::now() + cfg->timeouts.body_read);  // the rest of the body: bodyRead again, from now
   struct Release {
     Coordinator& c;
     Lease lease;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/harness.hpp"
 #include "tests/support/fnv.hpp"
@@ -112,6 +113,32 @@ TEST(FormStream, ModelAfterTheFileIsHeldUpToMaxRequestBody) {
   r = post_form(l, chunked(form(file_part(5 << 20), model_part("w")), 65536), h);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.json()["error"]["code"], "request_too_large");
+}
+
+// A load longer than bodyRead between the held part and the rest: the rest gets its own bodyRead. The client sends
+// the rest only once the engine is ready, and its last piece after a pause, so llmux's read of it must wait.
+TEST(FormStream, ModelLoadDoesNotCountAgainstTheBodyTimeout) {
+  const auto tag = unique_tag("formslow");
+  Llmux l("timeouts:\n  bodyRead: 1s\nmodels:\n  w:\n    cmd: " + fake_cmd(tag, "--load-delay-ms 1500") + "\n");
+  const std::string body = form(model_part("w"), file_part(1 << 20));
+  const int fd = connect_tcp(l.port());
+  const std::string head = "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                           "Content-Type: multipart/form-data; boundary=" + kBoundary + "\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  auto send_all = [&](const std::string& s) {
+    return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  };
+  ASSERT_TRUE(send_all(head + body.substr(0, 4096)));
+  ASSERT_TRUE(eventually([&] { return l.worker()["state"] == "ready"; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(send_all(body.substr(4096, body.size() - 4096 - 100)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a stimulus (llmux waits for the rest), not a bound
+  ASSERT_TRUE(send_all(body.substr(body.size() - 100)));
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200")) << answer.substr(0, 300);
+  EXPECT_NE(answer.find(fnv1a64_hex(body)), std::string::npos);
 }
 
 // Model first, then more than maxRequestBody: cut with 413 while streaming (the engine never gets a whole body).
