@@ -342,7 +342,8 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
   if (o.connect_timeout.count() <= 0) return why = "--connect-timeout-ms must be positive", std::nullopt;
   if (o.health.interval.count() <= 0 || o.health.timeout.count() <= 0)
     return why = "--health-interval-ms and --health-timeout-ms must be positive", std::nullopt;
-  if (!o.health.path.empty() && o.health.path.front() != '/') return why = "--health-path must start with /", std::nullopt;
+  if (!o.health.path.empty() && o.health.path.front() != '/')
+    return why = "--health-path must start with /", std::nullopt;
   o.up = *up;
   if (const char* h = std::getenv("LLMUX_BRIDGE_HEADERS")) o.headers = h;
   const char* token = std::getenv("LLMUX_BRIDGE_TOKEN");

@@ -57,7 +57,8 @@ class Session {
   // session_form.cpp: a multipart form held until its `model` field, the rest streamed to the engine
   bool streams_body(const Request& req, const RequestHead& head) const;
   net::awaitable<bool> form_inference(Request& req);
-  net::awaitable<bool> refuse_form(const Request& req, const ApiError& e, std::chrono::steady_clock::time_point started);
+  net::awaitable<bool> refuse_form(const Request& req, const ApiError& e,
+                                   std::chrono::steady_clock::time_point started);
   // server.cpp
   void take_watch_bytes();
   net::awaitable<bool> serve_one(bool taken);

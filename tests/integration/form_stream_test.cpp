@@ -65,8 +65,7 @@ TEST(FormStream, LargeUploadReachesTheEngineIntactWithoutHoldingIt) {
   const auto tag = unique_tag("formbig");
   Llmux l("models:\n  w:\n    cmd: " + fake_cmd(tag) + "\n    aliases: [whisper-1]\n    useModelName: ggml-large\n");
   ASSERT_EQ(post_form(l, form(model_part("w"), file_part(10))).status, 200);  // loaded
-  const uint64_t before = peak_kib(l.process().pid());
-  ASSERT_GT(before, 0u);
+  const uint64_t before = peak_kib(l.process().pid());  // 0 where there is no /proc (macOS): not checked there
   const std::string file = file_part(20 << 20);
   const HttpResponse r = post_form(l, form(model_part("whisper-1"), file));
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
@@ -76,7 +75,9 @@ TEST(FormStream, LargeUploadReachesTheEngineIntactWithoutHoldingIt) {
   EXPECT_EQ(r.json()["engine"], tag);
   // Held whole, the 20 MiB body (and its copy with the model spliced) would raise the peak by 20 MiB or more.
   const uint64_t after = peak_kib(l.process().pid());
-  EXPECT_LT(after - before, 6u * 1024) << "llmux's peak grew from " << before << " to " << after << " KiB";
+  if (before > 0) {
+    EXPECT_LT(after - before, 6u * 1024) << "llmux's peak grew from " << before << " to " << after << " KiB";
+  }
   // The connection's next request is served as usual.
   EXPECT_EQ(post_form(l, form(model_part("w"), file_part(10))).status, 200);
 }
@@ -175,7 +176,8 @@ TEST(FormStream, ClientLeavingMidBodyReleasesTheEngine) {
   const std::string body = form(model_part("w"), file_part(8 << 20));
   const int fd = connect_tcp(l.port());
   const std::string head = "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           "Content-Type: multipart/form-data; boundary=" + kBoundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+                           "Content-Type: multipart/form-data; boundary=" + kBoundary + "\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
   const std::string sent = head + body.substr(0, 1 << 20);
   ASSERT_EQ(::send(fd, sent.data(), sent.size(), MSG_NOSIGNAL), static_cast<ssize_t>(sent.size()));
   // The request is admitted and streaming (the engine holds a lease) before the client leaves.
