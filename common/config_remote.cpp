@@ -16,7 +16,8 @@
 namespace llmux::config_detail {
 namespace {
 
-constexpr std::string_view kRemoteKeys[] = {"apiKey", "headers", "caFile", "connectTimeout"};
+constexpr std::string_view kRemoteKeys[] = {"apiKey",     "headers",        "caFile",       "connectTimeout",
+                                            "healthPath", "healthInterval", "healthTimeout"};
 
 bool token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
@@ -46,6 +47,25 @@ const std::string& bridge_token() {
 
 void add_secret(std::vector<std::string>& secrets, const std::string& value) {
   if (!value.empty() && std::find(secrets.begin(), secrets.end(), value) == secrets.end()) secrets.push_back(value);
+}
+
+// The bridge's health probe (proxy/bridge/health_probe.hpp): path ("" = none), interval and timeout.
+void read_health(Reader& r, const std::map<std::string, Entry>& f, std::vector<std::string>& argv) {
+  if (const auto it = f.find("healthPath"); it != f.end()) {
+    const std::string path = r.string(it->second);
+    if (!path.empty() && (path.front() != '/' || path.find_first_of(" \r\n") != std::string::npos))
+      r.fail(it->second, "expected a path starting with / (e.g. /health), or \"\" for no probe");
+    argv.push_back("--health-path");
+    argv.push_back(path);
+  }
+  if (const auto it = f.find("healthInterval"); it != f.end()) {
+    argv.push_back("--health-interval-ms");
+    argv.push_back(std::to_string(r.positive_duration(it->second).count()));
+  }
+  if (const auto it = f.find("healthTimeout"); it != f.end()) {
+    argv.push_back("--health-timeout-ms");
+    argv.push_back(std::to_string(r.positive_duration(it->second).count()));
+  }
 }
 
 }  // namespace
@@ -90,6 +110,7 @@ void read_remote(Reader& r, const Entry& proxy, const std::string& url, const En
       mc.argv.push_back("--connect-timeout-ms");
       mc.argv.push_back(std::to_string(r.positive_duration(it->second).count()));
     }
+    read_health(r, f, mc.argv);
   }
   if (!headers.empty()) {
     add_secret(secrets, headers);

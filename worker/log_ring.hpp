@@ -21,6 +21,11 @@ class LogRing {
   }
   void clear() { lines_.clear(); }
   std::string_view last() const { return lines_.empty() ? std::string_view() : std::string_view(lines_.back()); }
+  std::string_view last_with(std::string_view text) const {  // the newest line containing `text`, or ""
+    for (auto it = lines_.rbegin(); it != lines_.rend(); ++it)
+      if (it->find(text) != std::string::npos) return *it;
+    return {};
+  }
 
  private:
   size_t capacity_;

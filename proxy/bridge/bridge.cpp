@@ -12,6 +12,7 @@
 
 #include "common/errors.hpp"
 #include "common/net.hpp"
+#include "proxy/bridge/health_probe.hpp"
 
 namespace llmux {
 namespace {
@@ -36,6 +37,7 @@ struct Options {
   std::chrono::milliseconds connect_timeout{10000};
   std::string headers;  // "Name: value\r\n" lines
   std::string token;    // "/<token>": every request's target starts with it (only llmux knows it)
+  HealthProbeOptions health;
 };
 
 std::optional<Upstream> parse_upstream(const std::string& url) {
@@ -314,7 +316,8 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Bridge& bridge) {
 
 int bad_args(const std::string& why) {
   std::fprintf(stderr, "llmux bridge: %s\nusage: llmux bridge --port N --upstream http(s)://host[:port][/base] "
-                       "[--ca-file FILE] [--connect-timeout-ms N]\n", why.c_str());
+                       "[--ca-file FILE] [--connect-timeout-ms N] [--health-path P] [--health-interval-ms N] "
+                       "[--health-timeout-ms N]\n", why.c_str());
   return 2;
 }
 
@@ -329,16 +332,25 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
     else if (flag == "--upstream") up = parse_upstream(v);
     else if (flag == "--ca-file") o.ca_file = v;
     else if (flag == "--connect-timeout-ms") o.connect_timeout = std::chrono::milliseconds(std::atol(v.c_str()));
+    else if (flag == "--health-path") o.health.path = v;
+    else if (flag == "--health-interval-ms") o.health.interval = std::chrono::milliseconds(std::atol(v.c_str()));
+    else if (flag == "--health-timeout-ms") o.health.timeout = std::chrono::milliseconds(std::atol(v.c_str()));
     else return why = "unknown option " + flag, std::nullopt;
   }
   if (o.port == 0) return why = "--port is required", std::nullopt;
   if (!up) return why = "--upstream needs http(s)://host[:port][/base]", std::nullopt;
   if (o.connect_timeout.count() <= 0) return why = "--connect-timeout-ms must be positive", std::nullopt;
+  if (o.health.interval.count() <= 0 || o.health.timeout.count() <= 0)
+    return why = "--health-interval-ms and --health-timeout-ms must be positive", std::nullopt;
+  if (!o.health.path.empty() && o.health.path.front() != '/')
+    return why = "--health-path must start with /", std::nullopt;
   o.up = *up;
   if (const char* h = std::getenv("LLMUX_BRIDGE_HEADERS")) o.headers = h;
   const char* token = std::getenv("LLMUX_BRIDGE_TOKEN");
   if (token == nullptr || std::string_view(token).size() < 16) return why = "LLMUX_BRIDGE_TOKEN is not set (llmux sets it)", std::nullopt;
   o.token = std::string("/") + token;
+  o.health.port = o.port;
+  o.health.token = o.token;
   return o;
 }
 
@@ -367,6 +379,7 @@ int bridge_main(const std::vector<std::string>& args) {
   signals.async_wait([&](const error_code&, int) { io.stop(); });
   std::fprintf(stderr, "llmux bridge: 127.0.0.1:%u -> %s\n", o->port, o->up.url.c_str());
   net::co_spawn(io, accept_loop(acceptor, *bridge), net::detached);
+  net::co_spawn(io, health_loop(o->health), net::detached);  // never throws
   io.run();
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/remote_health.hpp"
 #include "common/seconds.hpp"
 #include "proxy/daemon/coordinator.hpp"
 
@@ -31,6 +32,7 @@ WorkerSnapshot Coordinator::worker_snapshot(const std::string& model) const {
   w.state = phase_of(info.state);
   w.model = info.model;
   w.last_line = std::string(r->supervisor.log().last());
+  w.health_line = std::string(r->supervisor.log().last_with(kRemoteHealthMarker));
   w.pid = info.pid;
   w.endpoint = info.endpoint;
   w.started_at = info.started_at;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "proxy/http/routes.hpp"
 
@@ -45,8 +46,11 @@ class HeadWriter {
 
 }  // namespace
 
-std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size,
-                                std::string_view override) {
+namespace {
+
+// `body_size` nullopt: chunked.
+std::string request_head(const Request& in, const EngineEndpoint& engine, std::optional<size_t> body_size,
+                         std::string_view override) {
   const EngineTarget target = override.empty() ? engine_target_parts(in.target()) : EngineTarget{{}, override, {}};
   std::string h;
   HeadWriter w(h);
@@ -62,11 +66,26 @@ std::string engine_request_head(const Request& in, const EngineEndpoint& engine,
   w.put(engine.host);
   w.put(":"sv);
   w.put_number(engine.port);
-  w.put("\r\nContent-Length: "sv);
-  w.put_number(body_size);
+  if (body_size) {
+    w.put("\r\nContent-Length: "sv);
+    w.put_number(*body_size);
+  } else {
+    w.put("\r\nTransfer-Encoding: chunked"sv);
+  }
   w.put("\r\n\r\n"sv);
   w.finish();
   return h;
+}
+
+}  // namespace
+
+std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size,
+                                std::string_view override) {
+  return request_head(in, engine, body_size, override);
+}
+
+std::string engine_request_head_chunked(const Request& in, const EngineEndpoint& engine, std::string_view override) {
+  return request_head(in, engine, std::nullopt, override);
 }
 
 ClientHead client_response_head(const ResponseHead& e, unsigned client_version, bool client_keep_alive,

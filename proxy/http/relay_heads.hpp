@@ -20,6 +20,9 @@ enum class Framing { length, chunked, close, none };
 // target (/upstream/<model>/<path> sends <path>).
 std::string engine_request_head(const Request& in, const EngineEndpoint& engine, size_t body_size,
                                 std::string_view target = {});
+// The same with the body's length unknown when the head goes out (a body streamed from a chunked client request):
+// `Transfer-Encoding: chunked` instead of Content-Length.
+std::string engine_request_head_chunked(const Request& in, const EngineEndpoint& engine, std::string_view target = {});
 
 struct ClientHead {
   std::string text;                                          // blank line included

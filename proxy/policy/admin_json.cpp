@@ -7,6 +7,7 @@
 #include "common/seconds.hpp"
 #include "proxy/policy/footprint_fit.hpp"
 #include "proxy/policy/footprint_view.hpp"
+#include "proxy/policy/remote_health.hpp"
 
 namespace llmux {
 
@@ -75,6 +76,7 @@ json worker_json(const DaemonSnapshot& s, const ResidentSnapshot& r) {
     if (!m->remote.empty()) {  // a remote model: its URL, and the bridge's last failure to reach it, if the last word
       j["remote"] = m->remote;
       j["remoteError"] = w.last_line.find("remote upstream") != std::string::npos ? json(w.last_line) : json(nullptr);
+      j["remoteHealth"] = remote_health_json(w.health_line);
     }
   }
   if (r.memory) j["memory"] = memory_json(*r.memory);

@@ -3,6 +3,7 @@
 #include "proxy/http/multipart.hpp"
 
 namespace llmux {
+
 namespace {
 
 // The model `name` names, or the default model when `name` is empty; `requested` keeps what the client wrote.
@@ -21,21 +22,11 @@ std::variant<InferenceRequest, ApiError> resolved(const std::string& name, const
 std::variant<InferenceRequest, ApiError> form_request(std::string_view content_type, const std::string& body,
                                                       const Config& config) {
   const std::optional<std::string> boundary = multipart_boundary(content_type);
-  if (!boundary) return bad_request("expected a multipart/form-data body with a boundary", "invalid_content_type");
+  if (!boundary) return form_content_type_error();
   MultipartModelScan scan(*boundary);
   scan.feed(body);
-  if (scan.finish() == MultipartModelScan::State::bad)
-    return bad_request(std::string("malformed multipart body: ") + scan.why(), "invalid_multipart");
-  const bool found = scan.state() == MultipartModelScan::State::found;
-  auto out = resolved(found ? scan.value() : std::string(), config);
-  if (auto* ir = std::get_if<InferenceRequest>(&out)) {
-    ir->form = found;
-    ir->scan.model_begin = static_cast<size_t>(scan.value_begin());
-    ir->scan.model_end = static_cast<size_t>(scan.value_end());
-    // No field to splice into: the engine serves the model it runs whatever the name.
-    if (!found) ir->requested = ir->model->forwarded_name();
-  }
-  return out;
+  scan.finish();
+  return form_scanned(scan, config);
 }
 
 std::variant<InferenceRequest, ApiError> upstream_request(std::string_view target, const Config& config,
@@ -51,6 +42,25 @@ std::variant<InferenceRequest, ApiError> upstream_request(std::string_view targe
 }
 
 }  // namespace
+
+ApiError form_content_type_error() {
+  return bad_request("expected a multipart/form-data body with a boundary", "invalid_content_type");
+}
+
+std::variant<InferenceRequest, ApiError> form_scanned(const MultipartModelScan& scan, const Config& config) {
+  if (scan.state() == MultipartModelScan::State::bad)
+    return bad_request(std::string("malformed multipart body: ") + scan.why(), "invalid_multipart");
+  const bool found = scan.state() == MultipartModelScan::State::found;
+  auto out = resolved(found ? scan.value() : std::string(), config);
+  if (auto* ir = std::get_if<InferenceRequest>(&out)) {
+    ir->form = found;
+    ir->scan.model_begin = static_cast<size_t>(scan.value_begin());
+    ir->scan.model_end = static_cast<size_t>(scan.value_end());
+    // No field to splice into: the engine serves the model it runs whatever the name.
+    if (!found) ir->requested = ir->model->forwarded_name();
+  }
+  return out;
+}
 
 std::variant<InferenceRequest, ApiError> parse_routed(Route route, std::string_view target,
                                                       std::string_view content_type, const std::string& body,

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "common/config.hpp"
+#include "proxy/http/multipart.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/policy/rewrite.hpp"
 
@@ -18,5 +19,13 @@ namespace llmux {
 std::variant<InferenceRequest, ApiError> parse_routed(Route route, std::string_view target,
                                                       std::string_view content_type, const std::string& body,
                                                       const Config& config, std::string& engine_target);
+
+// A multipart request from its `model` field scan, which has ended (found, absent or bad): the model named, or
+// the default one when the form has no model field; bad: 400 invalid_multipart. The scan's offsets are the field's
+// place in the body (forward_body() splices useModelName there). A body streamed to the engine is resolved by this
+// as soon as the field is found (proxy/session/session_form.cpp).
+std::variant<InferenceRequest, ApiError> form_scanned(const MultipartModelScan& scan, const Config& config);
+// A multipart route whose Content-Type is not multipart/form-data with a boundary.
+ApiError form_content_type_error();
 
 }  // namespace llmux

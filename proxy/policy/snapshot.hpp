@@ -56,6 +56,7 @@ struct WorkerSnapshot {
   WorkerPhase state = WorkerPhase::none;  // the engine process's state (none = stopped)
   std::string model;
   std::string last_line;  // the engine's last output line ("" = none)
+  std::string health_line;  // a remote model's bridge: its last health report line ("" = none)
   pid_t pid = -1;
   EngineEndpoint endpoint;
   std::chrono::system_clock::time_point started_at{};

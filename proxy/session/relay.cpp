@@ -10,6 +10,7 @@
 #include "proxy/http/relay_heads.hpp"
 #include "proxy/http/routes.hpp"
 #include "proxy/http/sse_events.hpp"
+#include "proxy/session/request_body.hpp"
 
 namespace llmux {
 
@@ -352,7 +353,9 @@ net::awaitable<RelayResult> exchange_failed(ClientStream& client, const RelayJob
 }  // namespace
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch) {
-  const std::string head = engine_request_head(job.request, job.lease.worker->endpoint, job.body.size(), job.engine_target);
+  const std::string head = job.rest ? streamed_request_head(job)
+                                    : engine_request_head(job.request, job.lease.worker->endpoint, job.body.size(),
+                                                          job.engine_target);
   EngineExchange x;
   struct Forget {
     Deadline& d;
@@ -366,11 +369,12 @@ net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool
   });
   // Connect (or reuse a pooled connection), send the request, read the response head; a pooled connection that
   // turns out stale is retried once on a fresh one. Inline: a nested coroutine costs a frame per request.
-  x.socket = pool.take(job.lease.worker->generation, x.buffer);
+  if (!job.rest) x.socket = pool.take(job.lease.worker->generation, x.buffer);  // a streamed body cannot be resent
   x.reused = x.socket.has_value();
   Deadline& d = job.deadline;
   const std::array<net::const_buffer, 2> request{net::buffer(head), net::buffer(job.body)};
   error_code ec;
+  ClientBody::Status rest = ClientBody::Status::done;
   bool answered = false;  // some response byte came (even an interim response): a retry could repeat the request
   for (;;) {
     if (!x.socket) ec = co_await connect_engine(x, job.lease, job.timeouts, d, pool.executor());
@@ -378,6 +382,10 @@ net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool
     const size_t sent = send_now(*x.socket, request, ec);
     if (!ec && sent < head.size() + job.body.size())
       ec = co_await send_rest(*x.socket, request, sent, d, job.timeouts.client_write);
+    if (!ec && job.rest) {
+      rest = co_await job.rest->pump(*x.socket, job.timeouts.client_write, watch, ec);
+      if (rest != ClientBody::Status::done && !ec) break;  // the client's body failed: no answer to wait for
+    }
     while (!ec && head_needs_more(x, ec)) {
       d.arm(*x.socket, job.timeouts.engine_first_byte);
       const size_t n = co_await x.socket->async_read_some(x.buffer.prepare(kChunk),
@@ -396,6 +404,7 @@ net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool
     ec = {};
   }
   if (watch.gone()) co_return RelayResult{0, false};
+  if (rest != ClientBody::Status::done && !ec) co_return co_await rest_failed(client.socket(), job, rest);
   if (ec) co_return co_await exchange_failed(client, job, x, ec);
   if (job.committed) co_return co_await continue_committed(job, x, pool, watch);
   co_return co_await stream_response(client.socket(), job, x, pool, watch);

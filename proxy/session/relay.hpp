@@ -20,6 +20,8 @@
 
 namespace llmux {
 
+class ClientBody;
+
 struct RelayResult {
   RelayResult(int s = 0, bool keep = false) : status(s), keep_alive(keep) {}
   int status = 0;             // engine status relayed (0 = none), or the error status llmux sent
@@ -41,6 +43,8 @@ struct RelayJob {
   Deadline& deadline;                     // the session's: bounds every read and write of the relay
   std::string_view extra_fields;          // header lines (CRLF each) added to the client's head (CORS), or ""
   std::string_view engine_target = {};    // the engine's target when not the canonical one (/upstream), or ""
+  ClientBody* rest = nullptr;             // set: the body's rest, streamed from the client after `body` (a
+                                          // multipart form: session_form.cpp); never on a pooled connection
 };
 
 net::awaitable<RelayResult> relay(ClientStream& client, RelayJob job, EnginePool& pool, ClientWatch& watch);

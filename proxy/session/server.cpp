@@ -79,12 +79,17 @@ ClientWatch& Session::watch() {
 // One request; `taken`: take_whole_request() already read it.
 net::awaitable<bool> Session::serve_one(bool taken) {
   Request& req = req_;  // reused: its head buffer keeps its capacity from one request to the next
+  pending_body_.reset();
   if (!taken) {
     const bool ok = co_await read_request(req);
     if (!ok) co_return false;
   }
   RouteMatch m = match_route(req.method_string(), req.target());
-  if (!admit(m.route)) co_return co_await refuse_access();
+  if (!admit(m.route)) {
+    const bool keep = co_await refuse_access();
+    co_return keep && !pending_body_;  // an unread body is not the next request
+  }
+  if (pending_body_) co_return co_await form_inference(req);
   if (m.route == Route::inference || is_model_route(m.route)) co_return co_await inference(req, m.route);
   if (m.route == Route::unload) {
     co_await srv_.coordinator.unload();

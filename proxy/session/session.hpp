@@ -5,7 +5,9 @@
 // proxy/session: include only from its Beast translation units. I/O failures end the connection, never throw.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +54,11 @@ class Session {
   net::awaitable<bool> read_sized_body(std::string& body, uint64_t length, Deadline::Clock::time_point due);
   net::awaitable<bool> read_chunked_body(std::string& body, unsigned version, const Config& cfg,
                                          Deadline::Clock::time_point due);
+  // session_form.cpp: a multipart form held until its `model` field, the rest streamed to the engine
+  bool streams_body(const Request& req, const RequestHead& head) const;
+  net::awaitable<bool> form_inference(Request& req);
+  net::awaitable<bool> refuse_form(const Request& req, const ApiError& e,
+                                   std::chrono::steady_clock::time_point started);
   // server.cpp
   void take_watch_bytes();
   net::awaitable<bool> serve_one(bool taken);
@@ -88,6 +95,12 @@ class Session {
   bool first_ = true;
   Listener::Slot slot_;  // this connection in the listener's table (idle between requests: closed first at the cap)
   PrefixReport prefix_;  // req_'s prefix diagnosis (PERF line, metrics)
+  struct PendingBody {
+    bool chunked = false;
+    uint64_t length = 0;
+    Deadline::Clock::time_point due;
+  };
+  std::optional<PendingBody> pending_body_;  // req_'s body is still unread (form_inference() reads it)
 };
 
 }  // namespace llmux

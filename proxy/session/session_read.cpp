@@ -4,6 +4,7 @@
 // connection ends).
 #include <algorithm>
 
+#include "proxy/session/request_body.hpp"
 #include "proxy/session/session.hpp"
 
 namespace llmux {
@@ -14,11 +15,6 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 
 std::string_view bytes_of(const beast::flat_buffer& b) {
   return {static_cast<const char*>(b.data().data()), b.size()};
-}
-
-ApiError request_too_large(uint64_t limit) {
-  return server_error(413, "request body exceeds maxRequestBody (" + std::to_string(limit) + " bytes)",
-                      "request_too_large");
 }
 
 }  // namespace
@@ -59,6 +55,10 @@ net::awaitable<bool> Session::read_request(Request& req) {
     if (!sent) co_return false;
   }
   const auto body_due = Deadline::now() + cfg.timeouts.body_read;  // the whole body
+  if (streams_body(req, head)) {  // a multipart form not here whole: form_inference() reads it (session_form.cpp)
+    pending_body_ = PendingBody{head.chunked, length, body_due};
+    co_return true;
+  }
   if (!head.chunked) co_return co_await read_sized_body(req.body(), length, body_due);
   co_return co_await read_chunked_body(req.body(), head.version, cfg, body_due);
 }
