@@ -1,6 +1,6 @@
 // A remote model's health probe through real processes: the upstream (a fake engine on a free port picked at run
-// time, kept across its restart) is up, goes down and comes back, and /status's worker.remoteHealth follows (proxy/bridge/health_probe.cpp). Polled with a
-// deadline: the probe runs every 200 ms here.
+// time, kept across its restart) is up, goes down and comes back, and /status's worker.remoteHealth follows
+// (proxy/bridge/health_probe.cpp). Polled with a deadline: the probe runs every 200 ms here.
 #include <csignal>
 
 #include "tests/integration/harness.hpp"
