@@ -51,6 +51,9 @@ void diff_residency(const Config& a, const Config& b, ConfigDiff& d) {
   }
   if (a.preload != b.preload)
     d.lines.push_back("~ preload: [" + join(a.preload) + "] -> [" + join(b.preload) + "]");
+  if (a.return_to_default != b.return_to_default)
+    d.lines.push_back(std::string("~ returnToDefault: ") + (a.return_to_default ? "true" : "false") + " -> " +
+                      (b.return_to_default ? "true" : "false"));
 }
 
 void diff_globals(const Config& a, const Config& b, ConfigDiff& d) {

@@ -108,4 +108,7 @@ TEST(ConfigDiff, ResidencyKeysApplyWithoutARestart) {
   EXPECT_FALSE(needs_engine_restart(*before->find_model("a"), *after->find_model("a")));
   d = diff_configs(*cfg("maxResident: 0\n" + kBase), *cfg(kBase));
   EXPECT_EQ(d.lines, std::vector<std::string>{"~ maxResident: 0 (as many as memory admits) -> 1"});
+  d = diff_configs(*cfg(kBase), *cfg("returnToDefault: true\n" + kBase));
+  EXPECT_TRUE(d.restarted.empty());
+  EXPECT_EQ(d.lines, std::vector<std::string>{"~ returnToDefault: false -> true"});
 }
