@@ -13,6 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr uint64_t kFallbackOverhead = 512ull << 20;
+constexpr uint64_t kBridgeOverhead = 32ull << 20;  // `llmux bridge`, a remote model's local process (~10 MiB RSS)
 
 void measure_weights(const ModelConfig& m, const std::string& detected, Footprint& f) {
   if (m.weights_bytes) {
@@ -107,6 +108,14 @@ Footprint estimate_footprint_with(const ModelConfig& m, const std::vector<std::s
   std::vector<std::string> argv = m.argv;
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   Footprint f;
+  if (!m.remote.empty()) {  // the model's memory is the upstream's; here only its bridge counts (co-residency)
+    f.engine = "remote";
+    f.weights_source = "remote upstream";
+    f.kv_source = "none (remote upstream)";
+    f.overhead = m.overhead.value_or(kBridgeOverhead);
+    if (m.overhead) f.source = "override";
+    return f;
+  }
   const std::string detected = detect_weights_path(argv);
   measure_weights(m, detected, f);
   const EngineSettings settings = parse_engine_args(argv);

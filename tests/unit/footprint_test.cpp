@@ -247,6 +247,21 @@ TEST(EstimateFootprint, SourcesInOrderOfPrecedence) {
   EXPECT_EQ(f.weights_source, "weights: 4.2 GiB");
 }
 
+// A remote model runs elsewhere: only its local bridge process counts against this machine's budget.
+TEST(EstimateFootprint, ARemoteModelCountsOnlyItsBridge) {
+  ModelConfig m;
+  m.remote = "https://cluster.example/v1";
+  m.argv = {"llmux", "bridge", "--port", "${PORT}"};
+  Footprint f = estimate_footprint(m);
+  EXPECT_EQ(f.total(), 32 * kMiB);
+  EXPECT_EQ(f.gpu_part(), 0u);
+  EXPECT_EQ(f.engine, "remote");
+  EXPECT_EQ(f.weights_source, "remote upstream");
+  m.overhead = 8 * kMiB;
+  EXPECT_EQ(estimate_footprint(m).total(), 8 * kMiB);
+  EXPECT_EQ(estimate_footprint(m).source, "override");
+}
+
 TEST(EstimateFootprint, UnknownWeightsCountAsZero) {
   ScopedEnv hub("HF_HUB_CACHE", "/nonexistent-llmux-hub");
   ModelConfig m;
