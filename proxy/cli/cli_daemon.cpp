@@ -118,7 +118,11 @@ int cli_unload(const std::vector<std::string>& args) {
   if (!r) return 1;
   if (o.json_out) return std::printf("%s\n", r->dump().c_str()), 0;
   if (opt((*r), "unloaded").is_null()) std::printf("nothing to unload (%s)\n", r->value("reason", "").c_str());
-  else std::printf("%s unloaded\n", opt((*r), "unloaded").get<std::string>().c_str());
+  else if (const json& all = opt((*r), "models"); all.is_array() && all.size() > 1) {  // --all, several resident
+    for (const auto& m : all) std::printf("%s unloaded\n", m.get<std::string>().c_str());
+  } else {
+    std::printf("%s unloaded\n", opt((*r), "unloaded").get<std::string>().c_str());
+  }
   return 0;
 }
 

@@ -219,3 +219,15 @@ TEST(Residency, GroupsSwapTheirMembersAndLeaveAPersistentGroupAlone) {
   EXPECT_TRUE(find_pids_with_arg(ta).empty()) << "a and b swap";
   EXPECT_EQ(residents(l), (Names{"p", "b"}));
 }
+
+TEST(Residency, CliUnloadAllNamesEveryResident) {
+  auto ta = unique_tag("cliA"), tb = unique_tag("cliB");
+  Llmux l("maxResident: 2\n" + models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  ASSERT_EQ(l.chat("a").status, 200);
+  ASSERT_EQ(l.chat("b").status, 200);
+  CliRun r = run_cli(l.port(), {"unload", "--all"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("a unloaded\nb unloaded\n"), std::string::npos) << r.out;
+  EXPECT_TRUE(find_pids_with_arg(ta).empty());
+  EXPECT_TRUE(find_pids_with_arg(tb).empty());
+}
