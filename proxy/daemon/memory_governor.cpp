@@ -32,6 +32,8 @@ MemoryGovernor::MemoryGovernor(net::io_context& io, std::function<void(Pressure)
 
 void MemoryGovernor::configure(const Config& config) {
   cfg_ = config.memory;
+  system_total_ = read_system_memory();
+  if (system_total_) system_total_->available = 0;  // only the total is kept: what is free now is read when needed
   pressure_.configure(cfg_);
   for (auto& [model, w] : workers_) w.meter->configure(cfg_.sample_interval, cfg_.idle_sample_interval);
   std::map<std::string, std::pair<ModelConfig, Footprint>> next;
@@ -128,9 +130,8 @@ bool MemoryGovernor::fits_beside(const ModelConfig& m, const std::vector<std::st
     }
     shares.push_back(share);
   }
-  std::optional<uint64_t> gpu_total;
-  if (auto g = discrete_gpu_free(*gpu_)) gpu_total = g->total;
-  return llmux::fits_beside(footprint(m), shares, cfg_, read_system_memory(), gpu_total);
+  // Totals read at configure(): the scheduler asks at every decision while requests wait (no /proc or NVML call).
+  return llmux::fits_beside(footprint(m), shares, cfg_, system_total_, env_.gpu_total);
 }
 
 std::optional<WorkerMemory> MemoryGovernor::worker(const std::string& model) const {

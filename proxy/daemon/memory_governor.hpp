@@ -89,6 +89,7 @@ class MemoryGovernor {
   OverCeiling on_over_;
   std::unique_ptr<GpuProbe> gpu_;
   EstimateEnv env_;
+  std::optional<SystemMemory> system_total_;  // the machine's memory, read at configure() (available unset)
   FootprintLedger ledger_;
   std::map<std::string, Metered> workers_;  // by model
   std::map<std::string, std::pair<ModelConfig, Footprint>> estimates_;
