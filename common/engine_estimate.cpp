@@ -11,6 +11,12 @@ constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kDefaultCtx = 4096;       // when neither the flags nor the model say
 constexpr uint64_t kMlxDefaultCtx = 8192;    // mlx_lm grows its cache with the conversation: counted up to this
 constexpr uint64_t kLlamaPad = 256;          // llama.cpp pads KV cells to 256
+// What a GPU build of llama-server holds besides its buffers once it offloads: the CUDA context, kernels and
+// cuBLAS on the GPU, and the CUDA libraries in system memory. Measured on an H200 (CUDA 13, driver 580): NVML's
+// figure minus the estimated GPU part was 683 MiB for two model shapes (2 and 3.9 GiB), the RSS gap 426-442 MiB
+// (docs/resources.md, "Measured on a GPU"). Other GPUs and CUDA versions differ; a learned footprint corrects it.
+constexpr uint64_t kGpuRuntimeDevice = 683 * kMiB;
+constexpr uint64_t kGpuRuntimeHost = 430 * kMiB;
 
 uint64_t pad_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
@@ -70,8 +76,9 @@ void llama_server(const ModelShape& s, const EngineSettings& e, Accelerator acce
   const uint64_t off = ngl < 0 ? layers + 1 : std::min<uint64_t>(static_cast<uint64_t>(ngl), layers + 1);
   const double frac = static_cast<double>(std::min(off, layers)) / static_cast<double>(layers);
   uint64_t gpu = static_cast<uint64_t>(static_cast<double>(s.layer_bytes) * frac) +
-                 static_cast<uint64_t>(static_cast<double>(out.kv) * frac) + compute;
+                 static_cast<uint64_t>(static_cast<double>(out.kv) * frac) + compute + kGpuRuntimeDevice;
   if (off > layers) gpu += s.output_bytes;
+  out.buffers += kGpuRuntimeDevice + kGpuRuntimeHost;
   out.gpu = std::min(gpu, out.weights + out.kv + out.buffers);
   out.notes.push_back("GPU layers: " + std::to_string(std::min(off, layers)) + " of " + std::to_string(layers));
 }

@@ -166,10 +166,16 @@ TEST(EngineEstimate, OffloadedLayersGoToTheGpu) {
   EngineEstimate cpu = estimate_engine(s, 500 * kMiB, half, Accelerator::none);
   EXPECT_EQ(cpu.gpu, 0u);
   const uint64_t compute = cpu.buffers - engine_runtime_bytes(EngineKind::llama_server);
-  EXPECT_EQ(e.gpu, 200 * kMiB + kMiB + compute);
+  // The CUDA runtime of an offloading engine: 683 MiB on the GPU, 430 MiB of libraries in system memory (H200).
+  EXPECT_EQ(e.gpu, 200 * kMiB + kMiB + compute + 683 * kMiB);
+  EXPECT_EQ(e.buffers, cpu.buffers + 683 * kMiB + 430 * kMiB);
   // All layers and the output head (-ngl 99 > 4 layers): everything but the token embedding.
   EngineEstimate all = estimate_engine(s, 500 * kMiB, llama({"-c", "1024", "-ngl", "99"}), Accelerator::discrete);
-  EXPECT_EQ(all.gpu, 450 * kMiB + 2 * kMiB + compute);
+  EXPECT_EQ(all.gpu, 450 * kMiB + 2 * kMiB + compute + 683 * kMiB);
+  // -ngl 0: nothing offloaded, no GPU runtime counted (a CPU build is told by -ngl 0, docs/resources.md).
+  EngineEstimate none = estimate_engine(s, 500 * kMiB, llama({"-c", "1024", "-ngl", "0"}), Accelerator::discrete);
+  EXPECT_EQ(none.gpu, 0u);
+  EXPECT_EQ(none.buffers, cpu.buffers);
 }
 
 TEST(EngineEstimate, VllmClaimsItsShareOfTheGpu) {
