@@ -74,9 +74,10 @@ void print_size(size_t bytes, const std::vector<SweepPath>& paths, const std::ve
 
 }  // namespace
 
-std::string chat_body_of(size_t bytes) {
+std::string chat_body_of(size_t bytes, bool stream) {
   const std::string line = "The function returns \\\"ok\\\" when the file exists.\\n";  // as JSON text
-  std::string out = R"({"model":"bench","max_tokens":4,"messages":[)";
+  std::string out = R"({"model":"bench","max_tokens":4,)" + std::string(stream ? R"("stream":true,)" : "") +
+                    R"("messages":[)";
   for (int i = 0; out.size() + 64 < bytes; ++i) {
     out += i == 0 ? "" : ",";
     out += i % 2 == 0 ? R"({"role":"user","content":")" : R"({"role":"assistant","content":")";
@@ -106,13 +107,13 @@ void run_body_sweep(const BodySweepOptions& o) {
   for (auto& p : paths) p.conn = std::make_unique<test::HttpConnection>(p.port);
 
   std::cout << "relay_bench --bodies: request body size, one keep-alive connection per path, sequential (c=1), "
-               "answer of 4 tokens\n  engine  fake_engine --skim (no JSON parse) pid "
+            << (o.stream ? "streamed " : "") << "answer of 4 tokens\n  engine  fake_engine --skim (no JSON parse) pid "
             << w.at("pid").get<pid_t>() << "\n  nginx   "
             << (nginx ? "worker_processes 1, proxy_buffering off, upstream keepalive (request body buffered)" : why)
             << "\n  " << o.rounds << " rounds x " << o.per_round
             << " requests per size and path, paths interleaved request by request\n";
   std::vector<std::string> bodies;
-  for (size_t k : o.kib) bodies.push_back(chat_body_of(k * 1024));
+  for (size_t k : o.kib) bodies.push_back(chat_body_of(k * 1024, o.stream));
   std::vector<std::vector<Cell>> cells(bodies.size(), std::vector<Cell>(paths.size()));
   for (int round = 0; round < o.rounds; ++round)
     for (size_t s = 0; s < bodies.size(); ++s) {

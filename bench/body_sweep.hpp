@@ -15,11 +15,12 @@ struct BodySweepOptions {
   int rounds = 3;                             // each round: `per_round` requests per size and path
   int per_round = 20;
   bool nginx = true;
+  bool stream = false;  // "stream": true (the answer is an event stream, relayed as it comes)
 };
 
 // A chat request of about `bytes` (JSON text included): alternating user/assistant messages of ~4 KiB whose text
 // holds the escapes a real conversation has (newlines, quotes).
-std::string chat_body_of(size_t bytes);
+std::string chat_body_of(size_t bytes, bool stream = false);
 
 void run_body_sweep(const BodySweepOptions& o);
 

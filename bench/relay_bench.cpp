@@ -47,7 +47,7 @@ struct Path {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: relay_bench [--seconds N] [--sse N] [--quick] [--no-wrk] [--no-nginx]\n"
-               "       relay_bench --bodies KIB,KIB,... [--rounds N] [--per-round N] [--no-nginx]\n"
+               "       relay_bench --bodies KIB,KIB,... [--rounds N] [--per-round N] [--stream] [--no-nginx]\n"
                "  --seconds N  1 s throughput rounds per path (default 15; the -c1 series takes half)\n  --sse N      streams per path (default 200)\n"
                "  --quick      1 s per path, 50 streams, no warm-up (CI smoke)\n"
                "  --no-wrk     use the built-in load generator\n  --no-nginx   skip the nginx baseline\n"
@@ -85,6 +85,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-wrk") o.wrk = false;
     else if (a == "--no-nginx") o.nginx = false;
     else if (a == "--bodies") o.sweep = BodySweepOptions{kib_list(i + 1 < argc ? argv[++i] : "")};
+    else if (a == "--stream" && o.sweep) o.sweep->stream = true;
     else if (a == "--rounds" || a == "--per-round") {
       if (!o.sweep) usage((a + " comes after --bodies").c_str());
       (a == "--rounds" ? o.sweep->rounds : o.sweep->per_round) = number();
