@@ -45,6 +45,19 @@ std::string agent(int turn, int tool_words) {
   return json{{"model", "m"}, {"stream", true}, {"messages", msgs}, {"tools", tools}}.dump();
 }
 
+// A chat request of about `bytes` whose messages read like source code in JSON (an escape every ~17 bytes), as
+// relay_bench --bodies sends.
+std::string code_chat(size_t bytes) {
+  const std::string line = "The function returns \\\"ok\\\" when the file exists.\\n";
+  std::string out = R"({"model":"m","messages":[)";
+  for (int i = 0; out.size() + 64 < bytes; ++i) {
+    out += i == 0 ? R"({"role":"user","content":")" : R"(,{"role":"assistant","content":")";
+    for (size_t n = 0; n < 4096 && out.size() + line.size() + 32 < bytes; n += line.size()) out += line;
+    out += "\"}";
+  }
+  return out + "]}";
+}
+
 struct Stats {
   double median = 0, min = 0, max = 0;
 };
@@ -102,5 +115,6 @@ int main(int argc, char** argv) {
   row("small chat", small, small, rounds, 20000);
   row("agent turn 2 (~3k tok)", agent(2, 300), agent(3, 300), rounds, 2000);
   row("agent turn 50 (~100k tok)", agent(49, 1900), agent(50, 1900), rounds, 20);
+  row("code-like chat 1 MiB", code_chat(1 << 20), code_chat((1 << 20) + 4096), rounds, 10);
   return 0;
 }

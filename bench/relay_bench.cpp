@@ -7,6 +7,7 @@
 // Part 2: SSE time to first event, sequential streams on fresh connections, paths interleaved.
 // Part 3: sequential requests with a 1 MiB body (llmux parses every request body to route it), and with a
 // ~0.85 MiB response (pure relay of bytes).
+// --bodies: instead, latency by request body size (bench/body_sweep.hpp).
 // Exit 0 when it ran (unmet goals print MISS), 1 when it could not run.
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "bench/bench_support.hpp"
+#include "bench/body_sweep.hpp"
 #include "bench/load.hpp"
 
 using namespace llmux::bench;
@@ -33,6 +35,7 @@ struct Options {
   bool warmup = true;
   bool wrk = true;
   bool nginx = true;
+  std::optional<BodySweepOptions> sweep;  // --bodies
 };
 
 struct Path {
@@ -44,11 +47,26 @@ struct Path {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "error: %s\nusage: relay_bench [--seconds N] [--sse N] [--quick] [--no-wrk] [--no-nginx]\n"
+               "       relay_bench --bodies KIB,KIB,... [--rounds N] [--per-round N] [--stream] [--no-nginx]\n"
                "  --seconds N  1 s throughput rounds per path (default 15; the -c1 series takes half)\n  --sse N      streams per path (default 200)\n"
                "  --quick      1 s per path, 50 streams, no warm-up (CI smoke)\n"
-               "  --no-wrk     use the built-in load generator\n  --no-nginx   skip the nginx baseline\n",
+               "  --no-wrk     use the built-in load generator\n  --no-nginx   skip the nginx baseline\n"
+               "  --bodies L   only latency by request body size (KiB, e.g. 1,64,256,1024), c=1, keep-alive\n"
+               "  --rounds N   body rounds (default 3)   --per-round N  requests per size, path and round (20)\n",
                why);
   std::exit(1);
+}
+
+std::vector<size_t> kib_list(const std::string& text) {
+  std::vector<size_t> out;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const long v = std::atol(text.substr(at, comma - at).c_str());
+    if (v <= 0 || v > 32 * 1024) usage("--bodies: expected sizes in KiB, 1..32768, separated by commas");
+    out.push_back(static_cast<size_t>(v));
+    at = comma + 1;
+  }
+  return out;
 }
 
 Options parse(int argc, char** argv) {
@@ -66,6 +84,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--quick") { o.seconds = 1; o.sse_n = 50; o.warmup = false; }
     else if (a == "--no-wrk") o.wrk = false;
     else if (a == "--no-nginx") o.nginx = false;
+    else if (a == "--bodies") o.sweep = BodySweepOptions{kib_list(i + 1 < argc ? argv[++i] : "")};
+    else if (a == "--stream" && o.sweep) o.sweep->stream = true;
+    else if (a == "--rounds" || a == "--per-round") {
+      if (!o.sweep) usage((a + " comes after --bodies").c_str());
+      (a == "--rounds" ? o.sweep->rounds : o.sweep->per_round) = number();
+    }
     else usage(("unknown argument " + a).c_str());
   }
   return o;
@@ -351,9 +375,14 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o = parse(argc, argv);
   arm_watchdog(std::chrono::seconds(60 + 12 * o.seconds + 2 * o.sse_n));
   try {
+    if (o.sweep) {
+      o.sweep->nginx = o.nginx;
+      run_body_sweep(*o.sweep);
+      return 0;
+    }
     return run(o);
   } catch (const std::exception& e) {
     std::cerr << "relay_bench: could not run: " << e.what() << "\n";

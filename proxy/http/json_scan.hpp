@@ -35,6 +35,11 @@ std::optional<TopLevelScan> scan_top_level(std::string_view body);
 // Where the JSON string starting at the quote s[i] ends (past its closing quote), or npos when it is malformed.
 size_t json_string_end(std::string_view s, size_t i);
 
+// The same for a string inside a body that scan_top_level() accepted (so its escapes are known to be well formed):
+// finds the first quote after s[i] preceded by an even run of backslashes, without checking anything else. Faster
+// on long strings (one byte test per eight bytes); on a body not checked first it may accept what is malformed.
+size_t accepted_string_end(std::string_view s, size_t i);
+
 // `text` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view text);
 

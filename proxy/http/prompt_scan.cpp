@@ -47,7 +47,7 @@ inline size_t skip_blanks(std::string_view s, size_t i) {
 size_t value_end(std::string_view s, size_t i) {
   if (i >= s.size()) return kNpos;
   const char c0 = s[i];
-  if (c0 == '"') return json_string_end(s, i);
+  if (c0 == '"') return accepted_string_end(s, i);
   if (c0 != '{' && c0 != '[') {
     while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && !blank(s[i])) ++i;
     return i;
@@ -56,7 +56,7 @@ size_t value_end(std::string_view s, size_t i) {
   while (i < s.size()) {
     const char c = s[i];
     if (c == '"') {
-      i = json_string_end(s, i);
+      i = accepted_string_end(s, i);
       if (i == kNpos) return kNpos;
       continue;
     }
@@ -67,45 +67,44 @@ size_t value_end(std::string_view s, size_t i) {
   return kNpos;
 }
 
-// Calls fn(begin, end) for each element of the array s[span]; false when it is not an array.
+// Calls fn(begin) for each element of the array s[span]. fn returns where the element ended, or npos to stop: a
+// caller that walks the element anyway says where it ended, so that a long message is followed once, not twice.
 template <class Fn>
-bool each_element(std::string_view s, JsonSpan span, Fn&& fn) {
+void each_element(std::string_view s, JsonSpan span, Fn&& fn) {
   size_t i = span.begin;
-  if (i >= span.end || s[i] != '[') return false;
+  if (i >= span.end || s[i] != '[') return;
   i = skip_blanks(s, i + 1);
-  if (i < span.end && s[i] == ']') return true;
-  while (i < span.end) {
-    const size_t e = value_end(s, i);
-    if (e == kNpos || e > span.end) return false;
-    if (!fn(i, e)) return true;
+  while (i < span.end && s[i] != ']') {
+    const size_t e = fn(i);
+    if (e == kNpos || e > span.end) return;
     i = skip_blanks(s, e);
-    if (i >= span.end || s[i] != ',') return true;
+    if (i >= span.end || s[i] != ',') return;
     i = skip_blanks(s, i + 1);
   }
-  return true;
 }
 
-// Calls fn(key as written, value begin, value end) for each member of the object s[span].
+// Calls fn(key as written, value begin, value end) for each member of the object starting at s[span.begin];
+// returns where the object ended (past its '}'), or npos when it is not an object or leaves the span.
 template <class Fn>
-bool each_member(std::string_view s, JsonSpan span, Fn&& fn) {
+size_t each_member(std::string_view s, JsonSpan span, Fn&& fn) {
   size_t i = span.begin;
-  if (i >= span.end || s[i] != '{') return false;
+  if (i >= span.end || s[i] != '{') return kNpos;
   i = skip_blanks(s, i + 1);
   while (i < span.end && s[i] == '"') {
-    const size_t ke = json_string_end(s, i);
-    if (ke == kNpos) return false;
+    const size_t ke = accepted_string_end(s, i);
+    if (ke == kNpos) return kNpos;
     const std::string_view key = s.substr(i + 1, ke - i - 2);
     i = skip_blanks(s, ke);
-    if (i >= span.end || s[i] != ':') return false;
+    if (i >= span.end || s[i] != ':') return kNpos;
     i = skip_blanks(s, i + 1);
     const size_t ve = value_end(s, i);
-    if (ve == kNpos || ve > span.end) return false;
+    if (ve == kNpos || ve > span.end) return kNpos;
     fn(key, i, ve);
     i = skip_blanks(s, ve);
     if (i >= span.end || s[i] != ',') break;
     i = skip_blanks(s, i + 1);
   }
-  return true;
+  return i < span.end && s[i] == '}' ? i + 1 : kNpos;
 }
 
 // The canonical hash of a JSON value: its bytes without the blanks outside strings.
@@ -115,7 +114,7 @@ uint64_t canonical_hash(std::string_view v, uint64_t seed = 0) {
   while (i < v.size()) {
     const char c = v[i];
     if (c == '"') {
-      size_t e = json_string_end(v, i);
+      size_t e = accepted_string_end(v, i);
       if (e == kNpos) e = v.size();
       h.add(v.substr(i, e - i));
       i = e;
@@ -149,8 +148,10 @@ Role role_of(std::string_view role, std::string_view type) {
 
 bool content_key(std::string_view key) { return key == "content" || key == "output" || key == "arguments"; }
 
-// One link from the element s[b, e): a message object, or a bare string (a Responses input string, a prompt).
-MessagePrint message_print(std::string_view s, size_t b, size_t e, Role bare_role) {
+// One link from the element s[b, e): a message object, or a bare string (a Responses input string, a prompt). For
+// an object, `e` may be any bound past its end: it becomes where the object ended (npos when it could not be
+// followed).
+MessagePrint message_print(std::string_view s, size_t b, size_t& e, Role bare_role) {
   MessagePrint m;
   if (s[b] != '{') {
     const std::string_view content = inner(s, b, e);
@@ -166,7 +167,7 @@ MessagePrint message_print(std::string_view s, size_t b, size_t e, Role bare_rol
   std::string_view role, type;
   uint64_t sum = 0, count = 0;
   bool have_content = false;
-  each_member(s, JsonSpan{b, e}, [&](std::string_view key, size_t vb, size_t ve) {
+  e = each_member(s, JsonSpan{b, e}, [&](std::string_view key, size_t vb, size_t ve) {
     uint64_t value_hash = 0;
     if (!have_content && content_key(key)) {
       have_content = true;
@@ -329,14 +330,18 @@ uint64_t content_prefix_hash(std::string_view content, size_t length) {
 
 PromptChain scan_prompt(std::string_view body, const TopLevelScan& scan, size_t max_messages) {
   PromptChain c;
-  auto add = [&](size_t b, size_t e, Role bare) {
-    if (c.messages.size() >= max_messages) return false;
+  auto add = [&](size_t b, size_t e, Role bare) {  // e: the element's end (an object's: a bound), then its end
+    if (c.messages.size() >= max_messages) return kNpos;
     c.messages.push_back(message_print(body, b, e, bare));
-    return true;
+    return e;
   };
   auto add_value = [&](JsonSpan span, Role bare) {  // a string, or an array of messages / items
     if (span.empty()) return;
-    if (body[span.begin] == '[') each_element(body, span, [&](size_t b, size_t e) { return add(b, e, bare); });
+    if (body[span.begin] == '[')
+      each_element(body, span, [&](size_t b) {
+        const size_t e = body[b] == '{' ? span.end : value_end(body, b);  // an object is followed once, by add()
+        return e == kNpos ? kNpos : add(b, e, bare);
+      });
     else if (body[span.begin] == '"') add(span.begin, span.end, bare);
   };
   add_value(scan.instructions, Role::system);
@@ -346,12 +351,13 @@ PromptChain scan_prompt(std::string_view body, const TopLevelScan& scan, size_t 
   if (!scan.prompt.empty()) add(scan.prompt.begin, scan.prompt.end, Role::prompt);  // one text, however written
   if (!scan.tools.empty()) {
     Hash64 all;
-    each_element(body, scan.tools, [&](size_t b, size_t e) {
-      if (c.tools.size() >= 512) return false;
+    each_element(body, scan.tools, [&](size_t b) {
+      const size_t e = value_end(body, b);
+      if (c.tools.size() >= 512 || e == kNpos) return kNpos;
       ToolPrint t{canonical_hash(body.substr(b, e - b)), tool_name(body, b, e)};
       all.add_u64(t.hash);
       c.tools.push_back(std::move(t));
-      return true;
+      return e;
     });
     c.tools_hash = all.digest();
   }

@@ -89,25 +89,25 @@ net::awaitable<bool> Session::read_head(RequestHead& head, const Config& cfg) {
 }
 
 // A Content-Length body (or none): the rest is read straight into the body, which grows as bytes arrive (a stalled
-// client claiming 32 MiB does not get 32 MiB).
+// client claiming 32 MiB does not get 32 MiB): to twice what arrived, so that each byte is zeroed once by resize()
+// and copied O(1) times on growth (growing it per read to what one read may bring zeroed ~4 MiB for a 1 MiB body).
 net::awaitable<bool> Session::read_sized_body(std::string& body, uint64_t length, Deadline::Clock::time_point due) {
   size_t have = std::min<size_t>(buf_.size(), static_cast<size_t>(length));
   body.resize(have);
   net::buffer_copy(net::buffer(body.data(), have), buf_.data());
   buf_.consume(have);
   error_code ec;
-  while (have < length) {
-    const size_t want = std::min<size_t>(static_cast<size_t>(length) - have, std::max<size_t>(64 * 1024, have));
-    body.resize(have + want);
+  while (have < length && !ec) {
+    if (body.size() == have)
+      body.resize(std::min<size_t>(static_cast<size_t>(length), have + std::max<size_t>(64 * 1024, have)));
     deadline_.arm_at(stream_.socket(), due);
-    const size_t n = co_await stream_.socket().async_read_some(net::buffer(body.data() + have, want),
+    const size_t n = co_await stream_.socket().async_read_some(net::buffer(body.data() + have, body.size() - have),
                                                                net::redirect_error(net::use_awaitable, ec));
     deadline_.done(ec);
     have += n;
-    body.resize(have);
-    if (ec) co_return false;
   }
-  co_return true;
+  body.resize(have);
+  co_return !ec;
 }
 
 // A chunked body: decoded into the body, bounded by maxRequestBody.

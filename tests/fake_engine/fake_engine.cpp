@@ -88,6 +88,8 @@ struct Options {
   std::int64_t slots = 0;         // > 0: the prompt-cache model (prefix_cache.hpp) with this many slots
   std::int64_t prefill_us = 0;    // simulated prefill time per uncached prompt token (with --slots)
   std::int64_t done_gap_ms = 0;   // a stream's terminating chunk follows its [DONE] event this much later
+  bool skim = false;  // chat/completions bodies are not parsed (benches of large bodies: a DOM of 1 MiB costs ms):
+                      // `--tokens` tokens, streamed when the body holds "stream":true, prompt tokens = bytes / 4
 };
 
 // One write(2) per line, so lines stay whole when stdout and stderr share a pipe.
@@ -107,7 +109,7 @@ constexpr std::string_view kUsage =
     "       [--ignore-sigterm] [--name-check NAME] [--quiet] [--squat-port-once MARKER_FILE] [--cached-tokens N]\n"
     "       [--interim] [--close-delimited] [--close-after N] [--pad-header BYTES]\n"
     "       [--slots N] [--prefill-us-per-token N] [--done-gap-ms N]\n"
-    "       [--grow-mb N --grow-after-ms MS]\n";
+    "       [--grow-mb N --grow-after-ms MS] [--skim]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   log_line("error: " + message);
@@ -160,6 +162,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--pad-header") o.pad_header = parse_number(flag, value(), 1 << 20);
     else if (flag == "--ignore-sigterm" && !inline_value) o.ignore_sigterm = true;
     else if (flag == "--quiet" && !inline_value) o.quiet = true;
+    else if (flag == "--skim" && !inline_value) o.skim = true;
     else if (flag == "--interim" && !inline_value) o.interim = true;
     else if (flag == "--close-delimited" && !inline_value) o.close_delimited = true;
     else if (flag == "--readiness") {
@@ -467,6 +470,16 @@ std::string read_gen(const nlohmann::json& j, const Options& o, Gen& g) {
   return "";
 }
 
+// Fills `g` without parsing the body (--skim): one substring search, so that the engine's own cost stays small
+// and the same for every body size.
+std::string skim_gen(std::string_view body, const Options& o, Gen& g) {
+  g.stream = body.find(R"("stream":true)") != std::string_view::npos;
+  g.n = o.tokens;
+  g.cached_tokens = o.cached_tokens;
+  g.prompt_tokens = std::max<std::int64_t>(static_cast<std::int64_t>(body.size() / 4), 1);
+  return "";
+}
+
 // Appends `{"id":..,"object":..,"created":..,"model":..,"choices":[`, shared by every JSON object of a response.
 void append_envelope(Engine& e, const Gen& g, std::string_view object, std::string& h) {
   h += R"({"id":")";
@@ -666,13 +679,16 @@ net::awaitable<bool> serve_inference(Engine& e, Conn& c, Request& req, Kind kind
   ++e.total;
   ++e.requests;
   ActiveCount active(e);
-  const auto j = nlohmann::json::parse(req.body(), nullptr, false);
+  const bool skim = e.opt.skim && kind != Kind::embed;
+  const auto j = skim ? nlohmann::json() : nlohmann::json::parse(req.body(), nullptr, false);
   Gen g;
   g.kind = kind;
   g.model = e.opt.model;
-  const std::string error = j.is_discarded() ? "malformed JSON in request body" : read_gen(j, e.opt, g);
+  const std::string error = skim              ? skim_gen(req.body(), e.opt, g)
+                            : j.is_discarded() ? "malformed JSON in request body"
+                                               : read_gen(j, e.opt, g);
   log_request(e, req, g.model, g.stream);
-  if (error.empty() && e.opt.slots > 0 && kind != Kind::embed) {
+  if (error.empty() && !skim && e.opt.slots > 0 && kind != Kind::embed) {
     const fake::PrefixCache::Hit hit = e.cache.process(j);
     g.prompt_tokens = std::max<std::int64_t>(hit.prompt, 1);
     if (g.cached_tokens < 0) g.cached_tokens = hit.cached;  // --cached-tokens wins

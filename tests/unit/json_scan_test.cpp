@@ -60,6 +60,21 @@ TEST(JsonScan, LongStringsWithSpecialsAtEveryOffset) {
   }
 }
 
+// accepted_string_end() finds a string's end by its quote alone (the body was checked): an escaped quote after any
+// run of backslashes, at every offset of the word it is read in, must end where the checking scan ends.
+TEST(JsonScan, AcceptedStringEndAgreesWithTheCheckingScan) {
+  for (size_t pad = 0; pad < 20; ++pad)
+    for (const std::string tail : {"", "\\\\", "\\\"", "\\\\\\\"x", "\\\\\\\\", "\\u0022\\n", "\\/\\\\\\\"\\\\"}) {
+      const std::string s = "\"" + std::string(pad, 'a') + tail + std::string(pad % 9, 'b') + "\",\"next\"";
+      const size_t checked = json_string_end(s, 0);
+      ASSERT_NE(checked, std::string_view::npos) << s;
+      EXPECT_EQ(accepted_string_end(s, 0), checked) << s;
+      EXPECT_EQ(accepted_string_end(s, checked + 1), json_string_end(s, checked + 1)) << s;
+    }
+  EXPECT_EQ(accepted_string_end(R"("unterminated\")", 0), std::string_view::npos);
+  EXPECT_EQ(accepted_string_end(R"("abc)", 0), std::string_view::npos);
+}
+
 TEST(JsonScan, EscapedKeysAreDecodedBeforeTheyAreCompared) {
   auto s = scan_top_level(R"({"mo\u0064el":"x","str\u0065am":true})");
   ASSERT_TRUE(s);
