@@ -9,7 +9,6 @@
 
 #include "common/config.hpp"
 #include "common/fd_limit.hpp"
-#include "common/heap_tuning.hpp"
 #include "common/net.hpp"
 #include "common/notify.hpp"
 #include "common/redacting_sink.hpp"
@@ -146,7 +145,6 @@ int serve(const ServeOptions& opts) {
   // Before listening (and before memory is measured): engines a killed llmux left behind hold memory.
   d.ledger = std::make_unique<EngineLedger>(EngineLedger::default_directory());
   reap_stale_engines(*d.ledger);
-  tune_heap_for_bodies();
   const FdLimit fds = raise_fd_limit();  // before listening: the connection cap is counted from it
   spdlog::debug("descriptor limit: {} (was {}; hard limit {})", fds.soft, fds.soft_before, fds.hard);
   d.coordinator = std::make_unique<Coordinator>(d.io, d.reaper, d.config, d.info.secrets);
