@@ -1,6 +1,7 @@
 #include "bench/body_sweep.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -72,6 +73,16 @@ void print_size(size_t bytes, const std::vector<SweepPath>& paths, const std::ve
   }
 }
 
+// "VmRSS 12345 kB, VmHWM ..." of a process from /proc; "-" where there is none.
+std::string rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0)
+      out += (out.empty() ? "" : ", ") + line.substr(0, 6) + " " + std::to_string(std::atol(line.c_str() + 6)) + " kB";
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace
 
 std::string chat_body_of(size_t bytes, bool stream) {
@@ -132,6 +143,7 @@ void run_body_sweep(const BodySweepOptions& o) {
       }
     }
   for (size_t s = 0; s < bodies.size(); ++s) print_size(bodies[s].size(), paths, cells[s], o.rounds);
+  std::cout << "\nllmux memory after the sweep: " << rss_of(llmux.pid()) << "\n";
   if (!llmux.process().running())
     throw std::runtime_error("llmux exited during the bench:\n" + llmux.process().output());
 }
