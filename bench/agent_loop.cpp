@@ -16,6 +16,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/svg_plot.hpp"
 #include "bench/turn_measure.hpp"
+#include "proxy/cli/options.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -24,9 +25,9 @@ using nlohmann::json;
 namespace {
 
 struct Options {
-  int turns = 50;
-  int tool_words = 40;      // tool output i has (i + 1) * tool_words words
-  int max_tokens = 16;
+  long long turns = 50;
+  long long tool_words = 40;  // tool output i has (i + 1) * tool_words words
+  long long max_tokens = 16;
   std::string engine_cmd;   // "" = the fake engine
   std::string fake_flags = "--slots 1 --prefill-us-per-token 20 --token-ms 2 --quiet";
   std::string out = "agent_loop";
@@ -45,26 +46,15 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&](int max) {
-      const int v = std::atoi(value().c_str());
-      if (v <= 0 || v > max) usage(a + ": expected 1.." + std::to_string(max));
-      return v;
-    };
-    if (a == "--turns") o.turns = number(500);
-    else if (a == "--tool-words") o.tool_words = number(100000);
-    else if (a == "--max-tokens") o.max_tokens = number(4096);
-    else if (a == "--engine-cmd") o.engine_cmd = value();
-    else if (a == "--fake-flags") o.fake_flags = value();
-    else if (a == "--out") o.out = value();
-    else if (a == "--check") o.check = true;
-    else usage("unknown argument " + a);
-  }
+  llmux::OptionParser p;
+  p.integer("--turns", o.turns, 1, 500, "a number of turns (1 to 500)")
+      .integer("--tool-words", o.tool_words, 1, 100000, "a number of words (1 to 100000)")
+      .integer("--max-tokens", o.max_tokens, 1, 4096, "a number of tokens (1 to 4096)")
+      .value("--engine-cmd", o.engine_cmd, "a command line")
+      .value("--fake-flags", o.fake_flags, "fake engine flags")
+      .value("--out", o.out, "a file name prefix")
+      .flag("--check", o.check);
+  if (const std::string err = p.parse({argv + 1, argv + argc}); !err.empty()) usage(err);
   return o;
 }
 
@@ -109,7 +99,8 @@ std::string request(const Options& o, bool timestamp, int turn) {
                                                  {"type", "function"},
                                                  {"function", {{"name", "read_file"},
                                                                {"arguments", "{\"path\":\"src/f" + std::to_string(i) + ".c\"}"}}}}})}});
-    msgs.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", words("line", (i + 1) * o.tool_words)}});
+    const std::string output = words("line", static_cast<int>((i + 1) * o.tool_words));
+    msgs.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", output}});
   }
   return json{{"model", "agent"},       {"stream", true},    {"stream_options", {{"include_usage", true}}},
               {"max_tokens", o.max_tokens}, {"messages", msgs}, {"tools", tools()}}
@@ -196,7 +187,7 @@ int main(int argc, char** argv) {
         !write_text_file(o.out + ".svg", svg_chart("agent loop: " + std::to_string(o.turns) + " turns", panels)))
       return 1;
     const Summary a = summarize(stable), b = summarize(drift);
-    std::printf("agent loop, %d turns (%s)\n", o.turns, o.engine_cmd.empty() ? "fake engine" : o.engine_cmd.c_str());
+    std::printf("agent loop, %lld turns (%s)\n", o.turns, o.engine_cmd.empty() ? "fake engine" : o.engine_cmd.c_str());
     std::printf("%-10s %14s %18s %13s %14s\n", "variant", "mean TTFT ms", "mean cached share", "chain breaks",
                 "last prompt");
     for (const auto& [name, s, rows] : {std::tuple{"stable", a, &stable}, std::tuple{"timestamp", b, &drift}})

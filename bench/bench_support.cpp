@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "proxy/cli/options.hpp"
+
 namespace llmux::bench {
 
 namespace {
@@ -32,6 +34,13 @@ void arm_watchdog(std::chrono::seconds limit) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGALRM, on_watchdog);
   ::alarm(static_cast<unsigned>(limit.count()));
+}
+
+bool parse_args(OptionParser& p, int argc, char** argv, const std::string& name, const std::string& usage) {
+  const std::string err = p.parse({argv + 1, argv + argc});
+  if (!err.empty())
+    std::fprintf(stderr, "%s: %s (usage: %s %s)\n", name.c_str(), err.c_str(), name.c_str(), usage.c_str());
+  return err.empty();
 }
 
 TempDir::TempDir() : path_(test::make_temp_dir()) {}

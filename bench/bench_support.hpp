@@ -19,6 +19,10 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 
+namespace llmux {
+class OptionParser;
+}
+
 namespace llmux::bench {
 
 using Clock = std::chrono::steady_clock;
@@ -27,6 +31,10 @@ using namespace std::chrono_literals;
 // Arms a watchdog: if the program is still running after `limit`, it prints a line and exits 1 (children die
 // with it through PR_SET_PDEATHSIG). Also ignores SIGPIPE.
 void arm_watchdog(std::chrono::seconds limit);
+
+// Parses argv[1..] with `p` (llmux's options parser). When they do not fit, prints one line,
+// "<name>: <reason> (usage: <name> <usage>)", and returns false: the bench exits.
+bool parse_args(OptionParser& p, int argc, char** argv, const std::string& name, const std::string& usage);
 
 // A fresh directory under /tmp, removed with everything in it on destruction.
 class TempDir {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/svg_plot.hpp"
 #include "bench/turn_measure.hpp"
+#include "proxy/cli/options.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -24,8 +26,8 @@ namespace {
 
 struct Options {
   std::vector<int> depths{1024, 4096, 16384, 32768};
-  int repeat = 3;
-  int max_tokens = 32;
+  long long repeat = 3;
+  long long max_tokens = 32;
   std::string engine_cmd;
   std::string fake_flags = "--slots 4 --prefill-us-per-token 20 --token-ms 2 --quiet";
   std::string out = "depth";
@@ -43,30 +45,23 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--depths") {
-      o.depths.clear();
-      std::stringstream in(value());
-      for (std::string d; std::getline(in, d, ',');) {
-        const int v = std::atoi(d.c_str());
-        if (v <= 0 || v > 1 << 20) usage("--depths: expected numbers from 1 to 1048576");
-        o.depths.push_back(v);
-      }
-    } else if (a == "--repeat") {
-      o.repeat = std::atoi(value().c_str());
-      if (o.repeat <= 0 || o.repeat > 100) usage("--repeat: expected 1..100");
-    } else if (a == "--max-tokens") {
-      o.max_tokens = std::atoi(value().c_str());
-      if (o.max_tokens < 2 || o.max_tokens > 4096) usage("--max-tokens: expected 2..4096");
-    } else if (a == "--engine-cmd") o.engine_cmd = value();
-    else if (a == "--fake-flags") o.fake_flags = value();
-    else if (a == "--out") o.out = value();
-    else usage("unknown argument " + a);
+  std::optional<std::string> depths;
+  llmux::OptionParser p;
+  p.value("--depths", depths, "numbers N,N,...")
+      .integer("--repeat", o.repeat, 1, 100, "a number of runs (1 to 100)")
+      .integer("--max-tokens", o.max_tokens, 2, 4096, "a number of tokens (2 to 4096)")
+      .value("--engine-cmd", o.engine_cmd, "a command line")
+      .value("--fake-flags", o.fake_flags, "fake engine flags")
+      .value("--out", o.out, "a file name prefix");
+  if (const std::string err = p.parse({argv + 1, argv + argc}); !err.empty()) usage(err);
+  if (depths) {
+    o.depths.clear();
+    std::stringstream in(*depths);
+    for (std::string d; std::getline(in, d, ',');) {
+      const auto v = llmux::parse_integer(d, 1, 1 << 20);
+      if (!v) usage("--depths: expected numbers from 1 to 1048576, got '" + d + "'");
+      o.depths.push_back(static_cast<int>(*v));
+    }
   }
   return o;
 }
@@ -140,7 +135,7 @@ int main(int argc, char** argv) {
     if (!write_text_file(o.out + ".csv", csv) ||
         !write_text_file(o.out + ".svg", svg_chart("TTFT and decode speed by context depth", {ttft, tps})))
       return 1;
-    std::printf("context depth, %d runs each (%s); medians, TTFT in ms\n", o.repeat,
+    std::printf("context depth, %lld runs each (%s); medians, TTFT in ms\n", o.repeat,
                 o.engine_cmd.empty() ? "fake engine" : o.engine_cmd.c_str());
     std::printf("%8s %12s %12s %8s %12s %12s %8s %10s %10s\n", "depth", "cold direct", "cold llmux", "ratio",
                 "warm direct", "warm llmux", "ratio", "tok/s dir", "tok/s llx");

@@ -16,6 +16,7 @@
 #include "bench/bench_support.hpp"
 #include "common/gguf.hpp"
 #include "common/sysmem.hpp"
+#include "proxy/cli/options.hpp"
 #include "tests/support/gguf_writer.hpp"
 
 using namespace llmux;
@@ -32,8 +33,8 @@ constexpr Shape kLarge{"large", 1024, 12, 2816, 16, 4};   // ~390 MiB: the layer
 
 struct Options {
   std::string llama, vocab, dir = "/tmp/llmux-footprint-models";
-  uint64_t ctx = 4096;
-  int repeat = 3;
+  size_t ctx = 4096;
+  long long repeat = 3;
 };
 
 // The tokenizer.* values of a vocab-only GGUF, as raw typed bytes.
@@ -163,15 +164,14 @@ void report(const std::string& name, const std::vector<Run>& runs) {
 int main(int argc, char** argv) {
   arm_watchdog(std::chrono::seconds(3600));
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--llama-server") o.llama = value;
-    else if (flag == "--vocab") o.vocab = value;
-    else if (flag == "--ctx") o.ctx = std::stoull(value);
-    else if (flag == "--repeat") o.repeat = std::max(1, std::stoi(value));
-    else if (flag == "--dir") o.dir = value;
-    else return std::fprintf(stderr, "footprint_bench: unknown flag %s\n", flag.c_str()), 2;
-  }
+  llmux::OptionParser p;
+  p.value("--llama-server", o.llama, "a path")
+      .value("--vocab", o.vocab, "a vocab-only GGUF file")
+      .integer("--ctx", o.ctx, 1, 1 << 20, "a context size in tokens (1 to 1048576)")
+      .integer("--repeat", o.repeat, 1, 100, "a number of runs (1 to 100)")
+      .value("--dir", o.dir, "a directory");
+  const std::string usage = "[--llama-server PATH] [--vocab VOCAB.gguf] [--ctx N] [--repeat N] [--dir DIR]";
+  if (!parse_args(p, argc, argv, "footprint_bench", usage)) return 2;
   if (o.llama.empty()) o.llama = find_program("llama-server").value_or("");
   try {
     std::printf("MiB     weights       KV  buffers   pcache estimate |     peak llmuxpk | estimate/peak median\n");

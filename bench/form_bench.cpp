@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "bench/bench_support.hpp"
+#include "proxy/cli/options.hpp"
 #include "tests/support/fnv.hpp"
 
 using namespace llmux::bench;
@@ -61,12 +62,11 @@ Figures run(const std::string& file, bool model_first, size_t mib) {
 
 int main(int argc, char** argv) {
   size_t mib = 100;
-  int repeat = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--mib") mib = std::stoul(argv[i + 1]);
-    else if (a == "--repeat") repeat = std::stoi(argv[i + 1]);
-  }
+  long long repeat = 3;
+  llmux::OptionParser p;
+  p.integer("--mib", mib, 1, 4096, "a size in MiB (1 to 4096)")
+      .integer("--repeat", repeat, 1, 100, "a number of runs (1 to 100)");
+  if (!parse_args(p, argc, argv, "form_bench", "[--mib N] [--repeat N]")) return 1;
   if (hwm_mib(getpid()) < 0) {
     std::cout << "skipped: needs /proc\n";
     return 0;

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "bench/bench_support.hpp"
+#include "proxy/cli/options.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -114,16 +116,12 @@ int run(int seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int seconds = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") seconds = 1;
-    else if (a == "--seconds" && i + 1 < argc) seconds = std::max(1, std::min(60, std::atoi(argv[++i])));
-    else {
-      std::cerr << "usage: idle_bench [--seconds N] [--quick]\n";
-      return 1;
-    }
-  }
+  std::optional<long long> given;
+  bool quick = false;
+  llmux::OptionParser p;
+  p.integer("--seconds", given, 1, 60, "a number of seconds (1 to 60)").flag("--quick", quick);
+  if (!parse_args(p, argc, argv, "idle_bench", "[--seconds N] [--quick]")) return 1;
+  const int seconds = static_cast<int>(given.value_or(quick ? 1 : 5));
   if (!have_proc()) {
     std::cout << "idle_bench: skipped: needs /proc (Linux)\n";
     return 0;

@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "bench/bench_support.hpp"
+#include "proxy/cli/options.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -143,16 +145,12 @@ int run(int swaps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int swaps = 10;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") swaps = 4;
-    else if (a == "--swaps" && i + 1 < argc) swaps = std::max(1, std::min(100, std::atoi(argv[++i])));
-    else {
-      std::cerr << "usage: swap_bench [--swaps N] [--quick]\n";
-      return 1;
-    }
-  }
+  std::optional<long long> given;
+  bool quick = false;
+  llmux::OptionParser p;
+  p.integer("--swaps", given, 1, 100, "a number of swaps (1 to 100)").flag("--quick", quick);
+  if (!parse_args(p, argc, argv, "swap_bench", "[--swaps N] [--quick]")) return 1;
+  const int swaps = static_cast<int>(given.value_or(quick ? 4 : 10));
   arm_watchdog(std::chrono::seconds(60 + 4 * swaps));
   try {
     return run(swaps);

@@ -13,6 +13,7 @@
 
 #include "bench/bench_support.hpp"
 #include "bench/tree_rss.hpp"
+#include "proxy/cli/options.hpp"
 
 namespace llmux::bench {
 
@@ -291,19 +292,17 @@ std::string one_line(const std::string& multi) {
 
 Options parse(const std::vector<std::string>& args) {
   Options o;
-  auto number = [&](size_t& i, int lo, int hi) {
-    if (i + 1 >= args.size()) usage(args[i] + " needs a value");
-    const int v = std::atoi(args[++i].c_str());
-    if (v < lo || v > hi) usage(args[i - 1] + ": expected " + std::to_string(lo) + ".." + std::to_string(hi));
-    return v;
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--sessions") o.sessions = number(i, 1, 16);
-    else if (args[i] == "--turns") o.turns = number(i, 1, 200);
-    else if (args[i] == "--repeat") o.repeat = number(i, 1, 20);
-    else if (args[i] == "--seed") o.seed = static_cast<unsigned>(number(i, 0, 1 << 30));
-    else usage("unknown option '" + args[i] + "'");
-  }
+  long long sessions = o.sessions, turns = o.turns, repeat = o.repeat, seed = o.seed;
+  llmux::OptionParser p;
+  p.integer("--sessions", sessions, 1, 16, "a number of sessions (1 to 16)")
+      .integer("--turns", turns, 1, 200, "a number of turns (1 to 200)")
+      .integer("--repeat", repeat, 1, 20, "a number of runs (1 to 20)")
+      .integer("--seed", seed, 0, 1 << 30, "a seed (0 to 1073741824)");
+  if (const std::string err = p.parse(args); !err.empty()) usage(err);
+  o.sessions = static_cast<int>(sessions);
+  o.turns = static_cast<int>(turns);
+  o.repeat = static_cast<int>(repeat);
+  o.seed = static_cast<unsigned>(seed);
   return o;
 }
 

@@ -11,14 +11,17 @@
 // This is the `rotate` workload (the default); `--workload agent` runs the agent-CLI one (bench/thrash_agent.hpp).
 // Exit 0 when it ran, 1 when it could not run.
 #include <algorithm>
+#include <cstdint>
 #include <iostream>
 #include <latch>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "bench/bench_support.hpp"
 #include "bench/thrash_agent.hpp"
+#include "proxy/cli/options.hpp"
 
 using namespace llmux::bench;
 namespace test = llmux::test;
@@ -194,23 +197,28 @@ int main(int argc, char** argv) {
     }
   }
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto next = [&] { return args[++i].c_str(); };
-    const std::string a = args[i];
-    if (a == "--quick") o.requests = 4;
-    else if (a == "--clients" && i + 1 < args.size()) o.clients = std::max(1, std::min(32, std::atoi(next())));
-    else if (a == "--requests" && i + 1 < args.size()) o.requests = std::max(1, std::min(100, std::atoi(next())));
-    else if (a == "--burst" && i + 1 < args.size()) o.burst = std::max(1, std::min(100, std::atoi(next())));
-    else if (a == "--min-residency-ms" && i + 1 < args.size())
-      o.min_residency_ms = std::max(1, std::min(10000, std::atoi(next())));
-    else if (a == "--seed" && i + 1 < args.size()) o.seed = static_cast<unsigned>(std::strtoul(next(), nullptr, 10));
-    else {
-      std::cerr << "usage: thrash_bench [--workload rotate] [--clients N] [--requests N] [--burst N]\n"
-                   "                    [--min-residency-ms N] [--seed N] [--quick]\n"
-                   "       thrash_bench --workload agent [--sessions N] [--turns N] [--repeat N] [--seed N]\n";
-      return 1;
-    }
+  long long clients = o.clients, burst = o.burst, residency = o.min_residency_ms, seed = o.seed;
+  std::optional<long long> requests;
+  bool quick = false;
+  llmux::OptionParser p;
+  p.integer("--clients", clients, 1, 32, "a number of clients (1 to 32)")
+      .integer("--requests", requests, 1, 100, "a number of requests (1 to 100)")
+      .integer("--burst", burst, 1, 100, "a number of requests (1 to 100)")
+      .integer("--min-residency-ms", residency, 1, 10000, "milliseconds (1 to 10000)")
+      .integer("--seed", seed, 0, UINT32_MAX, "a seed (0 to 4294967295)")
+      .flag("--quick", quick);
+  if (const std::string err = p.parse(args); !err.empty()) {
+    std::cerr << "thrash_bench: " << err << "\n"
+              << "usage: thrash_bench [--workload rotate] [--clients N] [--requests N] [--burst N]\n"
+                 "                    [--min-residency-ms N] [--seed N] [--quick]\n"
+                 "       thrash_bench --workload agent [--sessions N] [--turns N] [--repeat N] [--seed N]\n";
+    return 1;
   }
+  o.clients = static_cast<int>(clients);
+  o.requests = static_cast<int>(requests.value_or(quick ? 4 : o.requests));
+  o.burst = static_cast<int>(burst);
+  o.min_residency_ms = static_cast<int>(residency);
+  o.seed = static_cast<unsigned>(seed);
   // Worst case per policy: every request is a swap (load + probe + stop, well under 0.5 s) plus a minResidency wait.
   const int total = o.clients * o.requests;
   arm_watchdog(std::chrono::seconds(60 + total * (1 + 3 * (o.min_residency_ms + 999) / 1000) / 2));

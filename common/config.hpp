@@ -244,8 +244,6 @@ std::string redacted_config_text(const std::string& text, const Redactor& redact
 // Reads the file system.
 std::vector<std::string> missing_paths(const Config& c);
 
-// Whether `host` (a listen address: IP literal or "localhost") is on loopback.
-bool is_loopback_listen(const std::string& host);
 // "" when listening on `host` is safe with `access`; else one line naming the fix (a listen off loopback needs
 // API keys, or allowUnauthenticated: true said explicitly).
 std::string exposure_error(const std::string& host, const AccessConfig& access);

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/config_reader.hpp"
+#include "common/endpoint.hpp"
 #include "common/macros.hpp"
 #include "common/redact.hpp"
 
@@ -305,16 +306,8 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
 
 std::shared_ptr<const Config> load_config(const std::string& path) { return load_config_text(read_file(path), path); }
 
-bool is_loopback_listen(const std::string& host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  char tail = 0;
-  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
-         d < 256;
-}
-
 std::string exposure_error(const std::string& host, const AccessConfig& access) {
-  if (is_loopback_listen(host) || !access.api_keys.empty() || access.allow_unauthenticated) return "";
+  if (loopback_name(host) || !access.api_keys.empty() || access.allow_unauthenticated) return "";
   return "listening on " + host + " (off loopback) without apiKeys would let anyone on the network use llmux; set "
          "apiKeys (e.g. - ${env.LLMUX_API_KEY}), or allowUnauthenticated: true if that is really meant";
 }

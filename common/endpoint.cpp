@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/ascii.hpp"
+
 namespace llmux {
 
 std::optional<EngineEndpoint> parse_engine_url(const std::string& url) {
@@ -50,6 +52,30 @@ std::string engine_url_problem(const std::string& url) {
            "a resolver; write the address instead";
   }
   return "";
+}
+
+bool dotted_quad(std::string_view s, unsigned* first) {
+  unsigned parts = 0, value = 0, digits = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      if (digits == 0 || digits > 3 || value > 255) return false;
+      if (parts == 0 && first) *first = value;
+      ++parts;
+      value = digits = 0;
+    } else if (s[i] >= '0' && s[i] <= '9') {
+      value = value * 10 + static_cast<unsigned>(s[i] - '0');
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4;
+}
+
+bool loopback_name(std::string_view name) {
+  if (iequal(name, "localhost") || iequal(name, "localhost.") || name == "::1" || name == "[::1]") return true;
+  unsigned first = 0;
+  return dotted_quad(name, &first) && first == 127;
 }
 
 }  // namespace llmux

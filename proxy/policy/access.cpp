@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/endpoint.hpp"
+
 namespace llmux {
 
 namespace {
@@ -26,24 +28,6 @@ bool port_part(std::string_view host, std::string_view& port) {
   if (port.front() != ':' || port.size() < 2 || port.size() > 6) return false;
   port.remove_prefix(1);
   return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool dotted_quad(std::string_view s, unsigned* first) {
-  unsigned parts = 0, value = 0, digits = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '.') {
-      if (digits == 0 || digits > 3 || value > 255) return false;
-      if (parts == 0 && first) *first = value;
-      ++parts;
-      value = digits = 0;
-    } else if (s[i] >= '0' && s[i] <= '9') {
-      value = value * 10 + static_cast<unsigned>(s[i] - '0');
-      ++digits;
-    } else {
-      return false;
-    }
-  }
-  return parts == 4;
 }
 
 // An IP literal (dotted quad or [v6]): a page reached by name (DNS rebinding) never sends one.
@@ -141,9 +125,8 @@ bool loopback_host(std::string_view host) {
   std::string_view port;
   if (!port_part(host, port)) return false;
   const std::string_view name = host_part(host);
-  if (iequal(name, "localhost") || iequal(name, "localhost.") || name == "[::1]") return true;
-  unsigned first = 0;
-  return dotted_quad(name, &first) && first == 127;
+  // A Host value brackets an IPv6 literal: a bare "::1" (host_part of "::1:80") is malformed, not loopback.
+  return (name.starts_with('[') || name.find(':') == std::string_view::npos) && loopback_name(name);
 }
 
 AccessVerdict check_access(const AccessConfig& a, const ListenFacts& listen, const RequestHead& head,

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/endpoint.hpp"
 #include "proxy/policy/access.hpp"
 #include "proxy/http/framing.hpp"
 
@@ -39,14 +40,23 @@ AccessVerdict check(const AccessConfig& a, const std::string& fields, RouteClass
 
 }  // namespace
 
-TEST(Access, LoopbackHostNamesPassWithAnyPort) {
+// One definition of loopback (loopback_name) serves llmux's listen address and the Host check; loopback_host adds
+// the Host grammar around it: any port, IPv6 only in brackets.
+TEST(Access, LoopbackNamesAndHostValuesWithAnyPort) {
+  for (const char* name : {"localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.255.3.9", "::1", "[::1]"})
+    EXPECT_TRUE(loopback_name(name)) << name;
+  for (const char* name : {"", "localhost:8484", "evil.example", "localhost.evil.example", "127.0.0.1.nip.io",
+                           "128.0.0.1", "127.0.0.256", "127.0.0", "127.0.0.1.", " 127.0.0.1", "+127.0.0.1", "::2",
+                           "[::2]", "::", "0.0.0.0", "10.0.0.5"})
+    EXPECT_FALSE(loopback_name(name)) << name;
   for (const char* host : {"localhost", "LocalHost:8484", "localhost.:1", "127.0.0.1", "127.0.0.1:8484",
                            "127.255.3.9:80", "[::1]", "[::1]:8484"}) {
     EXPECT_TRUE(loopback_host(host)) << host;
     EXPECT_TRUE(check({}, std::string("Host: ") + host + "\r\n").allowed()) << host;
   }
   for (const char* host : {"", "evil.example", "localhost.evil.example", "127.0.0.1.nip.io", "128.0.0.1",
-                           "127.0.0.256", "127.0.0", "[::2]", "localhost:abc", "0.0.0.0:8484", "10.0.0.5"}) {
+                           "127.0.0.256", "127.0.0", "[::2]", "localhost:abc", "0.0.0.0:8484", "10.0.0.5", "::1",
+                           "::1:8484"}) {
     EXPECT_FALSE(loopback_host(host)) << host;
   }
 }
