@@ -46,10 +46,15 @@ void setup_logging(const std::string& level, const std::shared_ptr<LogHub>& hub,
   make("engine");
 }
 
+// "HOST:PORT", "[V6]:PORT" or ":PORT" (loopback), as the config's `listen:` reads it.
 bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos) return false;
   host = colon == 0 ? "127.0.0.1" : text.substr(0, colon);
+  if (host.starts_with('[')) {  // an IPv6 literal: its brackets are URL syntax, not part of the address
+    if (host.size() < 3 || !host.ends_with(']')) return false;
+    host = host.substr(1, host.size() - 2);
+  }
   const auto p = parse_integer(std::string_view(text).substr(colon + 1), 0, 65535);
   if (p) port = static_cast<uint16_t>(*p);
   return p.has_value();
@@ -152,7 +157,8 @@ int serve(const ServeOptions& opts) {
   d.server = std::make_unique<Server>(d.io, *d.coordinator, d.info);
   try {
     auto ep = d.server->listen(host, port);
-    d.info.listen = ep.address().to_string() + ":" + std::to_string(ep.port());
+    const std::string address = ep.address().to_string();
+    d.info.listen = (ep.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(ep.port());
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     std::fprintf(stderr, "llmux: %s\n", e.what());

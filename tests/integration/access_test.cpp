@@ -1,5 +1,6 @@
 // The trust boundary through real sockets: Host (DNS rebinding), Origin and fetch metadata (pages in the user's
 // browser), CORS preflights, API keys in both headers, admin keys, a listen off loopback, the CLI's key.
+#include <csignal>
 #include "tests/integration/harness.hpp"
 
 using namespace llmux::test;
@@ -194,4 +195,22 @@ TEST(Access, WrongJsonTypesInAdminBodiesAndBadQueryNumbersAre400) {
   }
   EXPECT_EQ(http_get(l.port(), "/logs?limit=3").status, 200);
   EXPECT_EQ(http_get(l.port(), "/health").status, 200);  // the daemon is fine
+}
+
+// `--listen [::1]:0` is read as the config's `listen:` reads it: the brackets are not part of the address.
+TEST(Access, ListenFlagTakesABracketedIpv6Literal) {
+  const auto dir = make_temp_dir();
+  const std::string config = dir + "/c.yaml";
+  write_file(config, engine_yaml(unique_tag("access-v6")));
+  Process p({LLMUX_BIN, "serve", "--config", config, "--listen", "[::1]:0"}, {"XDG_STATE_HOME=" + dir + "/state"});
+  auto line = p.wait_for_output("listening on http://", 10s);
+  ASSERT_TRUE(line) << p.output();
+  EXPECT_NE(line->find("::1"), std::string::npos) << *line;
+  ::kill(p.pid(), SIGTERM);
+  p.wait_exit(10s);
+  Process q({LLMUX_BIN, "serve", "--config", config, "--listen", "[::1:0"}, {"XDG_STATE_HOME=" + dir + "/state"});
+  const auto st = q.wait_exit(10s);
+  ASSERT_TRUE(st && WIFEXITED(*st));
+  EXPECT_EQ(WEXITSTATUS(*st), 2);
+  EXPECT_NE(q.output().find("--listen: expected HOST:PORT, got '[::1:0'"), std::string::npos) << q.output();
 }
