@@ -35,6 +35,10 @@ double per_layer(const GgufValue* v, uint32_t il, double fallback) {
   return fallback;
 }
 
+// A count read as a number: 0 unless it is in range (a file's value may be negative, NaN or huge; converting such
+// a double to an integer is undefined).
+uint32_t count_of(double v) { return v > 0 && v < 4294967296.0 ? static_cast<uint32_t>(v) : 0; }
+
 uint64_t uint_of(const GgufValue* v) { return v != nullptr && v->kind == GgufValue::Kind::number ? v->uint : 0; }
 
 void add_tensors(const GgufFile& f, ModelShape& s) {
@@ -71,7 +75,7 @@ ModelShape gguf_shape(const GgufFile& f) {
   s.layers = static_cast<uint32_t>(std::min<uint64_t>(uint_of(f.find(p + "block_count")), 1u << 16));
   s.context_length = uint_of(f.find(p + "context_length"));
   s.embedding = static_cast<uint32_t>(uint_of(f.find(p + "embedding_length")));
-  s.feed_forward = static_cast<uint32_t>(per_layer(f.find(p + "feed_forward_length"), 0, 0));
+  s.feed_forward = count_of(per_layer(f.find(p + "feed_forward_length"), 0, 0));
   s.vocab = static_cast<uint32_t>(uint_of(f.find(p + "vocab_size")));
   if (const GgufValue* t = f.find("tokenizer.ggml.tokens"); t != nullptr && s.vocab == 0)
     s.vocab = static_cast<uint32_t>(std::min<uint64_t>(t->count, 1u << 24));
@@ -84,7 +88,7 @@ ModelShape gguf_shape(const GgufFile& f) {
   const uint64_t mla_rank = uint_of(f.find(p + "attention.kv_lora_rank"));
   const uint64_t rope_dim = uint_of(f.find(p + "rope.dimension_count"));
   const uint64_t full_every = uint_of(f.find(p + "full_attention_interval"));
-  s.heads = static_cast<uint32_t>(per_layer(heads, 0, 0));
+  s.heads = count_of(per_layer(heads, 0, 0));
   s.kv.resize(s.layers);
   for (uint32_t il = 0; il < s.layers; ++il) {
     LayerKv& l = s.kv[il];
