@@ -35,6 +35,14 @@ inline std::string fake_cmd(const std::string& tag, const std::string& extra = "
   return std::string(FAKE_ENGINE_BIN) + " --port ${PORT} --model " + tag + (extra.empty() ? "" : " " + extra);
 }
 
+// `models:` with one engine command per id; `per_model` (indented 4) is added under every model.
+inline std::string models_yaml(const std::vector<std::pair<std::string, std::string>>& m,
+                               const std::string& per_model = "") {
+  std::string y = "models:\n";
+  for (const auto& [id, cmd] : m) y += "  " + id + ":\n    cmd: " + cmd + "\n" + per_model;
+  return y;
+}
+
 // Polls `pred` every 20 ms until true or timeout.
 inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -12,19 +12,9 @@
 
 using namespace llmux::test;
 
-namespace {
-
-std::string models(const std::vector<std::pair<std::string, std::string>>& m, const std::string& per_model = "") {
-  std::string y = "models:\n";
-  for (const auto& [id, cmd] : m) y += "  " + id + ":\n    cmd: " + cmd + "\n" + per_model;
-  return y;
-}
-
-}  // namespace
-
 TEST(Lifecycle, SwapABAStopsEachEngineAndNeverRunsTwo) {
   auto ta = unique_tag("swapA"), tb = unique_tag("swapB");
-  Llmux l(models({{"a", fake_cmd(ta, "--load-delay-ms 100 --token-ms 1")},
+  Llmux l(models_yaml({{"a", fake_cmd(ta, "--load-delay-ms 100 --token-ms 1")},
                   {"b", fake_cmd(tb, "--readiness refuse --load-delay-ms 100 --token-ms 1")}}));
   auto r1 = l.chat("a");
   ASSERT_EQ(r1.status, 200) << r1.body;
@@ -43,7 +33,7 @@ TEST(Lifecycle, SwapABAStopsEachEngineAndNeverRunsTwo) {
 
 TEST(Lifecycle, SwapWaitsForTheInFlightStreamToFinish) {
   auto ta = unique_tag("drainA"), tb = unique_tag("drainB");
-  Llmux l(models({{"a", fake_cmd(ta, "--token-ms 40 --tokens 15")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(ta, "--token-ms 40 --tokens 15")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
   StreamResult streamed;
   std::thread t([&] { streamed = l.stream_chat("a"); });
@@ -57,7 +47,7 @@ TEST(Lifecycle, SwapWaitsForTheInFlightStreamToFinish) {
 
 TEST(Lifecycle, IdleTtlUnloadsTheWorker) {
   auto tag = unique_tag("ttl");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}, "    ttl: 1\n"));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1")}}, "    ttl: 1\n"));
   auto r = l.chat("a");
   ASSERT_EQ(r.status, 200);
   int pid = std::stoi(r.header("x-fake-pid"));
@@ -71,7 +61,7 @@ TEST(Lifecycle, IdleTtlUnloadsTheWorker) {
 // The TTL counts from the end of the last request: a request within the TTL pushes the unload back.
 TEST(Lifecycle, RequestWithinTheTtlPostponesTheUnload) {
   auto tag = unique_tag("ttl2");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}, "    ttl: 1\n"));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1")}}, "    ttl: 1\n"));
   ASSERT_EQ(l.chat("a").status, 200);
   std::this_thread::sleep_for(700ms);
   ASSERT_EQ(l.chat("a").status, 200);
@@ -84,7 +74,7 @@ TEST(Lifecycle, RequestWithinTheTtlPostponesTheUnload) {
 
 TEST(Lifecycle, EngineCrashMidStreamEndsWithAnSseErrorEvent) {
   auto tag = unique_tag("crash");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 10 --tokens 10 --crash-after-tokens 3")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 10 --tokens 10 --crash-after-tokens 3")}}));
   auto r = l.stream_chat("a");
   ASSERT_EQ(r.status, 200);
   ASSERT_FALSE(r.events.empty());
@@ -98,7 +88,7 @@ TEST(Lifecycle, EngineCrashMidStreamEndsWithAnSseErrorEvent) {
 
 TEST(Lifecycle, EngineCrashBeforeResponseIsA502) {
   auto tag = unique_tag("crash502");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 5 --crash-after-tokens 2")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 5 --crash-after-tokens 2")}}));
   auto r = l.chat("a", R"(,"max_tokens":10)");
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(r.json()["error"]["code"], "engine_error");
@@ -106,7 +96,7 @@ TEST(Lifecycle, EngineCrashBeforeResponseIsA502) {
 
 TEST(Lifecycle, EngineExitingAtStartReportsItsStatusAndLog) {
   auto tag = unique_tag("exit");
-  Llmux l(models({{"a", fake_cmd(tag, "--exit-at-start 3")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--exit-at-start 3")}}));
   auto r = l.chat("a");
   EXPECT_EQ(r.status, 502) << r.body;
   auto msg = r.json()["error"]["message"].get<std::string>();
@@ -118,7 +108,7 @@ TEST(Lifecycle, EngineExitingAtStartReportsItsStatusAndLog) {
 }
 
 TEST(Lifecycle, MissingExecutableIsAClearError) {
-  Llmux l(models({{"a", "/nonexistent/engine --port ${PORT}"}}));
+  Llmux l(models_yaml({{"a", "/nonexistent/engine --port ${PORT}"}}));
   auto r = l.chat("a");
   EXPECT_EQ(r.status, 502);
   EXPECT_NE(r.body.find("/nonexistent/engine"), std::string::npos) << r.body;
@@ -126,7 +116,7 @@ TEST(Lifecycle, MissingExecutableIsAClearError) {
 
 TEST(Lifecycle, StartDeadlineKillsASlowEngine) {
   auto tag = unique_tag("deadline");
-  Llmux l("healthCheckTimeout: 1\n" + models({{"a", fake_cmd(tag, "--load-delay-ms 10000")}}));
+  Llmux l("healthCheckTimeout: 1\n" + models_yaml({{"a", fake_cmd(tag, "--load-delay-ms 10000")}}));
   auto r = l.chat("a");
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(r.json()["error"]["code"], "engine_start_timeout");
@@ -137,7 +127,7 @@ TEST(Lifecycle, StartDeadlineKillsASlowEngine) {
 TEST(Lifecycle, SigtermIgnoringEngineIsKilledAfterTheGrace) {
   auto ta = unique_tag("stubborn"), tb = unique_tag("next");
   Llmux l("stopGrace: 400ms\n" +
-          models({{"a", fake_cmd(ta, "--ignore-sigterm --token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+          models_yaml({{"a", fake_cmd(ta, "--ignore-sigterm --token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   auto ra = l.chat("a");
   ASSERT_EQ(ra.status, 200);
   int pid_a = std::stoi(ra.header("x-fake-pid"));
@@ -151,7 +141,7 @@ TEST(Lifecycle, SigtermIgnoringEngineIsKilledAfterTheGrace) {
 
 TEST(Lifecycle, EngineExitingWhileIdleIsMarkedStoppedAndRestartedOnDemand) {
   auto tag = unique_tag("idleexit");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1")}}));
   auto r = l.chat("a");
   ASSERT_EQ(r.status, 200);
   ::kill(std::stoi(r.header("x-fake-pid")), SIGKILL);
@@ -162,7 +152,7 @@ TEST(Lifecycle, EngineExitingWhileIdleIsMarkedStoppedAndRestartedOnDemand) {
 
 TEST(Lifecycle, UnloadEndpointStopsTheWorker) {
   auto tag = unique_tag("unload");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a").status, 200);
   auto u = http_get(l.port(), "/unload");
   EXPECT_EQ(u.status, 200);
@@ -173,7 +163,7 @@ TEST(Lifecycle, UnloadEndpointStopsTheWorker) {
 
 TEST(Lifecycle, ClientDisconnectMidStreamClosesTheEngineConnection) {
   auto tag = unique_tag("disconnect");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 50 --tokens 400")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 50 --tokens 400")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
   int seen = 0;
   auto r = l.stream_chat("a", [&](const SseEvent& e) { return e.data.find("tok") == std::string::npos || ++seen < 3; });
@@ -188,7 +178,7 @@ TEST(Lifecycle, ClientDisconnectMidStreamClosesTheEngineConnection) {
 // the engine without waiting for the answer.
 TEST(Lifecycle, ClientDisconnectDuringANonStreamedGenerationClosesTheEngineConnection) {
   auto tag = unique_tag("disconnectNS");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 50 --tokens 200")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 50 --tokens 200")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
   auto engine = static_cast<uint16_t>(l.worker()["port"].get<int>());
   {
@@ -210,7 +200,7 @@ TEST(Lifecycle, ClientDisconnectDuringANonStreamedGenerationClosesTheEngineConne
 // clientWrite; the engine connection closes with it, so the engine stops generating.
 TEST(Lifecycle, ClientThatStopsReadingIsCutAfterClientWrite) {
   auto tag = unique_tag("stalled");
-  Llmux l("timeouts:\n  clientWrite: 300ms\n" + models({{"a", fake_cmd(tag, "--token-ms 0 --tokens 100000")}}));
+  Llmux l("timeouts:\n  clientWrite: 300ms\n" + models_yaml({{"a", fake_cmd(tag, "--token-ms 0 --tokens 100000")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
   auto engine = static_cast<uint16_t>(l.worker()["port"].get<int>());
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -234,7 +224,7 @@ TEST(Lifecycle, ClientThatStopsReadingIsCutAfterClientWrite) {
 
 TEST(Lifecycle, QueuedClientThatDisconnectsNeverReachesTheEngine) {
   auto tag = unique_tag("queued");
-  Llmux l(models({{"a", fake_cmd(tag, "--load-delay-ms 800 --readiness refuse")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--load-delay-ms 800 --readiness refuse")}}));
   {
     int fd = connect_tcp(l.port());
     std::string body = R"({"model":"a","max_tokens":1})";
@@ -251,7 +241,7 @@ TEST(Lifecycle, QueuedClientThatDisconnectsNeverReachesTheEngine) {
 
 TEST(Lifecycle, SigkillOfLlmuxLeavesNoEngine) {
   auto tag = unique_tag("orphan");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a").status, 200);
   ASSERT_EQ(find_pids_with_arg(tag).size(), 1u);
   l.process().signal(SIGKILL);
@@ -261,7 +251,7 @@ TEST(Lifecycle, SigkillOfLlmuxLeavesNoEngine) {
 
 TEST(Lifecycle, EngineInheritsNoDescriptorsFromLlmux) {
   std::string tag = "100000." + std::to_string(::getpid());  // sleep sums its arguments: a unique marker
-  Llmux l(models({{"a", "sleep " + tag + " ${PORT}"}}, "    checkEndpoint: none\n"));
+  Llmux l(models_yaml({{"a", "sleep " + tag + " ${PORT}"}}, "    checkEndpoint: none\n"));
   auto r = l.chat("a");  // sleep is "ready" at once; the relay then fails to connect: 502
   EXPECT_EQ(r.status, 502);
   auto pids = find_pids_with_arg(tag);
@@ -282,7 +272,7 @@ TEST(Lifecycle, EngineInheritsNoDescriptorsFromLlmux) {
 
 TEST(Lifecycle, GracefulShutdownFinishesInFlightStreamThenStopsEngine) {
   auto tag = unique_tag("shutdown");
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 30 --tokens 20")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 30 --tokens 20")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
   StreamResult streamed;
   std::thread t([&] { streamed = l.stream_chat("a"); });
@@ -309,7 +299,7 @@ TEST(Lifecycle, InvalidConfigRefusesToStartWithOneLine) {
 TEST(Lifecycle, PortTakenBeforeTheEngineBindsIsRetriedOnAnotherPort) {
   auto tag = unique_tag("squat");
   auto marker = make_temp_dir() + "/squatted";
-  Llmux l(models({{"a", fake_cmd(tag, "--token-ms 1 --squat-port-once " + marker)}}));
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--token-ms 1 --squat-port-once " + marker)}}));
   auto r = l.chat("a");
   EXPECT_EQ(r.status, 200) << r.body << "\n" << l.log();
   EXPECT_TRUE(l.logged("was taken before the engine could bind it")) << l.log();
@@ -317,7 +307,7 @@ TEST(Lifecycle, PortTakenBeforeTheEngineBindsIsRetriedOnAnotherPort) {
 
 TEST(Lifecycle, CompletionReadinessWaitsForTheModelBehindALyingHealthEndpoint) {
   auto tag = unique_tag("mlx");
-  Llmux l(models({{"a", fake_cmd(tag, "--readiness always200 --load-delay-ms 700 --token-ms 1")}},
+  Llmux l(models_yaml({{"a", fake_cmd(tag, "--readiness always200 --load-delay-ms 700 --token-ms 1")}},
                  "    readiness: completion\n"));
   HttpResponse r;
   std::thread t([&] { r = l.chat("a"); });
@@ -342,7 +332,7 @@ TEST(Lifecycle, CmdStopIsUsedToStopTheEngine) {
 
 TEST(Lifecycle, SwapsLeaveNoZombies) {
   auto ta = unique_tag("zA"), tb = unique_tag("zB");
-  Llmux l(models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  Llmux l(models_yaml({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(l.chat("a").status, 200);
     ASSERT_EQ(l.chat("b").status, 200);
@@ -353,7 +343,7 @@ TEST(Lifecycle, SwapsLeaveNoZombies) {
 TEST(Lifecycle, SilentEngineHitsTheIdleAndFirstByteTimeouts) {
   auto tag = unique_tag("stall");
   Llmux l("timeouts:\n  engineIdle: 300ms\n  engineFirstByte: 1s\n" +
-          models({{"a", fake_cmd(tag, "--token-ms 2000 --tokens 3")}}));
+          models_yaml({{"a", fake_cmd(tag, "--token-ms 2000 --tokens 3")}}));
   auto r = l.stream_chat("a");
   ASSERT_EQ(r.status, 200);
   ASSERT_FALSE(r.events.empty());

@@ -1,6 +1,5 @@
 // Co-residency with real engine processes: several workers resident at once under maxResident and memory.budget,
 // least-recently-used eviction, pins, preload, in-flight requests never cut, a failed start evicting nobody.
-#include <set>
 #include <thread>
 
 #include "tests/integration/harness.hpp"
@@ -8,13 +7,6 @@
 using namespace llmux::test;
 
 namespace {
-
-// `models:` with one fake engine per id; `per_model` is added under every model (indented 4).
-std::string models(const std::vector<std::pair<std::string, std::string>>& m, const std::string& per_model = "") {
-  std::string y = "models:\n";
-  for (const auto& [id, cmd] : m) y += "  " + id + ":\n    cmd: " + cmd + "\n" + per_model;
-  return y;
-}
 
 // The models of /status `workers`, in start order.
 std::vector<std::string> residents(Llmux& l) {
@@ -30,7 +22,7 @@ using Names = std::vector<std::string>;
 
 TEST(Residency, TwoModelsStayResidentAndAThirdEvictsTheLeastRecentlyUsed) {
   auto ta = unique_tag("resA"), tb = unique_tag("resB"), tc = unique_tag("resC");
-  Llmux l("maxResident: 2\n" + models({{"a", fake_cmd(ta, "--token-ms 1")},
+  Llmux l("maxResident: 2\n" + models_yaml({{"a", fake_cmd(ta, "--token-ms 1")},
                                        {"b", fake_cmd(tb, "--token-ms 1")},
                                        {"c", fake_cmd(tc, "--token-ms 1")}}));
   auto ra = l.chat("a");
@@ -57,7 +49,7 @@ TEST(Residency, TwoModelsStayResidentAndAThirdEvictsTheLeastRecentlyUsed) {
 
 TEST(Residency, InFlightStreamsAreNeverCutToMakeRoom) {
   auto ta = unique_tag("cutA"), tb = unique_tag("cutB"), tc = unique_tag("cutC");
-  Llmux l("maxResident: 2\n" + models({{"a", fake_cmd(ta, "--token-ms 30 --tokens 20")},
+  Llmux l("maxResident: 2\n" + models_yaml({{"a", fake_cmd(ta, "--token-ms 30 --tokens 20")},
                                        {"b", fake_cmd(tb, "--token-ms 30 --tokens 20")},
                                        {"c", fake_cmd(tc, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a", R"(,"max_tokens":1)").status, 200);
@@ -82,7 +74,7 @@ TEST(Residency, InFlightStreamsAreNeverCutToMakeRoom) {
 TEST(Residency, TheMemoryBudgetIsNeverExceeded) {
   std::vector<std::string> tags = {unique_tag("budA"), unique_tag("budB"), unique_tag("budC")};
   Llmux l("maxResident: 0\nmemory:\n  budget: 1GiB\n" +
-          models({{"a", fake_cmd(tags[0], "--token-ms 2 --tokens 3")},
+          models_yaml({{"a", fake_cmd(tags[0], "--token-ms 2 --tokens 3")},
                   {"b", fake_cmd(tags[1], "--token-ms 2 --tokens 3")},
                   {"c", fake_cmd(tags[2], "--token-ms 2 --tokens 3")}},
                  "    weights: 400MiB\n    overhead: 0\n"));
@@ -114,7 +106,7 @@ TEST(Residency, TheMemoryBudgetIsNeverExceeded) {
 
 TEST(Residency, AnEngineThatFailsToStartEvictsNobody) {
   auto ta = unique_tag("okA"), tb = unique_tag("okB"), tc = unique_tag("badC");
-  Llmux l("maxResident: 3\n" + models({{"a", fake_cmd(ta, "--token-ms 1")},
+  Llmux l("maxResident: 3\n" + models_yaml({{"a", fake_cmd(ta, "--token-ms 1")},
                                        {"b", fake_cmd(tb, "--token-ms 1")},
                                        {"c", fake_cmd(tc, "--exit-at-start 3")}}));
   auto ra = l.chat("a");
@@ -151,7 +143,7 @@ TEST(Residency, APinnedModelStaysThroughEvictionsAndItsTtl) {
 TEST(Residency, PreloadStartsModelsAtStartupWithoutARequest) {
   auto ta = unique_tag("preA"), tb = unique_tag("preB");
   Llmux l("maxResident: 2\npreload: [a, b]\n" +
-          models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+          models_yaml({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   ASSERT_TRUE(eventually([&] {
     auto w = l.status()["workers"];
     return w.size() == 2 && w[0]["state"] == "ready" && w[1]["state"] == "ready";
@@ -164,7 +156,7 @@ TEST(Residency, PreloadStartsModelsAtStartupWithoutARequest) {
 
 TEST(Residency, UnloadOfOneModelLeavesTheOthers) {
   auto ta = unique_tag("unA"), tb = unique_tag("unB");
-  Llmux l("maxResident: 2\n" + models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  Llmux l("maxResident: 2\n" + models_yaml({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a").status, 200);
   ASSERT_EQ(l.chat("b").status, 200);
   auto r = http_post(l.port(), "/models/unload", R"({"model":"a"})");
@@ -194,8 +186,8 @@ TEST(Residency, ReturnToDefaultLoadsTheDefaultModelAfterAnotherGoesIdle) {
 // A model that cannot start beside the pinned ones is refused at once, saying why, and the pin stays.
 TEST(Residency, AModelThatCannotFitBesideThePinsIsRefusedAtOnce) {
   auto ta = unique_tag("fullA"), tb = unique_tag("fullB");
-  Llmux l("maxResident: 1\nmodels:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 1") + "\n    pin: true\n  b:\n    cmd: " +
-          fake_cmd(tb, "--token-ms 1") + "\n");
+  Llmux l("maxResident: 1\nmodels:\n  a:\n    cmd: " + fake_cmd(ta, "--token-ms 1") +
+          "\n    pin: true\n  b:\n    cmd: " + fake_cmd(tb, "--token-ms 1") + "\n");
   ASSERT_EQ(l.chat("a").status, 200);
   auto r = l.chat("b");
   EXPECT_EQ(r.status, 507) << r.body;
@@ -222,7 +214,7 @@ TEST(Residency, GroupsSwapTheirMembersAndLeaveAPersistentGroupAlone) {
 
 TEST(Residency, CliUnloadAllNamesEveryResident) {
   auto ta = unique_tag("cliA"), tb = unique_tag("cliB");
-  Llmux l("maxResident: 2\n" + models({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
+  Llmux l("maxResident: 2\n" + models_yaml({{"a", fake_cmd(ta, "--token-ms 1")}, {"b", fake_cmd(tb, "--token-ms 1")}}));
   ASSERT_EQ(l.chat("a").status, 200);
   ASSERT_EQ(l.chat("b").status, 200);
   CliRun r = run_cli(l.port(), {"unload", "--all"});
