@@ -75,6 +75,15 @@ void Coordinator::record_engines_in(EngineLedger& ledger) {
   for (auto& [model, r] : residents_) r->supervisor.record_in(&ledger);
 }
 
+std::vector<std::string> Coordinator::resident_models() const {
+  std::vector<std::string> out;
+  for (const WorkerView& w : scheduler_.workers()) {
+    const Resident* r = find_resident(w.model);
+    if (r != nullptr && r->supervisor.state() != WorkerState::stopped) out.push_back(w.model);
+  }
+  return out;
+}
+
 bool Coordinator::ready_for(const std::string& model) const {
   const Resident* r = find_resident(model);
   return r != nullptr && r->supervisor.state() == WorkerState::ready;

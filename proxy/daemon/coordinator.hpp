@@ -139,6 +139,8 @@ class Coordinator final : private SchedulerEffects, private EvictionEffects {
   const Metrics& metrics() const { return metrics_; }
   // Is `model` resident and ready (a request for it would be granted without waiting for a load)?
   bool ready_for(const std::string& model) const;
+  // The models whose engine process runs now (starting, ready or stopping), in start order.
+  std::vector<std::string> resident_models() const;
 
  private:
   // One model's worker: its engine process and recent life. Made at the model's first start and kept for later

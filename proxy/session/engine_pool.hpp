@@ -43,11 +43,6 @@ class EnginePool {
     for (const auto& p : pools_) n += p.idle.size();
     return n;
   }
-  size_t idle(uint64_t generation) const {
-    for (const auto& p : pools_)
-      if (p.generation == generation) return p.idle.size();
-    return 0;
-  }
 
  private:
   static constexpr size_t kMaxPooled = 64;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/seconds.hpp"
 #include "proxy/policy/admin_json.hpp"
@@ -111,10 +112,8 @@ net::awaitable<Reply> Session::model_admin(Route route, const std::string& body)
   }
   // Without a model, every resident worker; `unloaded` names the first of them (older clients read one name),
   // `models` every one.
-  std::vector<std::string> models;
-  const DaemonSnapshot snap = c.snapshot(srv_.info);  // held: the loop reads a member of it
-  for (const ResidentSnapshot& r : snap.workers)
-    if (m == nullptr || r.worker.model == m->id) models.push_back(r.worker.model);
+  std::vector<std::string> models = c.resident_models();
+  if (m != nullptr) std::erase_if(models, [&](const std::string& id) { return id != m->id; });
   if (models.empty())
     co_return json_reply(nlohmann::json{{"unloaded", nullptr}, {"models", models}, {"reason", "not loaded"}}.dump());
   const std::string which = m != nullptr ? m->id : std::string();  // GCC 12: no temporaries in a co_await statement
